@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Split virtqueue, device side (virtio 1.2 section 2.7). Pure logic over
+ * guest memory: no threads, no fds. Every guest address goes through
+ * guest_mem__translate(); every index the guest writes is bounded.
+ */
+#ifndef MINI_VMM_VIRTQUEUE_H
+#define MINI_VMM_VIRTQUEUE_H
+
+#include "../vmm/guest_mem.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VIRTQ_MAX_SIZE 1024 /* largest queue size any mini-vmm device offers */
+
+/* One buffer of a descriptor chain, already translated and bounds-checked. */
+struct vq_buf {
+	uint64_t gpa;
+	uint32_t len;
+	bool device_writable; /* VIRTQ_DESC_F_WRITE */
+	void *hva;	      /* guest_mem__translate(gpa, len), never NULL */
+};
+
+/*
+ * A popped chain. Readable (driver->device) buffers come first, then writable
+ * ones (spec 2.7.4.2); a chain breaking that order is rejected.
+ */
+struct vq_chain {
+	uint16_t head; /* descriptor index to hand back with virtqueue__push() */
+	uint16_t nr_bufs;
+	uint16_t nr_readable; /* bufs[0 .. nr_readable) are device-readable */
+	uint64_t readable_bytes;
+	uint64_t writable_bytes;
+	struct vq_buf bufs[VIRTQ_MAX_SIZE];
+};
+
+/* Why a chain was rejected; each has a counter in struct vq_stats. */
+enum vq_error {
+	VQ_ERR_NONE = 0,
+	VQ_ERR_HEAD_OUT_OF_RANGE, /* avail ring names a descriptor >= queue size */
+	VQ_ERR_AVAIL_IDX_JUMP,	  /* avail->idx moved by more than the queue size */
+	VQ_ERR_NEXT_OUT_OF_RANGE, /* desc.next >= queue (or indirect table) size */
+	VQ_ERR_CHAIN_TOO_LONG,	  /* more buffers than the queue size: a loop or abuse */
+	VQ_ERR_BUF_OUT_OF_RAM,	  /* [addr, addr+len) not inside one RAM region, or overflow */
+	VQ_ERR_ZERO_LEN,	  /* a zero-length buffer */
+	VQ_ERR_WRONG_ORDER,	  /* a readable buffer after a writable one */
+	VQ_ERR_BAD_INDIRECT,	  /* indirect table: bad length, nested, or with F_NEXT */
+	VQ_ERR_INDIRECT_NOT_NEGOTIATED, /* F_INDIRECT used without VIRTIO_F_INDIRECT_DESC */
+	VQ_ERR_RING_OUT_OF_RAM,		/* desc/avail/used ring not inside guest RAM */
+	VQ_ERR__COUNT,
+};
+
+struct vq_stats {
+	uint64_t chains_popped;
+	uint64_t chains_rejected;
+	uint64_t used_pushed;
+	uint64_t notifications_suppressed; /* interrupts skipped thanks to EVENT_IDX */
+	uint64_t errors[VQ_ERR__COUNT];
+};
+
+struct virtqueue {
+	/* Set by the transport from the guest's queue registers. */
+	uint16_t size; /* QueueNum: a power of two, 1..max */
+	uint64_t desc_gpa;
+	uint64_t avail_gpa;
+	uint64_t used_gpa;
+	bool ready;
+
+	/* Negotiated ring features, set at activation. */
+	bool event_idx;	    /* VIRTIO_RING_F_EVENT_IDX */
+	bool indirect_desc; /* VIRTIO_RING_F_INDIRECT_DESC */
+
+	/* Device-side state. */
+	const struct guest_mem *mem;
+	uint16_t last_avail_idx; /* next avail ring slot to consume */
+	uint16_t used_idx;	 /* next used ring slot to fill (shadow of used->idx) */
+	uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX) */
+	bool signalled_used_valid;
+	bool broken; /* ring-level corruption seen: the device should NEEDS_RESET */
+
+	struct vq_stats stats;
+};
+
+/* Static names for enum vq_error, e.g. for logs and metrics. */
+const char *virtqueue__error_name(enum vq_error err);
+
+/*
+ * Prepare a queue whose registers have been written, at DRIVER_OK (or
+ * QueueReady). Checks the three rings lie in guest RAM. 0 or -EINVAL
+ * (counted as VQ_ERR_RING_OUT_OF_RAM).
+ */
+int virtqueue__activate(struct virtqueue *vq, const struct guest_mem *mem, bool event_idx,
+			bool indirect_desc);
+
+/* Forget everything (device reset). Stats are kept: they are cumulative. */
+void virtqueue__reset(struct virtqueue *vq);
+
+enum vq_pop_result {
+	VQ_POP_EMPTY = 0,    /* nothing available */
+	VQ_POP_OK = 1,	     /* *chain filled */
+	VQ_POP_REJECTED = 2, /* chain->head valid but the chain is bad: counted; the device
+			       should push(head, 0) so the driver gets its buffer back */
+	VQ_POP_BROKEN = 3,   /* the ring itself is unusable (bad avail idx or head): counted,
+				vq->broken set; the device should enter NEEDS_RESET */
+};
+
+/*
+ * Take the next available chain. On VQ_POP_REJECTED, *err says why and
+ * chain->head is valid. Chain length is bounded by the queue size, including
+ * indirect tables. Pairs its avail->idx read with an acquire barrier.
+ */
+enum vq_pop_result virtqueue__pop(struct virtqueue *vq, struct vq_chain *chain, enum vq_error *err);
+
+/*
+ * Hand a chain back: write the used element, then publish used->idx with a
+ * release barrier (pairs with the driver's read of used->idx).
+ */
+void virtqueue__push(struct virtqueue *vq, uint16_t head, uint32_t written_len);
+
+/*
+ * Whether the driver wants an interrupt for what has been pushed since the
+ * last call that returned true (EVENT_IDX used_event, or
+ * VIRTQ_AVAIL_F_NO_INTERRUPT without it).
+ */
+bool virtqueue__should_notify(struct virtqueue *vq);
+
+/* Number of chains the driver has made available and the device not yet popped. */
+uint16_t virtqueue__pending(const struct virtqueue *vq);
+
+#endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* A few assertion macros shared by the unit tests. Exit 1 on the first failure. */
+#ifndef MINI_VMM_TESTLIB_H
+#define MINI_VMM_TESTLIB_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+extern int testlib_checks;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		testlib_checks++;                                                                  \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+			exit(1);                                                                   \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		long long _a = (long long)(a), _b = (long long)(b);                                \
+		testlib_checks++;                                                                  \
+		if (_a != _b) {                                                                    \
+			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n",        \
+				__FILE__, __LINE__, #a, _a, #b, _b);                               \
+			exit(1);                                                                   \
+		}                                                                                  \
+	} while (0)
+
+#define SKIP(...)                                                                                  \
+	do {                                                                                       \
+		fprintf(stderr, "SKIP: ");                                                         \
+		fprintf(stderr, __VA_ARGS__);                                                      \
+		fprintf(stderr, "\n");                                                             \
+		exit(77);                                                                          \
+	} while (0)
+
+/* Print the summary and exit 0; call at the end of main(). */
+int testlib_done(const char *name);
+
+#endif
