@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The device thread's epoll loop. Devices add their own fds (queue ioeventfds,
+ * io_uring completion eventfds, timers); callbacks run on the loop's thread.
+ * event_loop__stop() may be called from any thread.
+ */
+#ifndef MINI_VMM_EVENT_LOOP_H
+#define MINI_VMM_EVENT_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define EVENT_LOOP_MAX_HANDLERS 128
+
+typedef void (*event_cb)(void *opaque, uint32_t epoll_events);
+
+struct event_handler {
+	int fd;
+	event_cb cb;
+	void *opaque;
+	bool in_use;
+};
+
+struct event_loop {
+	int epfd;
+	int stop_fd; /* eventfd: written by event_loop__stop() */
+	volatile bool stopping;
+	struct event_handler handlers[EVENT_LOOP_MAX_HANDLERS];
+	uint64_t max_callback_ns; /* longest single callback: the loop's worst block */
+};
+
+int event_loop__init(struct event_loop *loop);
+void event_loop__exit(struct event_loop *loop);
+/* events: EPOLLIN etc. Returns 0 or -errno. */
+int event_loop__add(struct event_loop *loop, int fd, uint32_t events, event_cb cb, void *opaque);
+int event_loop__del(struct event_loop *loop, int fd);
+/* Runs callbacks until event_loop__stop(); returns 0. */
+int event_loop__run(struct event_loop *loop);
+void event_loop__stop(struct event_loop *loop);
+
+#endif
