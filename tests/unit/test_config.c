@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Command-line and size parsing, including the garbage a user can type. */
+#include "testlib.h"
+#include "vmm/config.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static int parse(struct vmm_config *cfg, char *err, const char *a0, ...)
+{
+	char *argv[32] = {"mini-vmm"};
+	int argc = 1;
+	va_list ap;
+	const char *a;
+
+	va_start(ap, a0);
+	for (a = a0; a && argc < 31; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	return config__parse(cfg, argc, argv, err, 256);
+}
+
+static void test_sizes(void)
+{
+	uint64_t v;
+
+	CHECK_EQ(config__parse_size("512M", &v), 0);
+	CHECK_EQ(v, 512ULL << 20);
+	CHECK_EQ(config__parse_size("2g", &v), 0);
+	CHECK_EQ(v, 2ULL << 30);
+	CHECK_EQ(config__parse_size("4096K", &v), 0);
+	CHECK_EQ(v, 4096ULL << 10);
+	CHECK_EQ(config__parse_size("1048576", &v), 0);
+	CHECK_EQ(v, 1048576);
+	CHECK_EQ(config__parse_size("1GiB", &v), 0);
+	CHECK_EQ(v, 1ULL << 30);
+	CHECK_EQ(config__parse_size("64MB", &v), 0);
+	CHECK_EQ(v, 64ULL << 20);
+	CHECK(config__parse_size("", &v) < 0);
+	CHECK(config__parse_size("M", &v) < 0);
+	CHECK(config__parse_size("-1G", &v) < 0);
+	CHECK(config__parse_size("12X", &v) < 0);
+	CHECK(config__parse_size("12MM", &v) < 0);
+	CHECK(config__parse_size(" 12M", &v) < 0);
+	CHECK(config__parse_size("99999999999999999999", &v) < 0);
+	CHECK(config__parse_size("17000000T", &v) < 0); /* overflows 64 bits */
+	CHECK(config__parse_size(NULL, &v) < 0);
+}
+
+static void test_cli(void)
+{
+	struct vmm_config cfg;
+	char err[256];
+
+	CHECK_EQ(parse(&cfg, err, "--kernel", "vmlinux", NULL), 0);
+	CHECK_EQ(cfg.mem_size, 512ULL << 20);
+	CHECK_EQ(cfg.cpus, 1);
+	CHECK(cfg.host_quirks);
+	CHECK(!cfg.balloon);
+
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", "--memory", "256M", "--cpus", "2", "--cmdline",
+		       "console=ttyS0", "--memory-backend", "memfd", "--serial", "file:/tmp/x",
+		       "--balloon-reporting", "--no-host-quirks", NULL),
+		 0);
+	CHECK_EQ(cfg.mem_size, 256ULL << 20);
+	CHECK_EQ(cfg.cpus, 2);
+	CHECK_EQ(cfg.mem_backend, GUEST_MEM_MEMFD);
+	CHECK_EQ(cfg.serial, SERIAL_FILE);
+	CHECK(strcmp(cfg.serial_path, "/tmp/x") == 0);
+	CHECK(cfg.balloon && cfg.balloon_reporting);
+	CHECK(!cfg.host_quirks);
+	CHECK(strcmp(cfg.cmdline, "console=ttyS0") == 0);
+
+	CHECK_EQ(parse(&cfg, err, "--help", NULL), 0);
+	CHECK(cfg.show_help);
+
+	/* Each bad input is refused with a message naming the flag. */
+	CHECK(parse(&cfg, err, NULL) < 0);
+	CHECK(strstr(err, "--kernel") != NULL);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--cpus", "0", NULL) < 0);
+	CHECK(strstr(err, "--cpus") != NULL);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--cpus", "65", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--cpus", "2x", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--cpus", "-1", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--memory", "1M", NULL) < 0);
+	CHECK(strstr(err, "--memory") != NULL);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--memory", "100000001", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--memory-backend", "tmpfs", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--serial", "file:", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--bogus", NULL) < 0);
+	CHECK(strstr(err, "--bogus") != NULL);
+	CHECK(parse(&cfg, err, "--kernel", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "extra", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--log-level", "loud", NULL) < 0);
+}
+
+int main(void)
+{
+	test_sizes();
+	test_cli();
+	return testlib_done("test_config");
+}

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int config__parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end) {
+		end++;
+		if (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0)
+			end += strlen(end);
+		if (*end)
+			return -EINVAL;
+	}
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int usage_error(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_MEMORY,
+	OPT_CPUS,
+	OPT_MEMORY_BACKEND,
+	OPT_SERIAL,
+	OPT_NO_HOST_QUIRKS,
+	OPT_BALLOON,
+	OPT_BALLOON_REPORTING,
+	OPT_LOG_LEVEL,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"memory-backend", required_argument, NULL, OPT_MEMORY_BACKEND},
+	{"serial", required_argument, NULL, OPT_SERIAL},
+	{"no-host-quirks", no_argument, NULL, OPT_NO_HOST_QUIRKS},
+	{"balloon", required_argument, NULL, OPT_BALLOON},
+	{"balloon-reporting", no_argument, NULL, OPT_BALLOON_REPORTING},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+static int parse_log_level(const char *s, enum log_level *out)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_one(struct vmm_config *cfg, int opt, const char *arg, char *err, size_t err_len)
+{
+	char *end;
+	unsigned long n;
+
+	switch (opt) {
+	case OPT_KERNEL:
+		cfg->kernel = arg;
+		return 0;
+	case OPT_INITRD:
+		cfg->initrd = arg;
+		return 0;
+	case OPT_CMDLINE:
+		cfg->cmdline = arg;
+		return 0;
+	case OPT_MEMORY:
+		if (config__parse_size(arg, &cfg->mem_size) < 0 || cfg->mem_size < (16ULL << 20))
+			return usage_error(err, err_len,
+					   "--memory '%s': expected a size of at least 16M, like "
+					   "512M or 2G",
+					   arg);
+		if (cfg->mem_size % 4096)
+			return usage_error(err, err_len,
+					   "--memory '%s': must be a multiple of 4 KiB", arg);
+		return 0;
+	case OPT_CPUS:
+		errno = 0;
+		n = strtoul(arg, &end, 10);
+		if (errno || *end || !isdigit((unsigned char)*arg) || n < 1 || n > CONFIG_MAX_CPUS)
+			return usage_error(err, err_len, "--cpus '%s': expected 1 to %d", arg,
+					   CONFIG_MAX_CPUS);
+		cfg->cpus = (unsigned int)n;
+		return 0;
+	case OPT_MEMORY_BACKEND:
+		if (guest_mem__parse_backend(arg, &cfg->mem_backend) < 0)
+			return usage_error(err, err_len,
+					   "--memory-backend '%s': expected anon, memfd, hugetlbfs "
+					   "or thp",
+					   arg);
+		return 0;
+	case OPT_SERIAL:
+		if (strcmp(arg, "stdio") == 0) {
+			cfg->serial = SERIAL_STDIO;
+		} else if (strcmp(arg, "none") == 0) {
+			cfg->serial = SERIAL_NONE;
+		} else if (strncmp(arg, "file:", 5) == 0 && arg[5]) {
+			cfg->serial = SERIAL_FILE;
+			cfg->serial_path = arg + 5;
+		} else {
+			return usage_error(err, err_len,
+					   "--serial '%s': expected stdio, none or file:PATH", arg);
+		}
+		return 0;
+	case OPT_NO_HOST_QUIRKS:
+		cfg->host_quirks = false;
+		return 0;
+	case OPT_BALLOON:
+		cfg->balloon = true;
+		cfg->balloon_opts = arg;
+		return 0;
+	case OPT_BALLOON_REPORTING:
+		cfg->balloon = true;
+		cfg->balloon_reporting = true;
+		return 0;
+	case OPT_LOG_LEVEL:
+		if (parse_log_level(arg, &cfg->log_level) < 0)
+			return usage_error(err, err_len,
+					   "--log-level '%s': expected error, warn, info or debug",
+					   arg);
+		return 0;
+	case 'h':
+		cfg->show_help = true;
+		return 0;
+	case OPT_VERSION:
+		cfg->show_version = true;
+		return 0;
+	default:
+		return usage_error(err, err_len, "unknown option (see mini-vmm --help)");
+	}
+}
+
+int config__parse(struct vmm_config *cfg, int argc, char **argv, char *err, size_t err_len)
+{
+	int opt, ret;
+
+	*cfg = (struct vmm_config){
+		.mem_size = 512ULL << 20,
+		.cpus = 1,
+		.mem_backend = GUEST_MEM_ANON,
+		.serial = SERIAL_STDIO,
+		.host_quirks = true,
+		.log_level = LOG_INFO,
+	};
+	err[0] = '\0';
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+		if (opt == '?')
+			return usage_error(err, err_len,
+					   "unknown option '%s' (see mini-vmm --help)",
+					   argv[optind - 1]);
+		if (opt == ':')
+			return usage_error(err, err_len, "option '%s' needs a value",
+					   argv[optind - 1]);
+		ret = parse_one(cfg, opt, optarg, err, err_len);
+		if (ret < 0)
+			return ret;
+	}
+	if (optind < argc)
+		return usage_error(err, err_len, "unexpected argument '%s' (see mini-vmm --help)",
+				   argv[optind]);
+	if (cfg->show_help || cfg->show_version)
+		return 0;
+	if (!cfg->kernel)
+		return usage_error(err, err_len, "--kernel PATH is required (see mini-vmm --help)");
+	return 0;
+}
+
+void config__usage(FILE *out)
+{
+	fputs("Usage: mini-vmm --kernel PATH [options]\n"
+	      "\n"
+	      "Boots a Linux guest under KVM. The guest console is on stdout (and stdin is its\n"
+	      "input); mini-vmm's own messages go to stderr.\n"
+	      "\n"
+	      "Guest:\n"
+	      "  --kernel PATH          vmlinux (ELF, PVH entry or 64-bit entry) or bzImage\n"
+	      "  --initrd PATH          initramfs to load\n"
+	      "  --cmdline STRING       kernel command line (virtio-mmio devices and host\n"
+	      "                         quirks are appended)\n"
+	      "  --memory SIZE          guest RAM, K/M/G suffixes (default 512M)\n"
+	      "  --cpus N               vCPUs, 1-64 (default 1)\n"
+	      "  --memory-backend TYPE  anon (default, private anonymous), memfd (shared),\n"
+	      "                         hugetlbfs (2 MiB pages, needs vm.nr_hugepages), thp\n"
+	      "  --serial MODE          stdio (default), file:PATH, or none\n"
+	      "  --no-host-quirks       do not add the guest options an emulating KVM needs\n"
+	      "\n"
+	      "Memory reclamation (virtio-balloon on virtio-mmio):\n"
+	      "  --balloon-reporting    balloon with free page reporting and defaults\n"
+	      "  --balloon OPTS         size=SIZE,deflate-on-oom=on|off,stats-interval=Ns,\n"
+	      "                         reporting=on|off,\n"
+	      "                         discard=auto|madvise|remove|punch-hole|sync\n"
+	      "                         (see docs/virtio-balloon.md)\n"
+	      "\n"
+	      "Other:\n"
+	      "  --log-level LEVEL      error, warn, info (default) or debug\n"
+	      "  -h, --help             this text\n"
+	      "  --version              print the version\n"
+	      "\n"
+	      "Exit status:\n"
+	      "  0    the guest powered off or reset, or its exit port said pass\n"
+	      "  1    VMM error (the message says what to fix)\n"
+	      "  2    bad command line\n"
+	      "  3    the guest reported failure through the exit port (0xf4)\n"
+	      "  4    the guest triple-faulted\n"
+	      "  5    fatal vCPU exit (emulation failure, failed entry, unknown exit)\n"
+	      "  128+N  stopped by signal N (SIGINT, SIGTERM)\n",
+	      out);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The command line, parsed into a plain struct (pure: unit-tested and fuzzable). */
+#ifndef MINI_VMM_CONFIG_H
+#define MINI_VMM_CONFIG_H
+
+#include "guest_mem.h"
+#include "log.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_CPUS 64
+
+enum serial_mode {
+	SERIAL_STDIO = 0,
+	SERIAL_FILE,
+	SERIAL_NONE,
+};
+
+struct vmm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	uint64_t mem_size;
+	unsigned int cpus;
+	enum guest_mem_backend mem_backend;
+	enum serial_mode serial;
+	const char *serial_path;
+	bool host_quirks;
+	bool balloon;		  /* --balloon or --balloon-reporting given */
+	bool balloon_reporting;	  /* --balloon-reporting */
+	const char *balloon_opts; /* --balloon OPTS, parsed by the balloon */
+	enum log_level log_level;
+	bool show_help;
+	bool show_version;
+};
+
+/*
+ * Parse "512M", "1G", "4096K", "1048576" (bytes). Suffixes K/M/G/T are binary,
+ * case-insensitive, optionally followed by "iB" or "B". 0 or -EINVAL/-ERANGE.
+ */
+int config__parse_size(const char *s, uint64_t *out);
+
+/*
+ * Parse argv into *cfg. On a usage error returns -EINVAL after writing a
+ * one-line reason into err (which names the flag to fix).
+ */
+int config__parse(struct vmm_config *cfg, int argc, char **argv, char *err, size_t err_len);
+
+/* The --help text. */
+void config__usage(FILE *out);
+
+#endif

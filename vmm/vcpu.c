@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "vcpu.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+/* LAPIC register offsets and LVT delivery modes (Intel SDM vol. 3, 10.5.1). */
+#define APIC_LVT_LINT0	 0x350
+#define APIC_LVT_LINT1	 0x360
+#define APIC_MODE_NMI	 0x4
+#define APIC_MODE_EXTINT 0x7
+
+#define CPUID_1_ECX_HYPERVISOR (1U << 31)
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* Only there so the signal interrupts KVM_RUN with EINTR. */
+}
+
+int vcpu__setup_kick_signal(void)
+{
+	struct sigaction sa = {.sa_handler = kick_handler};
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int setup_cpuid(struct vcpu *vcpu)
+{
+	const struct kvm_cpuid2 *src = vcpu->env->kvm->supported_cpuid;
+	size_t bytes = sizeof(*src) + src->nent * sizeof(src->entries[0]);
+	struct kvm_cpuid2 *cpuid = malloc(bytes);
+	int ret = 0;
+
+	if (!cpuid)
+		return -ENOMEM;
+	memcpy(cpuid, src, bytes);
+	for (unsigned int i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		switch (e->function) {
+		case 1:
+			/* Initial APIC id in EBX[31:24]; say we are a guest. */
+			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->id << 24);
+			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			break;
+		case 0xb:
+		case 0x1f:
+			/* x2APIC id of this vCPU. */
+			e->edx = vcpu->id;
+			break;
+		default:
+			break;
+		}
+	}
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
+		ret = -errno;
+		log_error("vCPU %u: KVM_SET_CPUID2: %s", vcpu->id, strerror(errno));
+	}
+	free(cpuid);
+	return ret;
+}
+
+static void set_lvt_mode(struct kvm_lapic_state *lapic, unsigned int reg, uint32_t mode)
+{
+	uint32_t v;
+
+	memcpy(&v, &lapic->regs[reg], sizeof(v));
+	v = (v & ~0x700U) | (mode << 8);
+	memcpy(&lapic->regs[reg], &v, sizeof(v));
+}
+
+static int setup_lapic(struct vcpu *vcpu)
+{
+	struct kvm_lapic_state lapic;
+
+	/* As on a PC: LINT0 takes the 8259's ExtINT, LINT1 the NMI. */
+	if (ioctl(vcpu->fd, KVM_GET_LAPIC, &lapic) < 0)
+		return -errno;
+	set_lvt_mode(&lapic, APIC_LVT_LINT0, APIC_MODE_EXTINT);
+	set_lvt_mode(&lapic, APIC_LVT_LINT1, APIC_MODE_NMI);
+	if (ioctl(vcpu->fd, KVM_SET_LAPIC, &lapic) < 0)
+		return -errno;
+	return 0;
+}
+
+static int setup_fpu(struct vcpu *vcpu)
+{
+	struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+
+	if (ioctl(vcpu->fd, KVM_SET_FPU, &fpu) < 0)
+		return -errno;
+	return 0;
+}
+
+int vcpu__init(struct vcpu *vcpu, const struct vcpu_env *env, unsigned int id)
+{
+	int ret;
+
+	memset(vcpu, 0, sizeof(*vcpu));
+	vcpu->id = id;
+	vcpu->env = env;
+	vcpu->fd = ioctl(env->kvm->vm_fd, KVM_CREATE_VCPU, id);
+	if (vcpu->fd < 0) {
+		ret = -errno;
+		log_error("KVM_CREATE_VCPU %u: %s", id, strerror(errno));
+		return ret;
+	}
+	vcpu->run = mmap(NULL, (size_t)env->kvm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		ret = -errno;
+		log_error("vCPU %u: mmap of kvm_run: %s", id, strerror(errno));
+		vcpu->run = NULL;
+		goto err;
+	}
+	ret = setup_cpuid(vcpu);
+	if (ret < 0)
+		goto err;
+	ret = setup_lapic(vcpu);
+	if (ret < 0) {
+		log_error("vCPU %u: LAPIC setup: %s", id, strerror(-ret));
+		goto err;
+	}
+	ret = setup_fpu(vcpu);
+	if (ret < 0) {
+		log_error("vCPU %u: KVM_SET_FPU: %s", id, strerror(-ret));
+		goto err;
+	}
+	return 0;
+err:
+	vcpu__exit(vcpu);
+	return ret;
+}
+
+int vcpu__set_regs(struct vcpu *vcpu, const struct kvm_regs *regs, const struct kvm_sregs *sregs)
+{
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, sregs) < 0 || ioctl(vcpu->fd, KVM_SET_REGS, regs) < 0) {
+		int err = -errno;
+
+		log_error("vCPU %u: setting boot registers: %s", vcpu->id, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+int vcpu__get_sregs(struct vcpu *vcpu, struct kvm_sregs *sregs)
+{
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, sregs) < 0)
+		return -errno;
+	return 0;
+}
+
+static void handle_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	vcpu->stats.exits_io++;
+	/* `rep ins/outs` arrive as count > 1 items of `size` bytes each. */
+	for (uint32_t i = 0; i < run->io.count; i++) {
+		bus__dispatch(vcpu->env->pio, run->io.port, data, run->io.size, is_write);
+		data += run->io.size;
+	}
+}
+
+static void handle_mmio(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+
+	vcpu->stats.exits_mmio++;
+	if (run->mmio.len > sizeof(run->mmio.data))
+		return;
+	bus__dispatch(vcpu->env->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+		      run->mmio.is_write);
+}
+
+/* Print RIP, the mode and the bytes at RIP, so an emulation failure can be named. */
+static void report_fatal(struct vcpu *vcpu, const char *what)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_translation tr;
+	char bytes[3 * 16 + 1] = "unavailable";
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+		log_error("vCPU %u: %s (registers unavailable: %s)", vcpu->id, what,
+			  strerror(errno));
+		return;
+	}
+	tr = (struct kvm_translation){.linear_address = sregs.cs.base + regs.rip};
+	if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid) {
+		uint8_t insn[16];
+		uint64_t len = sizeof(insn);
+
+		/* Stop at the page end: the next page may not be mapped. */
+		if ((tr.physical_address & 4095) + len > 4096)
+			len = 4096 - (tr.physical_address & 4095);
+		if (guest_mem__read(vcpu->env->mem, tr.physical_address, insn, len) == 0) {
+			for (uint64_t i = 0; i < len; i++)
+				snprintf(bytes + 3 * i, sizeof(bytes) - 3 * i, "%02x ", insn[i]);
+		}
+	}
+	log_error("vCPU %u: %s at RIP 0x%llx (CS base 0x%llx, %s mode, CR0 0x%llx CR3 0x%llx); "
+		  "instruction bytes: %s",
+		  vcpu->id, what, (unsigned long long)regs.rip, (unsigned long long)sregs.cs.base,
+		  (sregs.efer & (1 << 10)) ? "long"
+		  : (sregs.cr0 & 1)	   ? "protected"
+					   : "real",
+		  (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3, bytes);
+}
+
+static void handle_internal_error(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	char what[256];
+	int n;
+
+	n = snprintf(what, sizeof(what),
+		     "KVM_EXIT_INTERNAL_ERROR suberror %u%s, data:", run->internal.suberror,
+		     run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+			     ? " (instruction emulation failed; see docs/host-quirks.md)"
+			     : "");
+	for (uint32_t i = 0; i < run->internal.ndata && i < 16 && n < (int)sizeof(what); i++)
+		n += snprintf(what + n, sizeof(what) - (size_t)n, " 0x%llx",
+			      (unsigned long long)run->internal.data[i]);
+	report_fatal(vcpu, what);
+}
+
+/* Returns true when the vCPU must stop. */
+static bool handle_exit(struct vcpu *vcpu)
+{
+	const struct vcpu_env *env = vcpu->env;
+	struct kvm_run *run = vcpu->run;
+	char what[128];
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(vcpu);
+		return false;
+	case KVM_EXIT_MMIO:
+		handle_mmio(vcpu);
+		return false;
+	case KVM_EXIT_INTR:
+		vcpu->stats.exits_intr++;
+		return false;
+	case KVM_EXIT_SHUTDOWN:
+		report_fatal(vcpu, "guest triple fault (KVM_EXIT_SHUTDOWN)");
+		env->request_stop(env->opaque, VMM_EXIT_TRIPLE_FAULT, "guest triple fault");
+		return true;
+	case KVM_EXIT_SYSTEM_EVENT:
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			env->request_stop(env->opaque, VMM_EXIT_OK, "guest powered off");
+			break;
+		case KVM_SYSTEM_EVENT_RESET:
+			env->request_stop(env->opaque, VMM_EXIT_OK, "guest reset");
+			break;
+		default:
+			snprintf(what, sizeof(what), "system event %u", run->system_event.type);
+			env->request_stop(env->opaque, VMM_EXIT_VCPU_FATAL, what);
+		}
+		return true;
+	case KVM_EXIT_INTERNAL_ERROR:
+		handle_internal_error(vcpu);
+		env->request_stop(env->opaque, VMM_EXIT_VCPU_FATAL, "vCPU internal error");
+		return true;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what), "KVM_EXIT_FAIL_ENTRY, hardware reason 0x%llx",
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		report_fatal(vcpu, what);
+		env->request_stop(env->opaque, VMM_EXIT_VCPU_FATAL, "vCPU entry failed");
+		return true;
+	case KVM_EXIT_HLT:
+		/* Only without an in-kernel LAPIC; ours has one, so a halt here is final. */
+		env->request_stop(env->opaque, VMM_EXIT_OK, "guest halted");
+		return true;
+	default:
+		vcpu->stats.exits_other++;
+		snprintf(what, sizeof(what), "unknown exit reason %u", run->exit_reason);
+		report_fatal(vcpu, what);
+		env->request_stop(env->opaque, VMM_EXIT_VCPU_FATAL, what);
+		return true;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	char name[16];
+	sigset_t set;
+
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
+	pthread_setname_np(pthread_self(), name);
+	/* Only vCPU threads take the kick signal; it must not be blocked here. */
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (!vcpu->stop) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				vcpu->run->immediate_exit = 0;
+				continue;
+			}
+			log_error("vCPU %u: KVM_RUN: %s", vcpu->id, strerror(errno));
+			vcpu->env->request_stop(vcpu->env->opaque, VMM_EXIT_ERROR,
+						"KVM_RUN failed");
+			break;
+		}
+		if (handle_exit(vcpu))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu__start(struct vcpu *vcpu)
+{
+	int ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+
+	if (ret) {
+		log_error("vCPU %u: pthread_create: %s", vcpu->id, strerror(ret));
+		return -ret;
+	}
+	vcpu->thread_started = true;
+	return 0;
+}
+
+void vcpu__kick(struct vcpu *vcpu)
+{
+	vcpu->stop = true;
+	if (vcpu->run)
+		vcpu->run->immediate_exit = 1;
+	if (vcpu->thread_started)
+		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu__join(struct vcpu *vcpu)
+{
+	if (vcpu->thread_started) {
+		pthread_join(vcpu->thread, NULL);
+		vcpu->thread_started = false;
+	}
+}
+
+void vcpu__exit(struct vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, (size_t)vcpu->env->kvm->vcpu_mmap_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
