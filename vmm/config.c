@@ -238,7 +238,7 @@ void config__usage(FILE *out)
 	      "  --cmdline STRING       kernel command line (virtio-mmio devices and host\n"
 	      "                         quirks are appended)\n"
 	      "  --memory SIZE          guest RAM, K/M/G suffixes (default 512M)\n"
-	      "  --cpus N               vCPUs, 1-64 (default 1)\n"
+	      "  --cpus N               vCPUs, 1-32 (default 1)\n"
 	      "  --memory-backend TYPE  anon (default, private anonymous), memfd (shared),\n"
 	      "                         hugetlbfs (2 MiB pages, needs vm.nr_hugepages), thp\n"
 	      "  --serial MODE          stdio (default), file:PATH, or none\n"

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONFIG_MAX_CPUS 64
+#define CONFIG_MAX_CPUS 32 /* the MP table in the EBDA holds 37 */
 
 enum serial_mode {
 	SERIAL_STDIO = 0,
