@@ -91,7 +91,10 @@ struct virtio_device {
  * raising the interrupt if virtqueue__should_notify() says so. Lock held.
  */
 void virtio__signal_used(struct virtio_device *vdev, unsigned int qidx);
-/* Config space changed: bump the generation and raise a config interrupt. */
+/*
+ * Config space changed: bump the generation and raise a config interrupt
+ * (the interrupt only once DRIVER_OK is set; before that the driver polls).
+ */
 void virtio__signal_config(struct virtio_device *vdev);
 /* Something is irrecoverably wrong (broken ring, host failure): NEEDS_RESET. */
 void virtio__set_needs_reset(struct virtio_device *vdev, const char *why);

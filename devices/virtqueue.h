@@ -14,6 +14,29 @@
 
 #define VIRTQ_MAX_SIZE 1024 /* largest queue size any mini-vmm device offers */
 
+/* Ring layout (virtio 1.2 section 2.7). All fields are little-endian. */
+#define VIRTQ_DESC_F_NEXT	   1 /* the chain continues via .next */
+#define VIRTQ_DESC_F_WRITE	   2 /* device-writable (else device-readable) */
+#define VIRTQ_DESC_F_INDIRECT	   4 /* .addr/.len name a table of descriptors (2.7.5.3) */
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1 /* driver: no used-buffer interrupts please (no EVENT_IDX) */
+#define VIRTQ_USED_F_NO_NOTIFY	   1 /* device: no available-buffer notifications please */
+
+#define VIRTQ_DESC_SIZE	     16			     /* sizeof(struct virtq_desc) */
+#define VIRTQ_DESC_ALIGN     16			     /* 2.7: alignment of the descriptor table */
+#define VIRTQ_AVAIL_ALIGN    2			     /* ... of the available ring */
+#define VIRTQ_USED_ALIGN     4			     /* ... of the used ring */
+#define VIRTQ_AVAIL_SIZE(n)  (6 + 2 * (uint64_t)(n)) /* flags, idx, ring[n], used_event */
+#define VIRTQ_USED_SIZE(n)   (6 + 8 * (uint64_t)(n)) /* flags, idx, ring[n], avail_event */
+#define VIRTQ_USED_ELEM_SIZE 8			     /* struct virtq_used_elem: le32 id, le32 len */
+
+/* One descriptor as it sits in guest memory (little-endian fields). */
+struct virtq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
 /* One buffer of a descriptor chain, already translated and bounds-checked. */
 struct vq_buf {
 	uint64_t gpa;
@@ -48,6 +71,7 @@ enum vq_error {
 	VQ_ERR_BAD_INDIRECT,	  /* indirect table: bad length, nested, or with F_NEXT */
 	VQ_ERR_INDIRECT_NOT_NEGOTIATED, /* F_INDIRECT used without VIRTIO_F_INDIRECT_DESC */
 	VQ_ERR_RING_OUT_OF_RAM,		/* desc/avail/used ring not inside guest RAM */
+	VQ_ERR_BAD_RING_LAYOUT,		/* bad queue size, or a misaligned ring */
 	VQ_ERR__COUNT,
 };
 
@@ -55,7 +79,7 @@ struct vq_stats {
 	uint64_t chains_popped;
 	uint64_t chains_rejected;
 	uint64_t used_pushed;
-	uint64_t notifications_suppressed; /* interrupts skipped thanks to EVENT_IDX */
+	uint64_t notifications_suppressed; /* interrupts skipped: EVENT_IDX or NO_INTERRUPT */
 	uint64_t errors[VQ_ERR__COUNT];
 };
 
@@ -77,7 +101,11 @@ struct virtqueue {
 	uint16_t used_idx;	 /* next used ring slot to fill (shadow of used->idx) */
 	uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX) */
 	bool signalled_used_valid;
-	bool broken; /* ring-level corruption seen: the device should NEEDS_RESET */
+	bool broken;	   /* ring-level corruption seen: the device should NEEDS_RESET */
+	bool active;	   /* virtqueue__activate() succeeded: the host pointers below are valid */
+	uint8_t *desc_hva; /* translated at activation: guest RAM regions never move */
+	uint8_t *avail_hva;
+	uint8_t *used_hva;
 
 	struct vq_stats stats;
 };
@@ -88,7 +116,8 @@ const char *virtqueue__error_name(enum vq_error err);
 /*
  * Prepare a queue whose registers have been written, at DRIVER_OK (or
  * QueueReady). Checks the three rings lie in guest RAM. 0 or -EINVAL
- * (counted as VQ_ERR_RING_OUT_OF_RAM).
+ * (counted as VQ_ERR_RING_OUT_OF_RAM, or VQ_ERR_BAD_RING_LAYOUT for a size
+ * that is not a power of two in 1..VIRTQ_MAX_SIZE or a misaligned ring).
  */
 int virtqueue__activate(struct virtqueue *vq, const struct guest_mem *mem, bool event_idx,
 			bool indirect_desc);
@@ -120,12 +149,16 @@ void virtqueue__push(struct virtqueue *vq, uint16_t head, uint32_t written_len);
 
 /*
  * Whether the driver wants an interrupt for what has been pushed since the
- * last call that returned true (EVENT_IDX used_event, or
- * VIRTQ_AVAIL_F_NO_INTERRUPT without it).
+ * last call (EVENT_IDX used_event, or VIRTQ_AVAIL_F_NO_INTERRUPT without it).
+ * Call it once per batch of pushes; false is counted in
+ * stats.notifications_suppressed.
  */
 bool virtqueue__should_notify(struct virtqueue *vq);
 
-/* Number of chains the driver has made available and the device not yet popped. */
+/*
+ * Number of chains the driver has made available and the device not yet
+ * popped (0 for an inactive or broken queue).
+ */
 uint16_t virtqueue__pending(const struct virtqueue *vq);
 
 #endif
