@@ -1,0 +1,798 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * io_uring discard engine. See discard_queue.h for the contract and
+ * docs/virtio-balloon.md for why each backend gets the method it gets.
+ */
+#define _GNU_SOURCE
+#include "discard_queue.h"
+
+#include "../vmm/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/memfd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MADV_REMOVE
+#define MADV_REMOVE 9
+#endif
+#ifndef IORING_SETUP_SUBMIT_ALL
+#define IORING_SETUP_SUBMIT_ALL (1U << 7)
+#endif
+
+struct discard_op {
+	struct discard_report *report;
+	struct discard_op *next; /* deferred queue link */
+	uint8_t *hva;		 /* madvise methods */
+	int fd;			 /* punch-hole */
+	uint64_t offset;	 /* punch-hole: offset in fd */
+	uint64_t len;
+	uint64_t start_ns;
+};
+
+struct discard_report {
+	struct discard_report *next; /* finished list link */
+	discard_done_fn done;
+	void *cookie;
+	uint64_t submit_ns;
+	unsigned int ops_pending;
+	struct discard_result result;
+	unsigned int nr_ops;
+	struct discard_op ops[];
+};
+
+static const char *const method_names[] = {
+	[DISCARD_METHOD_AUTO] = "auto",	    [DISCARD_METHOD_MADVISE] = "madvise",
+	[DISCARD_METHOD_REMOVE] = "remove", [DISCARD_METHOD_PUNCH_HOLE] = "punch-hole",
+	[DISCARD_METHOD_SYNC] = "sync",
+};
+
+const char *discard_method__name(enum discard_method method)
+{
+	if ((unsigned int)method >= sizeof(method_names) / sizeof(method_names[0]))
+		return "unknown";
+	return method_names[method];
+}
+
+int discard_method__parse(const char *s, enum discard_method *out)
+{
+	for (unsigned int i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+		if (strcmp(s, method_names[i]) == 0) {
+			*out = (enum discard_method)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *discard_queue__method_name(const struct discard_queue *dq)
+{
+	return discard_method__name(dq->method);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t discard_histogram__bucket_le_us(unsigned int i)
+{
+	if (i >= DISCARD_HIST_BUCKETS - 1)
+		return UINT64_MAX;
+	return 1ULL << i;
+}
+
+static void histogram_add(struct discard_histogram *h, uint64_t ns)
+{
+	uint64_t us = (ns + 999) / 1000;
+	unsigned int i = 0;
+
+	/* Smallest i with us <= 2^i, i.e. ceil(log2(us)). */
+	if (us > 1)
+		i = 64 - (unsigned int)__builtin_clzll(us - 1);
+	if (i > DISCARD_HIST_BUCKETS - 1)
+		i = DISCARD_HIST_BUCKETS - 1;
+	h->buckets[i]++;
+	h->count++;
+	h->sum_ns += ns;
+}
+
+/* Poke our own eventfd: there is something for process_completions(). */
+static void signal_owner(struct discard_queue *dq)
+{
+	uint64_t one = 1;
+
+	if (write(dq->eventfd, &one, sizeof(one)) < 0) {
+		/* Only fails if the counter would overflow: it is readable then anyway. */
+	}
+}
+
+/* ---- the three methods as plain system calls ---- */
+
+static int op_run_sync(enum discard_method method, const struct discard_op *op)
+{
+	int ret;
+
+	switch (method) {
+	case DISCARD_METHOD_MADVISE:
+		ret = madvise(op->hva, op->len, MADV_DONTNEED);
+		break;
+	case DISCARD_METHOD_REMOVE:
+		ret = madvise(op->hva, op->len, MADV_REMOVE);
+		break;
+	case DISCARD_METHOD_PUNCH_HOLE:
+		ret = fallocate(op->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)op->offset, (off_t)op->len);
+		break;
+	default:
+		return -EINVAL;
+	}
+	return ret < 0 ? -errno : 0;
+}
+
+static void op_prep_sqe(enum discard_method method, struct io_uring_sqe *sqe, struct discard_op *op)
+{
+	switch (method) {
+	case DISCARD_METHOD_MADVISE:
+		io_uring_prep_madvise(sqe, op->hva, (off_t)op->len, MADV_DONTNEED);
+		break;
+	case DISCARD_METHOD_REMOVE:
+		io_uring_prep_madvise(sqe, op->hva, (off_t)op->len, MADV_REMOVE);
+		break;
+	default:
+		io_uring_prep_fallocate(sqe, op->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)op->offset, (off_t)op->len);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, op);
+}
+
+/* ---- start-up: choose a method and prove it frees memory ---- */
+
+/* A scratch object like the guest's backing, to try a method on. */
+struct probe_obj {
+	uint8_t *hva;
+	uint64_t len;
+	int fd;
+};
+
+static void probe_obj_destroy(struct probe_obj *p)
+{
+	if (p->hva)
+		munmap(p->hva, p->len);
+	if (p->fd >= 0)
+		close(p->fd);
+}
+
+static int probe_obj_create(struct probe_obj *p, enum guest_mem_backend backend, uint64_t granule)
+{
+	unsigned int mfd_flags = MFD_CLOEXEC;
+	void *hva;
+
+	p->hva = NULL;
+	p->fd = -1;
+	p->len = granule;
+	if (backend == GUEST_MEM_ANON || backend == GUEST_MEM_THP) {
+		hva = mmap(NULL, p->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			   0);
+		if (hva == MAP_FAILED)
+			return -errno;
+		p->hva = hva;
+		memset(p->hva, 0x5a, p->len);
+		return 0;
+	}
+	if (backend == GUEST_MEM_HUGETLBFS) {
+		/* The same huge page size as guest RAM, not the system default. */
+		mfd_flags |= MFD_HUGETLB;
+		if (granule == (2ULL << 20))
+			mfd_flags |= MFD_HUGE_2MB;
+		else if (granule == (1ULL << 30))
+			mfd_flags |= MFD_HUGE_1GB;
+	}
+	p->fd = memfd_create("mini-vmm-discard-probe", mfd_flags);
+	if (p->fd < 0)
+		return -errno;
+	/*
+	 * Allocate with fallocate() rather than by touching: with no free huge
+	 * page, touching a hugetlbfs mapping is SIGBUS, fallocate is -ENOSPC.
+	 */
+	if (ftruncate(p->fd, (off_t)p->len) < 0 || fallocate(p->fd, 0, 0, (off_t)p->len) < 0)
+		goto err;
+	hva = mmap(NULL, p->len, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	if (hva == MAP_FAILED)
+		goto err;
+	p->hva = hva;
+	memset(p->hva, 0x5a, p->len);
+	return 0;
+err:;
+	int err = -errno;
+
+	probe_obj_destroy(p);
+	return err;
+}
+
+/* Whether the probe object still holds memory: the file's blocks, or mincore. */
+static bool probe_obj_resident(const struct probe_obj *p)
+{
+	unsigned char vec[1];
+	struct stat st;
+
+	if (p->fd >= 0)
+		return fstat(p->fd, &st) == 0 && st.st_blocks > 0;
+	return mincore(p->hva, 4096, vec) == 0 && (vec[0] & 1);
+}
+
+/* Run one op through the ring (or synchronously) and wait for it. */
+static int run_one_blocking(struct discard_queue *dq, enum discard_method method,
+			    struct discard_op *op)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (dq->sync)
+		return op_run_sync(method, op);
+	sqe = io_uring_get_sqe(&dq->ring);
+	if (!sqe)
+		return -EBUSY;
+	op_prep_sqe(method, sqe, op);
+	ret = io_uring_submit_and_wait(&dq->ring, 1);
+	if (ret < 0)
+		return ret;
+	ret = io_uring_wait_cqe(&dq->ring, &cqe);
+	if (ret < 0)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(&dq->ring, cqe);
+	return ret;
+}
+
+/*
+ * Touch a probe page, discard it the way guest RAM would be, and check the
+ * memory is really gone. 1 = verified, 0 = does not free memory (why in
+ * *why), -errno = could not run the check at all.
+ */
+static int verify_method(struct discard_queue *dq, enum discard_method method, char *why,
+			 size_t why_len)
+{
+	struct probe_obj p;
+	struct discard_op op = {0};
+	int ret;
+
+	ret = probe_obj_create(&p, dq->mem->backend, dq->granule);
+	if (ret < 0)
+		return ret;
+	if (!probe_obj_resident(&p)) {
+		probe_obj_destroy(&p);
+		return -EAGAIN; /* cannot tell gone from never there */
+	}
+	op.hva = p.hva;
+	op.fd = p.fd;
+	op.offset = 0;
+	op.len = p.len;
+	ret = run_one_blocking(dq, method, &op);
+	if (ret < 0) {
+		snprintf(why, why_len, "%s failed on a probe page: %s",
+			 discard_method__name(method), strerror(-ret));
+		ret = 0;
+	} else if (probe_obj_resident(&p)) {
+		snprintf(why, why_len, "%s succeeded but freed nothing on %s memory",
+			 discard_method__name(method), guest_mem__backend_name(dq->mem->backend));
+		ret = 0;
+	} else {
+		ret = 1;
+	}
+	probe_obj_destroy(&p);
+	return ret;
+}
+
+static bool backend_has_fd(const struct guest_mem *mem)
+{
+	if (mem->nr_regions == 0)
+		return false;
+	for (unsigned int i = 0; i < mem->nr_regions; i++)
+		if (mem->regions[i].fd < 0)
+			return false;
+	return true;
+}
+
+/*
+ * Whether `method` can work here before trying it: 0, or 0 < with *why set.
+ * Checks the backend kind and, with io_uring, the kernel's opcode table.
+ */
+static int method_applicable(struct discard_queue *dq, struct io_uring_probe *probe,
+			     enum discard_method method, char *why, size_t why_len)
+{
+	bool file_backed =
+		dq->mem->backend == GUEST_MEM_MEMFD || dq->mem->backend == GUEST_MEM_HUGETLBFS;
+	int opcode = method == DISCARD_METHOD_PUNCH_HOLE ? IORING_OP_FALLOCATE : IORING_OP_MADVISE;
+
+	if (method == DISCARD_METHOD_PUNCH_HOLE && !backend_has_fd(dq->mem)) {
+		snprintf(why, why_len, "punch-hole needs a file-backed backend (memfd, hugetlbfs)");
+		return -EINVAL;
+	}
+	if (method == DISCARD_METHOD_REMOVE && !file_backed) {
+		snprintf(why, why_len, "MADV_REMOVE works only on shared (memfd) mappings");
+		return -EINVAL;
+	}
+	if (!dq->sync && probe && !io_uring_opcode_supported(probe, opcode)) {
+		snprintf(why, why_len, "this kernel's io_uring lacks %s (use discard=sync)",
+			 opcode == IORING_OP_FALLOCATE ? "IORING_OP_FALLOCATE"
+						       : "IORING_OP_MADVISE");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/*
+ * Try the candidate methods for the backend in order; the first that is
+ * applicable and frees a probe page wins. dq->reason records why.
+ */
+static int choose_method(struct discard_queue *dq, enum discard_method requested,
+			 unsigned int flags)
+{
+	bool by_default = requested == DISCARD_METHOD_AUTO || requested == DISCARD_METHOD_SYNC;
+	enum discard_method candidates[2];
+	unsigned int nr = 0;
+	struct io_uring_probe *probe = NULL;
+	char why[160] = "";
+	int ret = -EOPNOTSUPP;
+
+	if (!by_default) {
+		candidates[nr++] = requested;
+	} else if (dq->mem->backend == GUEST_MEM_MEMFD || dq->mem->backend == GUEST_MEM_HUGETLBFS) {
+		/* MADV_DONTNEED only unmaps shared memory: the page cache keeps it. */
+		candidates[nr++] = DISCARD_METHOD_PUNCH_HOLE;
+		candidates[nr++] = DISCARD_METHOD_REMOVE;
+	} else {
+		candidates[nr++] = DISCARD_METHOD_MADVISE;
+	}
+	if (!dq->sync) {
+		probe = io_uring_get_probe_ring(&dq->ring);
+		if (!probe)
+			log_warn("discard: io_uring opcode probe unavailable; relying on the "
+				 "probe page");
+	}
+
+	for (unsigned int i = 0; i < nr; i++) {
+		const char *origin = !by_default ? "requested"
+				     : i == 0	 ? "default for the backend"
+						 : "fallback";
+		enum discard_method m = candidates[i];
+		int v = 1;
+
+		ret = method_applicable(dq, probe, m, why, sizeof(why));
+		if (ret < 0)
+			continue;
+		if (!(flags & DISCARD_QUEUE_F_NO_VERIFY))
+			v = verify_method(dq, m, why, sizeof(why));
+		if (v == 0) {
+			if (i + 1 < nr)
+				log_warn("discard: %s; trying the next method", why);
+			ret = -EOPNOTSUPP;
+			continue;
+		}
+		dq->method = m;
+		if (flags & DISCARD_QUEUE_F_NO_VERIFY)
+			snprintf(dq->reason, sizeof(dq->reason), "%s; not verified, by request",
+				 origin);
+		else if (v > 0)
+			snprintf(dq->reason, sizeof(dq->reason),
+				 "%s; verified: a probe page was freed", origin);
+		else
+			snprintf(dq->reason, sizeof(dq->reason),
+				 "%s; NOT verified: no probe page could be allocated (%s)", origin,
+				 strerror(-v));
+		ret = 0;
+		break;
+	}
+	if (ret < 0)
+		log_error("discard=%s on %s guest RAM: %s", discard_method__name(requested),
+			  guest_mem__backend_name(dq->mem->backend), why);
+	if (probe)
+		io_uring_free_probe(probe);
+	return ret;
+}
+
+int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
+			enum discard_method method, unsigned int flags)
+{
+	int ret;
+
+	memset(dq, 0, sizeof(*dq));
+	dq->mem = mem;
+	dq->eventfd = -1;
+	dq->sync = method == DISCARD_METHOD_SYNC;
+	dq->granule = DISCARD_MIN_ALIGN;
+	if (mem->backend == GUEST_MEM_HUGETLBFS && mem->page_size > DISCARD_MIN_ALIGN)
+		dq->granule = mem->page_size;
+
+	dq->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dq->eventfd < 0) {
+		ret = -errno;
+		log_error("discard queue: eventfd: %s", strerror(-ret));
+		return ret;
+	}
+	if (!dq->sync) {
+		/* SUBMIT_ALL: one bad SQE must not leave the rest unsubmitted. */
+		ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring, IORING_SETUP_SUBMIT_ALL);
+		if (ret == -EINVAL)
+			ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring, 0);
+		if (ret < 0) {
+			log_error("discard queue: io_uring unavailable (%s): use discard=sync for "
+				  "synchronous discards, or enable io_uring "
+				  "(/proc/sys/kernel/io_uring_disabled)",
+				  strerror(-ret));
+			goto err_eventfd;
+		}
+		dq->ring_ready = true;
+	}
+	ret = choose_method(dq, method, flags);
+	if (ret < 0)
+		goto err_ring;
+	if (!dq->sync) {
+		/* Registered after the probe so its completions do not poke the owner. */
+		ret = io_uring_register_eventfd(&dq->ring, dq->eventfd);
+		if (ret < 0) {
+			log_error("discard queue: io_uring_register_eventfd: %s", strerror(-ret));
+			goto err_ring;
+		}
+	}
+	log_info("discard: %s guest RAM -> %s%s (%s)", guest_mem__backend_name(mem->backend),
+		 discard_method__name(dq->method), dq->sync ? ", synchronous" : " via io_uring",
+		 dq->reason);
+	return 0;
+
+err_ring:
+	if (dq->ring_ready)
+		io_uring_queue_exit(&dq->ring);
+	dq->ring_ready = false;
+err_eventfd:
+	close(dq->eventfd);
+	dq->eventfd = -1;
+	return ret;
+}
+
+/* ---- reports ---- */
+
+static bool range_valid(const struct discard_queue *dq, const struct discard_range *r)
+{
+	if (r->len == 0 || ((r->gpa | r->len) & (DISCARD_MIN_ALIGN - 1)))
+		return false;
+	return guest_mem__find(dq->mem, r->gpa, r->len) != NULL;
+}
+
+/*
+ * Turn one coalesced range into ops: round inward to the discard granule
+ * (hugetlbfs frees whole huge pages only), then cut into bounded pieces.
+ * With ops == NULL only counts. Returns the number of ops.
+ */
+static unsigned int plan_range(const struct discard_queue *dq, const struct discard_range *r,
+			       struct discard_op *ops, struct discard_result *res)
+{
+	const struct guest_region *reg = guest_mem__find(dq->mem, r->gpa, r->len);
+	uint64_t rel = r->gpa - reg->gpa;
+	/* Align on the address the kernel will see: fd offset or host address. */
+	uint64_t key = dq->method == DISCARD_METHOD_PUNCH_HOLE
+			       ? reg->fd_offset + rel
+			       : (uint64_t)(uintptr_t)(reg->hva + rel);
+	uint64_t start = (key + dq->granule - 1) & ~(dq->granule - 1);
+	uint64_t end = (key + r->len) & ~(dq->granule - 1);
+	unsigned int nr = 0;
+
+	if (end <= start) {
+		if (res)
+			res->bytes_skipped += r->len;
+		return 0;
+	}
+	if (res)
+		res->bytes_skipped += r->len - (end - start);
+	rel += start - key;
+	for (uint64_t off = 0; off < end - start; off += DISCARD_MAX_OP_BYTES, nr++) {
+		uint64_t len = end - start - off;
+
+		if (len > DISCARD_MAX_OP_BYTES)
+			len = DISCARD_MAX_OP_BYTES;
+		if (!ops)
+			continue;
+		ops[nr] = (struct discard_op){
+			.hva = reg->hva + rel + off,
+			.fd = reg->fd,
+			.offset = reg->fd_offset + rel + off,
+			.len = len,
+		};
+	}
+	return nr;
+}
+
+/* Coalesce adjacent ranges (same region) and plan each run. Returns the op count. */
+static unsigned int plan_report(const struct discard_queue *dq, const struct discard_range *ranges,
+				unsigned int n, struct discard_op *ops, struct discard_result *res)
+{
+	struct discard_range cur = ranges[0];
+	unsigned int nr = 0;
+
+	for (unsigned int i = 1; i <= n; i++) {
+		if (i < n && cur.gpa + cur.len == ranges[i].gpa &&
+		    guest_mem__find(dq->mem, cur.gpa, cur.len + ranges[i].len)) {
+			cur.len += ranges[i].len;
+			continue;
+		}
+		nr += plan_range(dq, &cur, ops ? ops + nr : NULL, res);
+		if (i < n)
+			cur = ranges[i];
+	}
+	return nr;
+}
+
+static void report_op_done(struct discard_queue *dq, struct discard_report *rep)
+{
+	dq->stats.ops_in_flight--;
+	if (--rep->ops_pending)
+		return;
+	rep->result.latency_ns = now_ns() - rep->submit_ns;
+	histogram_add(&dq->stats.report_latency, rep->result.latency_ns);
+	rep->next = NULL;
+	if (dq->finished_tail)
+		dq->finished_tail->next = rep;
+	else
+		dq->finished_head = rep;
+	dq->finished_tail = rep;
+}
+
+/*
+ * An op came back with `res`. A failure is retried once synchronously;
+ * if that fails too the range is acknowledged without discard: the guest
+ * must never wait forever on host trouble.
+ */
+static void op_complete(struct discard_queue *dq, struct discard_op *op, int res)
+{
+	struct discard_report *rep = op->report;
+
+	if (res < 0) {
+		dq->stats.op_errors++;
+		rep->result.op_errors++;
+		dq->stats.sync_retries++;
+		res = op_run_sync(dq->method, op);
+		if (dq->inject_retry_failures) {
+			dq->inject_retry_failures--;
+			res = -EIO;
+		}
+		if (res < 0) {
+			dq->stats.acked_without_discard++;
+			dq->stats.bytes_acked_without_discard += op->len;
+			rep->result.bytes_failed += op->len;
+			log_ratelimited(LOG_WARN,
+					"discard: %s of %llu bytes failed twice (%s); "
+					"acknowledged without discard",
+					discard_method__name(dq->method),
+					(unsigned long long)op->len, strerror(-res));
+			report_op_done(dq, rep);
+			return;
+		}
+	}
+	dq->stats.bytes_discarded += op->len;
+	rep->result.bytes_discarded += op->len;
+	report_op_done(dq, rep);
+}
+
+/* Put one op on the ring if there is room. At most RING_ENTRIES ops are in
+ * the kernel at once, so the CQ (twice that) can never overflow. */
+static bool ring_place(struct discard_queue *dq, struct discard_op *op)
+{
+	struct io_uring_sqe *sqe;
+
+	if (dq->ops_in_ring >= DISCARD_RING_ENTRIES)
+		return false;
+	sqe = io_uring_get_sqe(&dq->ring);
+	if (!sqe)
+		return false;
+	op->start_ns = now_ns();
+	op_prep_sqe(dq->method, sqe, op);
+	dq->ops_in_ring++;
+	return true;
+}
+
+/* Move deferred ops (oldest first) onto the ring while there is room. */
+static void ring_fill(struct discard_queue *dq)
+{
+	while (dq->deferred_head && ring_place(dq, dq->deferred_head)) {
+		dq->deferred_head = dq->deferred_head->next;
+		if (!dq->deferred_head)
+			dq->deferred_tail = NULL;
+	}
+}
+
+static void ring_submit(struct discard_queue *dq)
+{
+	int ret;
+
+	if (!io_uring_sq_ready(&dq->ring))
+		return;
+	ret = io_uring_submit(&dq->ring);
+	if (ret < 0 && ret != -EINTR) {
+		/* The SQEs stay in the SQ ring: the next call submits them again. */
+		log_ratelimited(LOG_WARN, "discard: io_uring_submit: %s; will retry",
+				strerror(-ret));
+		signal_owner(dq);
+	}
+}
+
+static void defer_op(struct discard_queue *dq, struct discard_op *op)
+{
+	op->next = NULL;
+	if (dq->deferred_tail)
+		dq->deferred_tail->next = op;
+	else
+		dq->deferred_head = op;
+	dq->deferred_tail = op;
+	dq->stats.sq_full_deferrals++;
+}
+
+int discard_queue__submit(struct discard_queue *dq, const struct discard_range *ranges,
+			  unsigned int n, discard_done_fn done, void *cookie)
+{
+	struct discard_report *rep;
+	unsigned int invalid = 0, nr_ops;
+	uint64_t bytes = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (!range_valid(dq, &ranges[i]))
+			invalid++;
+		else
+			bytes += ranges[i].len;
+	}
+	if (invalid) {
+		dq->stats.invalid_ranges += invalid;
+		dq->stats.reports_rejected++;
+		return -EINVAL;
+	}
+	nr_ops = n ? plan_report(dq, ranges, n, NULL, NULL) : 0;
+	rep = calloc(1, sizeof(*rep) + (size_t)nr_ops * sizeof(rep->ops[0]));
+	if (!rep)
+		return -ENOMEM;
+	rep->done = done;
+	rep->cookie = cookie;
+	rep->submit_ns = now_ns();
+	rep->result.bytes_requested = bytes;
+	if (n)
+		plan_report(dq, ranges, n, rep->ops, &rep->result);
+	rep->nr_ops = nr_ops;
+	rep->result.ops = nr_ops;
+	/* One extra count held by submit itself, dropped below: a report with
+	 * no ops (all skipped) or with only synchronous ops finishes the same
+	 * way as the others, through the finished list. */
+	rep->ops_pending = nr_ops + 1;
+
+	dq->stats.reports++;
+	dq->stats.reports_in_flight++;
+	dq->stats.ranges += n;
+	dq->stats.ops += nr_ops;
+	dq->stats.bytes_requested += bytes;
+	dq->stats.bytes_skipped += rep->result.bytes_skipped;
+	dq->stats.ops_in_flight += nr_ops + 1;
+
+	if (!dq->sync)
+		ring_fill(dq); /* older deferred ops go first */
+	for (unsigned int i = 0; i < nr_ops; i++) {
+		struct discard_op *op = &rep->ops[i];
+
+		op->report = rep;
+		if (dq->sync) {
+			uint64_t t0 = now_ns();
+			int res = op_run_sync(dq->method, op);
+
+			histogram_add(&dq->stats.op_latency, now_ns() - t0);
+			op_complete(dq, op, res);
+		} else if (dq->deferred_head || !ring_place(dq, op)) {
+			defer_op(dq, op);
+		}
+	}
+	if (!dq->sync)
+		ring_submit(dq);
+	report_op_done(dq, rep); /* submit's own count */
+	if (dq->finished_head)
+		signal_owner(dq);
+	return 0;
+}
+
+static void reap_ring(struct discard_queue *dq)
+{
+	struct io_uring_cqe *cqe;
+
+	while (dq->ops_in_ring && io_uring_peek_cqe(&dq->ring, &cqe) == 0) {
+		struct discard_op *op = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&dq->ring, cqe);
+		dq->ops_in_ring--;
+		if (dq->inject_ring_failures) {
+			dq->inject_ring_failures--;
+			res = -EIO;
+		}
+		histogram_add(&dq->stats.op_latency, now_ns() - op->start_ns);
+		op_complete(dq, op, res);
+	}
+}
+
+int discard_queue__process_completions(struct discard_queue *dq)
+{
+	struct discard_report *rep;
+	uint64_t counter;
+	int done = 0;
+
+	if (dq->hold_completions)
+		return 0;
+	if (read(dq->eventfd, &counter, sizeof(counter)) < 0) {
+		/* EAGAIN: called without an event, fine. */
+	}
+	if (dq->ring_ready) {
+		reap_ring(dq);
+		ring_fill(dq);
+		ring_submit(dq);
+	}
+	/* Detach first: a callback may submit a new report. */
+	rep = dq->finished_head;
+	dq->finished_head = dq->finished_tail = NULL;
+	while (rep) {
+		struct discard_report *next = rep->next;
+
+		dq->stats.reports_in_flight--;
+		dq->stats.reports_completed++;
+		if (rep->done)
+			rep->done(rep->cookie, &rep->result);
+		free(rep);
+		rep = next;
+		done++;
+	}
+	return done;
+}
+
+void discard_queue__drain(struct discard_queue *dq)
+{
+	bool held = dq->hold_completions;
+
+	dq->hold_completions = false;
+	while (dq->stats.reports_in_flight) {
+		if (dq->ring_ready && dq->ops_in_ring) {
+			struct io_uring_cqe *cqe;
+			int ret = io_uring_wait_cqe(&dq->ring, &cqe);
+
+			if (ret < 0 && ret != -EINTR && ret != -EAGAIN) {
+				log_ratelimited(LOG_WARN, "discard: drain: io_uring_wait_cqe: %s",
+						strerror(-ret));
+				usleep(1000);
+			}
+		}
+		discard_queue__process_completions(dq);
+	}
+	dq->hold_completions = held;
+}
+
+void discard_queue__exit(struct discard_queue *dq)
+{
+	if (!dq->mem)
+		return;
+	if (dq->eventfd >= 0)
+		discard_queue__drain(dq);
+	if (dq->ring_ready) {
+		io_uring_unregister_eventfd(&dq->ring);
+		io_uring_queue_exit(&dq->ring);
+		dq->ring_ready = false;
+	}
+	if (dq->eventfd >= 0)
+		close(dq->eventfd);
+	dq->eventfd = -1;
+	dq->mem = NULL;
+}

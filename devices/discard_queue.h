@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The discard engine: gives guest-physical ranges back to the host through
+ * io_uring (IORING_OP_MADVISE / IORING_OP_FALLOCATE), without blocking the
+ * caller's event loop. Knows nothing about virtio: the balloon device and the
+ * benchmarks both drive it.
+ *
+ * A "report" is one submit() call: a list of ranges, validated as a whole,
+ * coalesced, cut into ops and put on the ring. Its done callback fires from
+ * discard_queue__process_completions() only once EVERY op of that report has
+ * completed (or failed and been retried), so the caller may hand the memory
+ * back to its owner then and not earlier. Single-threaded: the owner calls
+ * everything from one thread (or under its own lock).
+ */
+#ifndef MINI_VMM_DISCARD_QUEUE_H
+#define MINI_VMM_DISCARD_QUEUE_H
+
+#include "../vmm/guest_mem.h"
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define DISCARD_RING_ENTRIES 256
+/*
+ * Ops longer than this are split: IORING_OP_MADVISE carries its length in a
+ * 32-bit field (liburing 2.3), and bounded ops keep per-op latency bounded.
+ */
+#define DISCARD_MAX_OP_BYTES (1ULL << 30)
+/* Ranges must be aligned to the host's base page; hugetlbfs then rounds inward. */
+#define DISCARD_MIN_ALIGN 4096ULL
+
+enum discard_method {
+	DISCARD_METHOD_AUTO = 0,   /* the verified method for the backend, via io_uring */
+	DISCARD_METHOD_MADVISE,	   /* madvise(MADV_DONTNEED) on the host mapping */
+	DISCARD_METHOD_REMOVE,	   /* madvise(MADV_REMOVE): frees shared (memfd) backing */
+	DISCARD_METHOD_PUNCH_HOLE, /* fallocate(PUNCH_HOLE | KEEP_SIZE) on the backing fd */
+	DISCARD_METHOD_SYNC,	   /* auto's method as synchronous syscalls, no io_uring */
+};
+
+const char *discard_method__name(enum discard_method method);
+/* "auto", "madvise", "remove", "punch-hole", "sync". 0 or -EINVAL. */
+int discard_method__parse(const char *s, enum discard_method *out);
+
+/* init() flags */
+#define DISCARD_QUEUE_F_NO_VERIFY (1u << 0) /* skip the probe page (opcode probe still runs) */
+
+struct discard_range {
+	uint64_t gpa;
+	uint64_t len;
+};
+
+/* What happened to one report; handed to its done callback. */
+struct discard_result {
+	uint64_t bytes_requested;
+	uint64_t bytes_discarded;
+	uint64_t bytes_skipped; /* hugetlbfs: partial huge pages left in place */
+	uint64_t bytes_failed;	/* acknowledged without discard (op and retry failed) */
+	uint32_t ops;
+	uint32_t op_errors;
+	uint64_t latency_ns; /* submit -> last op completed */
+};
+
+typedef void (*discard_done_fn)(void *cookie, const struct discard_result *res);
+
+/*
+ * Latency histogram with fixed log2 buckets: bucket i counts samples
+ * <= 2^i microseconds (1 us .. 2^24 us ~ 16.8 s); the last bucket is +Inf.
+ * Counts are per bucket (not cumulative); Prometheus output sums them up.
+ */
+#define DISCARD_HIST_BUCKETS 26
+struct discard_histogram {
+	uint64_t count;
+	uint64_t sum_ns;
+	uint64_t buckets[DISCARD_HIST_BUCKETS];
+};
+
+/* Upper bound of bucket i in microseconds; UINT64_MAX for the +Inf bucket. */
+uint64_t discard_histogram__bucket_le_us(unsigned int i);
+
+/* Cumulative counters (gauges marked). Read under the owner's lock. */
+struct discard_stats {
+	uint64_t reports;		/* accepted by submit() */
+	uint64_t reports_rejected;	/* submit() refused: an invalid range */
+	uint64_t reports_completed;	/* done callback called */
+	uint64_t ranges;		/* ranges in accepted reports, before coalescing */
+	uint64_t ops;			/* ops issued (ring or sync) */
+	uint64_t bytes_requested;	/* sum of accepted range lengths */
+	uint64_t bytes_discarded;	/* really given back */
+	uint64_t bytes_skipped;		/* hugetlbfs partial huge pages */
+	uint64_t invalid_ranges;	/* outside RAM, unaligned, empty, overflowing */
+	uint64_t op_errors;		/* ring ops that failed (cqe->res < 0) */
+	uint64_t sync_retries;		/* failed ops retried synchronously */
+	uint64_t acked_without_discard; /* ops whose retry failed too */
+	uint64_t bytes_acked_without_discard;
+	uint64_t sq_full_deferrals;		 /* ops that waited for a ring slot */
+	uint64_t reports_in_flight;		 /* gauge */
+	uint64_t ops_in_flight;			 /* gauge: on the ring or waiting for a slot */
+	struct discard_histogram report_latency; /* submit -> done */
+	struct discard_histogram op_latency;	 /* ring submit -> completion */
+};
+
+struct discard_op;
+struct discard_report;
+
+struct discard_queue {
+	const struct guest_mem *mem;
+	enum discard_method method; /* resolved: MADVISE, REMOVE or PUNCH_HOLE */
+	bool sync;		    /* no io_uring: syscalls in submit() */
+	uint64_t granule;	    /* discard granularity: 4 KiB, or the huge page size */
+	char reason[160];	    /* why this method (logged at init) */
+
+	struct io_uring ring;
+	bool ring_ready;
+	int eventfd; /* readable when there is something for process_completions() */
+	unsigned int ops_in_ring;
+
+	/* Ops waiting for a ring slot, FIFO. */
+	struct discard_op *deferred_head, *deferred_tail;
+	/* Reports whose ops are all done, waiting for their callback. */
+	struct discard_report *finished_head, *finished_tail;
+
+	struct discard_stats stats;
+
+	/* Test hooks. */
+	bool hold_completions;		    /* process_completions() reaps nothing while set */
+	unsigned int inject_ring_failures;  /* fail the next N ring ops (-EIO) */
+	unsigned int inject_retry_failures; /* fail the next N synchronous retries */
+};
+
+/*
+ * Choose and verify the discard method for mem->backend (see
+ * docs/virtio-balloon.md), set up the ring and its eventfd. Logs the choice.
+ * Returns 0, or -errno with a log line saying what to change (e.g. -ENOSYS
+ * "io_uring unavailable: use discard=sync").
+ */
+int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
+			enum discard_method method, unsigned int flags);
+/* Drains, then frees everything. Safe on a zeroed or failed-init queue. */
+void discard_queue__exit(struct discard_queue *dq);
+
+/*
+ * Submit one report. Every range must be non-empty, aligned to
+ * DISCARD_MIN_ALIGN and lie inside one RAM region; else nothing is submitted,
+ * the bad ranges are counted and -EINVAL returned (done is not called).
+ * On 0, done(cookie, result) is called later from process_completions()
+ * (or drain()), never from inside submit(). Never blocks: ops that find the
+ * ring full wait in a queue and go out as completions free slots.
+ */
+int discard_queue__submit(struct discard_queue *dq, const struct discard_range *ranges,
+			  unsigned int n, discard_done_fn done, void *cookie);
+
+/*
+ * Reap completions without blocking, refill the ring from the deferred
+ * queue, call the done callback of every finished report. Returns the
+ * number of reports finished. Call when eventfd is readable.
+ */
+int discard_queue__process_completions(struct discard_queue *dq);
+
+/* Block until nothing is in flight (reset, shutdown). Ignores hold_completions. */
+void discard_queue__drain(struct discard_queue *dq);
+
+const char *discard_queue__method_name(const struct discard_queue *dq);
+
+#endif

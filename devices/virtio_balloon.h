@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * virtio-balloon (virtio 1.2 section 5.5, device id 5): inflate/deflate,
+ * memory statistics, and free page reporting, with every discard going
+ * through the io_uring discard queue. The model is pure device logic over
+ * guest memory and its queues; the event-loop wiring (the discard queue's
+ * eventfd, the stats timer) is added at activation. docs/virtio-balloon.md
+ * explains the queue layout, the ordering rule and the counters.
+ */
+#ifndef MINI_VMM_VIRTIO_BALLOON_H
+#define MINI_VMM_VIRTIO_BALLOON_H
+
+#include "discard_queue.h"
+#include "virtio.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VIRTIO_ID_BALLOON 5
+
+/* Feature bits (5.5.3). */
+#define VIRTIO_BALLOON_F_MUST_TELL_HOST 0 /* not offered */
+#define VIRTIO_BALLOON_F_STATS_VQ	1
+#define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
+#define VIRTIO_BALLOON_F_FREE_PAGE_HINT 3 /* not offered (not implemented) */
+#define VIRTIO_BALLOON_F_PAGE_POISON	4
+#define VIRTIO_BALLOON_F_REPORTING	5
+
+#define VIRTIO_BALLOON_PFN_SHIFT 12  /* inflate/deflate PFNs and num_pages: 4 KiB units */
+#define BALLOON_QUEUE_SIZE	 256 /* QueueNumMax; Linux needs >= 32 for reporting */
+#define BALLOON_CONFIG_SIZE	 16  /* num_pages, actual, free_page_hint_cmd_id, poison_val */
+/* Inflate/deflate: PFNs per chain we accept (Linux sends at most 256). */
+#define BALLOON_MAX_PFNS_PER_CHAIN 16384
+/* Stats: tags we keep (0..15: virtio 1.4 / Linux 6.12 numbering) and entries per buffer. */
+#define BALLOON_STATS_TAGS	  16
+#define BALLOON_STATS_MAX_ENTRIES 64
+#define BALLOON_STAT_ENTRY_SIZE	  10 /* le16 tag + le64 value, packed */
+
+/* A queue's role; its index depends on the features negotiated. */
+enum balloon_queue {
+	BALLOON_Q_INFLATE = 0,
+	BALLOON_Q_DEFLATE,
+	BALLOON_Q_STATS,
+	BALLOON_Q_FREE_PAGE,
+	BALLOON_Q_REPORTING,
+	BALLOON_Q__COUNT,
+};
+
+/*
+ * The virtqueue index of `role` for negotiated `features`, or -1 if that
+ * queue does not exist. Absent queues take no index: Linux's find_vqs skips
+ * them, so with STATS_VQ and REPORTING the reporting queue is 3, with
+ * REPORTING alone it is 2.
+ */
+int virtio_balloon__queue_index(uint64_t features, enum balloon_queue role);
+/* How many queues exist for negotiated `features`. */
+unsigned int virtio_balloon__num_queues(uint64_t features);
+
+struct balloon_config {
+	bool reporting;		       /* offer VIRTIO_BALLOON_F_REPORTING */
+	bool deflate_on_oom;	       /* offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
+	uint32_t stats_interval_s;     /* > 0: offer STATS_VQ and poll this often */
+	uint64_t initial_target_bytes; /* balloon size asked for at start (num_pages * 4 KiB) */
+	enum discard_method discard;
+};
+
+/* reporting=on, deflate-on-oom=on, stats off, size 0, discard=auto. */
+void balloon_config__default(struct balloon_config *cfg);
+/*
+ * Parse "size=SIZE,deflate-on-oom=on|off,stats-interval=Ns,reporting=on|off,
+ * discard=auto|madvise|remove|punch-hole|sync" on top of the defaults already
+ * in *cfg. Every key optional; "" is valid. On error returns -EINVAL and
+ * writes a one-line reason naming the key or value into err.
+ */
+int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *err, size_t err_len);
+
+/* Why a chain was refused (pushed back with len 0, nothing discarded). */
+enum balloon_reject {
+	BALLOON_REJ_VQ = 0,	  /* malformed chain, see the virtqueue's vq_stats */
+	BALLOON_REJ_NOT_WRITABLE, /* reporting: a device-readable buffer */
+	BALLOON_REJ_NOT_READABLE, /* inflate/deflate/stats: a device-writable buffer */
+	BALLOON_REJ_UNALIGNED,	  /* reporting: address or length not 4 KiB aligned */
+	BALLOON_REJ_OUT_OF_RAM,	  /* the discard queue refused a range */
+	BALLOON_REJ_BAD_LENGTH,	  /* PFN array not a multiple of 4, stats not of 10 */
+	BALLOON_REJ_TOO_LARGE,	  /* more PFNs or stats entries than we accept */
+	BALLOON_REJ_HOST,	  /* host-side failure (out of memory) */
+	BALLOON_REJ__COUNT,
+};
+
+const char *balloon_reject__name(enum balloon_reject r);
+/* Prometheus-friendly name of guest stats tag `tag` ("swap_in", ...), NULL if unknown. */
+const char *balloon_stat__name(unsigned int tag);
+
+struct balloon_guest_stats {
+	uint64_t val[BALLOON_STATS_TAGS];
+	uint32_t valid; /* bit t: val[t] was sent in the latest buffer */
+	uint64_t updates;
+	uint64_t last_update_ns; /* CLOCK_MONOTONIC */
+};
+
+/* Cumulative counters. */
+struct balloon_stats {
+	uint64_t reports;	 /* reporting chains sent to the discard queue */
+	uint64_t report_buffers; /* buffers (ranges) in them */
+	uint64_t bytes_reported; /* what the guest said was free */
+	uint64_t reports_done;	 /* used entries pushed after the discards completed */
+	uint64_t poison_skipped; /* reports acknowledged without discard: poison_val != 0 */
+	uint64_t bytes_poison_skipped;
+	uint64_t rejected[BALLOON_REJ__COUNT];
+	uint64_t inflate_chains;
+	uint64_t inflate_pages; /* valid PFNs discarded */
+	uint64_t inflate_invalid_pfns;
+	uint64_t deflate_chains;
+	uint64_t deflate_pages;
+	uint64_t deflate_unrequested_pages; /* deflated while actual <= num_pages (OOM) */
+	uint64_t stats_buffers;		    /* stats buffers parsed */
+	uint64_t stats_unknown_tags;
+	uint64_t stats_extra_buffers; /* a second buffer while one was held */
+	uint64_t config_ro_writes;    /* writes to num_pages / cmd id, or poison w/o feature */
+	uint64_t target_changes;
+	uint64_t broken_rings;		  /* VQ_POP_BROKEN -> NEEDS_RESET */
+	uint64_t completions_after_reset; /* discards finished during reset: not pushed */
+	struct balloon_guest_stats guest;
+};
+
+/* The cookie of one chain in the discard queue: where to push it when done. */
+struct balloon_inflight {
+	struct virtio_balloon *b;
+	uint16_t qidx;
+	uint16_t head;
+	enum balloon_queue role;
+};
+
+struct virtio_balloon {
+	struct virtio_device vdev; /* vdev.priv == this */
+	struct balloon_config cfg;
+	const struct guest_mem *mem;
+	struct discard_queue dq;
+	int stats_timerfd; /* -1 unless STATS_VQ is offered */
+	uint32_t stats_interval_s;
+
+	/* Config space (5.5.4), host byte order here, little-endian on the wire. */
+	uint32_t num_pages;
+	uint32_t actual;
+	uint32_t free_page_hint_cmd_id;
+	uint32_t poison_val;
+
+	/* Between activate and reset. */
+	bool active;
+	bool resetting;
+	bool loop_wired;
+	int qidx[BALLOON_Q__COUNT]; /* queue index per role, -1 if absent */
+	bool stats_held;	    /* the driver's stats buffer, kept until the next tick */
+	uint16_t stats_head;
+
+	/* Cookies for discard completions, one per (queue, head). */
+	struct balloon_inflight inflight[BALLOON_Q__COUNT][BALLOON_QUEUE_SIZE];
+	struct vq_chain *chain;	      /* scratch for pop */
+	struct discard_range *ranges; /* scratch: BALLOON_MAX_PFNS_PER_CHAIN entries */
+
+	struct balloon_stats stats;
+};
+
+/*
+ * Set up the device model and its discard queue (which picks and verifies
+ * the discard method, logged). vdev.lock is the transport's: call
+ * virtio_mmio__init() on b->vdev afterwards; set vdev.loop before DRIVER_OK.
+ * 0 or -errno with a log line saying what to change.
+ */
+int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *cfg,
+			 const struct guest_mem *mem);
+/* Drain in-flight discards and free everything. The device must be quiet. */
+void virtio_balloon__exit(struct virtio_balloon *b);
+
+/*
+ * Ask the guest to hold `bytes` in its balloon (num_pages = bytes / 4 KiB,
+ * rounded down) and raise a config interrupt. -ERANGE if more than guest
+ * RAM. Takes vdev.lock: call from any thread but the device's callbacks.
+ */
+int virtio_balloon__set_target(struct virtio_balloon *b, uint64_t bytes);
+/*
+ * Stats polling interval; 0 stops polling. -EOPNOTSUPP if the device was
+ * created without stats (STATS_VQ not offered). Takes vdev.lock.
+ */
+int virtio_balloon__set_stats_interval(struct virtio_balloon *b, uint32_t secs);
+/* Snapshot of the counters (and the discard queue's), under vdev.lock. */
+void virtio_balloon__get_stats(struct virtio_balloon *b, struct balloon_stats *out,
+			       struct discard_stats *dq_out);
+
+#endif
