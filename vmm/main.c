@@ -1,5 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
-int main(void)
+/* mini-vmm: a small KVM VMM built around memory reclamation. See README.md. */
+#include "config.h"
+#include "log.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#include <stdio.h>
+
+#define MINI_VMM_VERSION "0.1.0"
+
+int main(int argc, char **argv)
 {
-	return 0;
+	struct vmm_config cfg;
+	char err[256];
+
+	if (config__parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mini-vmm: %s\n", err);
+		return VMM_EXIT_USAGE;
+	}
+	if (cfg.show_help) {
+		config__usage(stdout);
+		return VMM_EXIT_OK;
+	}
+	if (cfg.show_version) {
+		printf("mini-vmm %s\n", MINI_VMM_VERSION);
+		return VMM_EXIT_OK;
+	}
+	log__set_level(cfg.log_level);
+	return vm__run(&cfg);
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what mini-vmm needs on Debian 12, only what is missing.
+# Usage: tools/install-deps.sh [--quiet]
+set -euo pipefail
+
+# Build: compiler, CMake, liburing, libcap-ng. Guest kernel: Debian's 6.1 source
+# and its build tools. Tests and benchmarks: clang-format, QEMU (the peer VMM).
+PACKAGES=(
+	build-essential cmake pkg-config
+	liburing-dev libcap-ng-dev
+	clang-format
+	linux-source-6.1 flex bison libelf-dev bc libssl-dev xz-utils
+	qemu-system-x86
+	python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	[ "${1:-}" = --quiet ] || echo "install-deps: everything needed is installed"
+	exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+	command -v sudo >/dev/null || {
+		echo "install-deps: not root and no sudo: as root run: apt-get install -y ${missing[*]}" >&2
+		exit 1
+	}
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has empty package lists: update once, then install.
+if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/mini-vmm-apt.log 2>&1; then
+	$SUDO apt-get update >>/tmp/mini-vmm-apt.log 2>&1
+	if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/mini-vmm-apt.log 2>&1; then
+		tail -n 20 /tmp/mini-vmm-apt.log >&2
+		echo "install-deps: apt-get install failed (log: /tmp/mini-vmm-apt.log)" >&2
+		exit 1
+	fi
+fi
+echo "install-deps: done"

@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "vm.h"
+
+#include "boot_setup.h"
+#include "bus.h"
+#include "event_loop.h"
+#include "guest_mem.h"
+#include "kvm.h"
+#include "layout.h"
+#include "loader.h"
+#include "log.h"
+#include "mptable.h"
+#include "privs.h"
+#include "quirks.h"
+#include "reclaim_tracker.h"
+#include "vcpu.h"
+
+#include "devices/i8042.h"
+#include "devices/serial.h"
+#include "devices/testdev.h"
+#include "devices/virtio_balloon.h"
+#include "devices/virtio_mmio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VM_MAX_VIRTIO	    4
+#define RSS_SAMPLE_INTERVAL 50000000L /* ns: how often resident guest RAM is sampled */
+
+/* One virtio-mmio slot: the transport plus its KVM wiring. */
+struct virtio_slot {
+	struct vm *vm;
+	struct virtio_mmio_dev mmio;
+	int irqfd;
+	struct virtio_notify {
+		struct virtio_slot *slot;
+		unsigned int qidx;
+		int fd;
+	} notify[VIRTIO_MAX_QUEUES];
+};
+
+struct vm {
+	const struct vmm_config *cfg;
+	struct kvm kvm;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct event_loop loop;
+	struct vcpu_env env;
+	struct vcpu vcpus[CONFIG_MAX_CPUS];
+	unsigned int nr_vcpus_created;
+
+	struct serial serial;
+	int serial_out_fd;
+	struct i8042 i8042;
+	struct testdev testdev;
+
+	struct virtio_slot virtio[VM_MAX_VIRTIO];
+	unsigned int nr_virtio;
+	struct virtio_balloon *balloon;
+
+	pthread_mutex_t tracker_lock;
+	struct reclaim_tracker tracker;
+	int sample_fd;
+	int signal_fd;
+	uint64_t t_start_ns;
+
+	pthread_mutex_t stop_lock;
+	bool stopping;
+	int exit_status;
+
+	bool tty_raw;
+	struct termios saved_tty;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Any thread: stop the VM once, keeping the first reason's exit status. */
+static void vm_request_stop(void *opaque, int status, const char *why)
+{
+	struct vm *vm = opaque;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (!vm->stopping) {
+		vm->stopping = true;
+		vm->exit_status = status;
+		log_info("stopping: %s (exit status %d)", why, status);
+		event_loop__stop(&vm->loop);
+		for (unsigned int i = 0; i < vm->nr_vcpus_created; i++)
+			vcpu__kick(&vm->vcpus[i]);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+/* --- legacy devices ------------------------------------------------------ */
+
+static void serial_set_irq(void *opaque, int level)
+{
+	struct vm *vm = opaque;
+
+	kvm__irq_line(&vm->kvm, IRQ_SERIAL_COM1, level);
+}
+
+static void i8042_reset(void *opaque)
+{
+	vm_request_stop(opaque, VMM_EXIT_OK, "guest reset through the keyboard controller");
+}
+
+static void testdev_exit(void *opaque, uint32_t code)
+{
+	char why[64];
+
+	if (code == 0) {
+		vm_request_stop(opaque, VMM_EXIT_OK, "guest exit port: pass");
+		return;
+	}
+	snprintf(why, sizeof(why), "guest exit port: failure code %u", code);
+	vm_request_stop(opaque, VMM_EXIT_GUEST_FAILURE, why);
+}
+
+static void testdev_marker(void *opaque, unsigned int phase, uint32_t arg)
+{
+	struct vm *vm = opaque;
+	uint64_t rss = guest_mem__resident_bytes(&vm->mem);
+	uint64_t t = now_ns();
+	char line[160];
+	bool done;
+
+	pthread_mutex_lock(&vm->tracker_lock);
+	done = reclaim_tracker__marker(&vm->tracker, phase, arg, t, rss);
+	if (done)
+		reclaim_tracker__format(&vm->tracker, line, sizeof(line));
+	pthread_mutex_unlock(&vm->tracker_lock);
+	log_info("guest marker: phase=%s arg=%u guest_rss_mib=%llu t=%.3f",
+		 testdev__phase_name(phase), arg, (unsigned long long)(rss >> 20),
+		 (double)(t - vm->t_start_ns) / 1e9);
+	if (done)
+		log_info("%s", line);
+}
+
+static void sample_rss(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	uint64_t expirations;
+
+	if (read(vm->sample_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	pthread_mutex_lock(&vm->tracker_lock);
+	if (reclaim_tracker__active(&vm->tracker))
+		reclaim_tracker__sample(&vm->tracker, now_ns(),
+					guest_mem__resident_bytes(&vm->mem));
+	pthread_mutex_unlock(&vm->tracker_lock);
+}
+
+static void stdin_ready(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	uint8_t buf[64];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+	if (n > 0) {
+		serial__receive(&vm->serial, buf, (size_t)n);
+		return;
+	}
+	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		event_loop__del(&vm->loop, STDIN_FILENO); /* EOF: the guest gets no more input */
+}
+
+static void signal_ready(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+	char why[64];
+
+	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	snprintf(why, sizeof(why), "received %s", strsignal((int)si.ssi_signo));
+	vm_request_stop(vm, VMM_EXIT_SIGNAL_BASE + (int)si.ssi_signo, why);
+}
+
+static void tty_raw(struct vm *vm)
+{
+	struct termios raw;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &vm->saved_tty) < 0)
+		return;
+	raw = vm->saved_tty;
+	/* Bytes go to the guest as typed; ISIG stays so Ctrl-C still stops mini-vmm. */
+	raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ECHONL | IEXTEN);
+	raw.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+		vm->tty_raw = true;
+}
+
+static int setup_legacy_devices(struct vm *vm)
+{
+	const struct vmm_config *cfg = vm->cfg;
+	int ret;
+
+	vm->serial_out_fd = -1;
+	if (cfg->serial == SERIAL_STDIO) {
+		vm->serial_out_fd = STDOUT_FILENO;
+	} else if (cfg->serial == SERIAL_FILE) {
+		vm->serial_out_fd =
+			open(cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (vm->serial_out_fd < 0) {
+			log_error("--serial file:%s: %s", cfg->serial_path, strerror(errno));
+			return -errno;
+		}
+	}
+	ret = serial__init(&vm->serial, vm->serial_out_fd, serial_set_irq, vm);
+	if (ret < 0)
+		return ret;
+	ret = bus__register(&vm->pio, PORT_SERIAL_COM1, SERIAL_PIO_LEN, serial__io, &vm->serial,
+			    "serial");
+	if (ret < 0)
+		return ret;
+	if (cfg->serial == SERIAL_STDIO) {
+		fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+		if (event_loop__add(&vm->loop, STDIN_FILENO, EPOLLIN, stdin_ready, vm) == 0)
+			tty_raw(vm);
+	}
+
+	i8042__init(&vm->i8042, i8042_reset, vm);
+	ret = bus__register(&vm->pio, PORT_I8042_DATA, 1, i8042__data_io, &vm->i8042, "i8042");
+	if (ret == 0)
+		ret = bus__register(&vm->pio, PORT_I8042_CMD, 1, i8042__cmd_io, &vm->i8042,
+				    "i8042");
+	if (ret < 0)
+		return ret;
+
+	testdev__init(&vm->testdev, testdev_exit, testdev_marker, vm);
+	/* One range for 0xf4..0xf8: the 4-byte marker write at 0xf5 spans four ports. */
+	ret = bus__register(&vm->pio, TESTDEV_PIO_BASE, TESTDEV_PIO_LEN, testdev__io, &vm->testdev,
+			    "testdev");
+	return ret;
+}
+
+/* --- virtio-mmio wiring -------------------------------------------------- */
+
+static void virtio_raise_irq(struct virtio_device *vdev, void *opaque)
+{
+	struct virtio_slot *slot = opaque;
+	uint64_t one = 1;
+
+	/* irqfd: KVM injects the GSI; a full counter still means "pending". */
+	if (write(slot->irqfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "virtio irqfd write: %s", strerror(errno));
+}
+
+static void virtio_queue_notified(void *opaque, uint32_t events)
+{
+	struct virtio_notify *n = opaque;
+	struct virtio_device *vdev = n->slot->mmio.vdev;
+	uint64_t count;
+
+	if (read(n->fd, &count, sizeof(count)) < 0)
+		return;
+	pthread_mutex_lock(&vdev->lock);
+	/* A notify before DRIVER_OK, or for a queue that does not exist, is ignored. */
+	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
+	    !(vdev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) &&
+	    n->qidx < vdev->ops->num_queues(vdev) && vdev->queues[n->qidx].active)
+		vdev->ops->queue_notify(vdev, n->qidx);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+/* QueueNotify that reached the MMIO handler (no matching ioeventfd): same path. */
+static void virtio_kick(struct virtio_mmio_dev *m, unsigned int qidx, void *opaque)
+{
+	struct virtio_slot *slot = opaque;
+	uint64_t one = 1;
+
+	if (qidx < VIRTIO_MAX_QUEUES && write(slot->notify[qidx].fd, &one, sizeof(one)) < 0)
+		log_ratelimited(LOG_WARN, "virtio notify write: %s", strerror(errno));
+}
+
+static int add_virtio_device(struct vm *vm, struct virtio_device *vdev)
+{
+	struct virtio_slot *slot;
+	uint64_t base;
+	uint32_t irq;
+	int ret;
+
+	if (vm->nr_virtio >= VM_MAX_VIRTIO)
+		return -ENOSPC;
+	slot = &vm->virtio[vm->nr_virtio];
+	base = LAYOUT_VIRTIO_MMIO_BASE + vm->nr_virtio * LAYOUT_VIRTIO_MMIO_SIZE;
+	irq = LAYOUT_VIRTIO_IRQ_BASE + vm->nr_virtio;
+	slot->vm = vm;
+	vdev->mem = &vm->mem;
+	vdev->loop = &vm->loop;
+	ret = virtio_mmio__init(&slot->mmio, vdev, base, irq);
+	if (ret < 0)
+		return ret;
+	slot->mmio.kick = virtio_kick;
+	slot->mmio.kick_opaque = slot;
+	slot->irqfd = kvm__irqfd(&vm->kvm, irq);
+	if (slot->irqfd < 0)
+		return slot->irqfd;
+	vdev->raise_irq = virtio_raise_irq;
+	vdev->irq_opaque = slot;
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		struct virtio_notify *n = &slot->notify[q];
+
+		n->slot = slot;
+		n->qidx = q;
+		n->fd = kvm__ioeventfd_mmio(&vm->kvm, base + VIRTIO_MMIO_QUEUE_NOTIFY, q);
+		if (n->fd < 0)
+			return n->fd;
+		ret = event_loop__add(&vm->loop, n->fd, EPOLLIN, virtio_queue_notified, n);
+		if (ret < 0)
+			return ret;
+	}
+	ret = bus__register(&vm->mmio, base, LAYOUT_VIRTIO_MMIO_SIZE, virtio_mmio__io, &slot->mmio,
+			    vdev->ops->name);
+	if (ret < 0)
+		return ret;
+	vm->nr_virtio++;
+	log_info("virtio-%s at 0x%llx, irq %u", vdev->ops->name, (unsigned long long)base, irq);
+	return 0;
+}
+
+static int setup_balloon(struct vm *vm)
+{
+	const struct vmm_config *cfg = vm->cfg;
+	struct balloon_config bcfg;
+	char err[256];
+	int ret;
+
+	/* --balloon-reporting alone means the defaults: reporting on, discard=auto. */
+	balloon_config__default(&bcfg);
+	if (cfg->balloon_opts) {
+		ret = balloon_config__parse(cfg->balloon_opts, &bcfg, err, sizeof(err));
+		if (ret < 0) {
+			log_error("--balloon: %s", err);
+			return ret;
+		}
+	}
+	if (cfg->balloon_reporting)
+		bcfg.reporting = true;
+	vm->balloon = calloc(1, sizeof(*vm->balloon));
+	if (!vm->balloon)
+		return -ENOMEM;
+	ret = virtio_balloon__init(vm->balloon, &bcfg, &vm->mem);
+	if (ret < 0)
+		return ret;
+	return add_virtio_device(vm, &vm->balloon->vdev);
+}
+
+/* --- boot ---------------------------------------------------------------- */
+
+static int load_guest(struct vm *vm)
+{
+	const struct vmm_config *cfg = vm->cfg;
+	char devices[512] = "", *cmdline;
+	struct boot_info bi;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	bool emulating = cfg->host_quirks && kvm__host_is_emulating();
+	size_t used = 0;
+	int ret;
+
+	ret = loader__load_kernel_file(&vm->mem, cfg->kernel, &bi);
+	if (ret < 0)
+		return ret;
+	if (cfg->initrd) {
+		ret = loader__load_initrd_file(&vm->mem, cfg->initrd, &bi);
+		if (ret < 0)
+			return ret;
+	}
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		if (used)
+			devices[used++] = ' ';
+		ret = virtio_mmio__cmdline(&vm->virtio[i].mmio, devices + used,
+					   sizeof(devices) - used);
+		if (ret < 0)
+			return ret;
+		used += strlen(devices + used);
+	}
+	cmdline = malloc(LAYOUT_CMDLINE_MAX);
+	if (!cmdline)
+		return -ENOMEM;
+	ret = quirks__build_cmdline(cmdline, LAYOUT_CMDLINE_MAX, cfg->cmdline, emulating, devices);
+	if (ret < 0) {
+		log_error("--cmdline: the kernel command line does not fit in %llu bytes",
+			  (unsigned long long)LAYOUT_CMDLINE_MAX);
+	} else {
+		if (emulating)
+			log_info("host KVM emulates guest kernel code (kvm_pvm): adding guest "
+				 "options '%s' (--no-host-quirks to turn off)",
+				 quirks__emulating_host_cmdline());
+		log_debug("guest command line: %s", cmdline);
+		ret = loader__set_cmdline(&vm->mem, cmdline, &bi);
+	}
+	free(cmdline);
+	if (ret < 0)
+		return ret;
+	ret = boot_setup__write_boot_params(&vm->mem, &bi);
+	if (ret < 0)
+		return ret;
+	ret = mptable__write(&vm->mem, cfg->cpus);
+	if (ret < 0)
+		return ret;
+	ret = vcpu__get_sregs(&vm->vcpus[0], &sregs);
+	if (ret < 0)
+		return ret;
+	memset(&regs, 0, sizeof(regs));
+	ret = boot_setup__cpu_regs(&vm->mem, &bi, &regs, &sregs);
+	if (ret < 0)
+		return ret;
+	log_info("booting %s (%s entry 0x%llx), %llu MiB %s RAM, %u vCPU%s", cfg->kernel,
+		 bi.mode == BOOT_PVH ? "PVH" : "64-bit", (unsigned long long)bi.entry,
+		 (unsigned long long)(cfg->mem_size >> 20),
+		 guest_mem__backend_name(cfg->mem_backend), cfg->cpus, cfg->cpus > 1 ? "s" : "");
+	return vcpu__set_regs(&vm->vcpus[0], &regs, &sregs);
+}
+
+/* --- lifecycle ----------------------------------------------------------- */
+
+static int setup_signals(struct vm *vm)
+{
+	sigset_t set;
+
+	/* SIGINT/SIGTERM are read from a signalfd by the event loop, in every thread blocked. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigdelset(&set, SIGPIPE);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd < 0)
+		return -errno;
+	if (vcpu__setup_kick_signal() < 0)
+		return -errno;
+	return event_loop__add(&vm->loop, vm->signal_fd, EPOLLIN, signal_ready, vm);
+}
+
+static int setup_rss_sampler(struct vm *vm)
+{
+	struct itimerspec its = {
+		.it_interval = {.tv_nsec = RSS_SAMPLE_INTERVAL},
+		.it_value = {.tv_nsec = RSS_SAMPLE_INTERVAL},
+	};
+
+	vm->sample_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (vm->sample_fd < 0 || timerfd_settime(vm->sample_fd, 0, &its, NULL) < 0)
+		return -errno;
+	return event_loop__add(&vm->loop, vm->sample_fd, EPOLLIN, sample_rss, vm);
+}
+
+static int vm_setup(struct vm *vm)
+{
+	const struct vmm_config *cfg = vm->cfg;
+	int ret;
+
+	bus__init(&vm->pio, "pio");
+	bus__init(&vm->mmio, "mmio");
+	ret = event_loop__init(&vm->loop);
+	if (ret < 0)
+		return ret;
+	ret = setup_signals(vm);
+	if (ret < 0)
+		return ret;
+	ret = kvm__init(&vm->kvm);
+	if (ret < 0)
+		return ret;
+	ret = guest_mem__init(&vm->mem, cfg->mem_size, cfg->mem_backend);
+	if (ret < 0)
+		return ret;
+	ret = kvm__set_memory(&vm->kvm, &vm->mem);
+	if (ret < 0)
+		return ret;
+	ret = setup_legacy_devices(vm);
+	if (ret < 0)
+		return ret;
+	if (cfg->balloon) {
+		ret = setup_balloon(vm);
+		if (ret < 0)
+			return ret;
+	}
+	ret = setup_rss_sampler(vm);
+	if (ret < 0)
+		return ret;
+
+	vm->env = (struct vcpu_env){
+		.kvm = &vm->kvm,
+		.mem = &vm->mem,
+		.pio = &vm->pio,
+		.mmio = &vm->mmio,
+		.nr_vcpus = cfg->cpus,
+		.request_stop = vm_request_stop,
+		.opaque = vm,
+	};
+	for (unsigned int i = 0; i < cfg->cpus; i++) {
+		ret = vcpu__init(&vm->vcpus[i], &vm->env, i);
+		if (ret < 0)
+			return ret;
+		vm->nr_vcpus_created++;
+	}
+	return load_guest(vm);
+}
+
+static void vm_teardown(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus_created; i++)
+		vcpu__kick(&vm->vcpus[i]);
+	for (unsigned int i = 0; i < vm->nr_vcpus_created; i++)
+		vcpu__join(&vm->vcpus[i]);
+	/* The balloon waits for its in-flight discards before guest RAM goes away. */
+	if (vm->balloon) {
+		virtio_balloon__exit(vm->balloon);
+		free(vm->balloon);
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus_created; i++)
+		vcpu__exit(&vm->vcpus[i]);
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+			close(vm->virtio[i].notify[q].fd);
+		close(vm->virtio[i].irqfd);
+	}
+	if (vm->tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &vm->saved_tty);
+	serial__exit(&vm->serial);
+	if (vm->serial_out_fd > STDERR_FILENO)
+		close(vm->serial_out_fd);
+	guest_mem__exit(&vm->mem);
+	kvm__exit(&vm->kvm);
+	if (vm->sample_fd >= 0)
+		close(vm->sample_fd);
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
+	event_loop__exit(&vm->loop);
+}
+
+int vm__run(const struct vmm_config *cfg)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	int status;
+
+	if (!vm) {
+		log_error("out of memory");
+		return VMM_EXIT_ERROR;
+	}
+	vm->cfg = cfg;
+	vm->sample_fd = vm->signal_fd = vm->serial_out_fd = -1;
+	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
+	vm->t_start_ns = now_ns();
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->tracker_lock, NULL);
+	reclaim_tracker__init(&vm->tracker);
+
+	if (vm_setup(vm) < 0 || privs__drop_all() < 0) {
+		vm_teardown(vm);
+		free(vm);
+		return VMM_EXIT_ERROR;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus_created; i++) {
+		if (vcpu__start(&vm->vcpus[i]) < 0) {
+			vm_request_stop(vm, VMM_EXIT_ERROR, "could not start a vCPU thread");
+			break;
+		}
+	}
+	event_loop__run(&vm->loop);
+	vm_teardown(vm);
+	status = vm->exit_status;
+	free(vm);
+	return status;
+}
