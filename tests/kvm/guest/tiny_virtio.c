@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A minimal polling virtio-mmio driver for the tiny guests (virtio 1.2
+ * sections 2.1-2.7, 3.1 and 4.2.3).
+ */
+#include "tiny_virtio.h"
+
+uint64_t tvm_base;
+
+/* Static rings: descriptor table, available and used ring, a page each. */
+struct tvq_rings {
+	struct vring_desc desc[TVQ_MAX_SIZE];
+	uint8_t avail[TINY_PAGE_SIZE];
+	uint8_t used[TINY_PAGE_SIZE];
+} __attribute__((aligned(4096)));
+
+_Static_assert(sizeof(struct vring_desc) * TVQ_MAX_SIZE <= TINY_PAGE_SIZE, "desc fits a page");
+_Static_assert(6 + 2 * TVQ_MAX_SIZE <= TINY_PAGE_SIZE, "avail ring fits a page");
+_Static_assert(6 + 8 * TVQ_MAX_SIZE <= TINY_PAGE_SIZE, "used ring fits a page");
+
+static struct tvq_rings rings[TVQ_SLOTS];
+
+int tvm_find(uint32_t device_id)
+{
+	for (unsigned int i = 0; i < TINY_VIRTIO_MMIO_NR; i++) {
+		uint64_t base = TINY_VIRTIO_MMIO + i * TINY_VIRTIO_MMIO_SZ;
+
+		/* Windows are allocated from the first one on: stop at the first gap. */
+		if (mmio_read32(base + VM_MAGIC_VALUE) != VM_MAGIC)
+			break;
+		if (mmio_read32(base + VM_DEVICE_ID) == device_id) {
+			tvm_base = base;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+uint64_t tvm_device_features(void)
+{
+	uint64_t lo, hi;
+
+	tvm_write(VM_DEVICE_FEATURES_SEL, 0);
+	lo = tvm_read(VM_DEVICE_FEATURES);
+	tvm_write(VM_DEVICE_FEATURES_SEL, 1);
+	hi = tvm_read(VM_DEVICE_FEATURES);
+	return lo | hi << 32;
+}
+
+void tvm_write_driver_features(uint64_t features)
+{
+	tvm_write(VM_DRIVER_FEATURES_SEL, 0);
+	tvm_write(VM_DRIVER_FEATURES, (uint32_t)features);
+	tvm_write(VM_DRIVER_FEATURES_SEL, 1);
+	tvm_write(VM_DRIVER_FEATURES, (uint32_t)(features >> 32));
+}
+
+static void tvm_reset(void)
+{
+	uint32_t status;
+
+	/* 4.2.3.1: write 0, then wait for Status to read 0 (the reset is done). */
+	tvm_write(VM_STATUS, 0);
+	for (unsigned long i = 0; i < 1000000; i++) {
+		status = tvm_read(VM_STATUS);
+		if (status == 0)
+			return;
+	}
+	tiny_fail("device reset: Status still reads 0x%x after writing 0", status);
+}
+
+uint32_t tvm_negotiate(uint64_t features)
+{
+	/* 3.1.1: reset, ACKNOWLEDGE, DRIVER, read/write features, FEATURES_OK, re-read. */
+	tvm_reset();
+	tvm_write(VM_STATUS, VS_ACKNOWLEDGE);
+	tvm_write(VM_STATUS, VS_ACKNOWLEDGE | VS_DRIVER);
+	(void)tvm_device_features();
+	tvm_write_driver_features(features);
+	tvm_write(VM_STATUS, VS_ACKNOWLEDGE | VS_DRIVER | VS_FEATURES_OK);
+	return tvm_read(VM_STATUS);
+}
+
+void tvm_negotiate_or_fail(uint64_t features)
+{
+	uint32_t status = tvm_negotiate(features);
+
+	TINY_CHECK(status == (VS_ACKNOWLEDGE | VS_DRIVER | VS_FEATURES_OK),
+		   "features 0x%lx: Status reads 0x%x after FEATURES_OK, expected 0xb", features,
+		   status);
+}
+
+void tvq_slot_rings(unsigned int ring_slot, uint64_t *desc, uint64_t *avail, uint64_t *used)
+{
+	struct tvq_rings *r = &rings[ring_slot];
+
+	*desc = (uint64_t)r->desc;
+	*avail = (uint64_t)r->avail;
+	*used = (uint64_t)r->used;
+}
+
+void tvq_prepare(struct tvq *q, unsigned int ring_slot, unsigned int qidx, uint16_t size)
+{
+	struct tvq_rings *r = &rings[ring_slot];
+	uint32_t max;
+
+	TINY_CHECK(ring_slot < TVQ_SLOTS && size && size <= TVQ_MAX_SIZE && !(size & (size - 1)),
+		   "tvq_setup: bad arguments (slot %u, size %u)", ring_slot, size);
+	/* 4.2.3.2 */
+	tvm_write(VM_QUEUE_SEL, qidx);
+	TINY_CHECK(tvm_read(VM_QUEUE_READY) == 0, "queue %u: QueueReady is set before setup", qidx);
+	max = tvm_read(VM_QUEUE_NUM_MAX);
+	TINY_CHECK(max >= size, "queue %u: QueueNumMax %u, need %u", qidx, max, size);
+
+	q->qidx = qidx;
+	q->size = size;
+	q->desc = r->desc;
+	q->avail = (struct vring_avail *)r->avail;
+	q->used = (struct vring_used *)r->used;
+	q->next_desc = 0;
+	q->avail_idx = 0;
+	q->used_seen = 0;
+	q->pending = 0;
+	/* A new queue starts at index 0 on both sides (2.7.6, 2.7.8). */
+	q->avail->flags = 0;
+	q->avail->idx = 0;
+	q->used->flags = 0;
+	q->used->idx = 0;
+	barrier();
+
+	tvm_write(VM_QUEUE_NUM, size);
+	tvm_write(VM_QUEUE_DESC_LOW, (uint32_t)(uint64_t)q->desc);
+	tvm_write(VM_QUEUE_DESC_HIGH, (uint32_t)((uint64_t)q->desc >> 32));
+	tvm_write(VM_QUEUE_DRIVER_LOW, (uint32_t)(uint64_t)q->avail);
+	tvm_write(VM_QUEUE_DRIVER_HIGH, (uint32_t)((uint64_t)q->avail >> 32));
+	tvm_write(VM_QUEUE_DEVICE_LOW, (uint32_t)(uint64_t)q->used);
+	tvm_write(VM_QUEUE_DEVICE_HIGH, (uint32_t)((uint64_t)q->used >> 32));
+}
+
+void tvq_ready(struct tvq *q)
+{
+	tvm_write(VM_QUEUE_SEL, q->qidx);
+	tvm_write(VM_QUEUE_READY, 1);
+	TINY_CHECK(tvm_read(VM_QUEUE_READY) == 1, "queue %u: QueueReady does not read back 1",
+		   q->qidx);
+}
+
+void tvq_setup(struct tvq *q, unsigned int ring_slot, unsigned int qidx, uint16_t size)
+{
+	tvq_prepare(q, ring_slot, qidx, size);
+	tvq_ready(q);
+}
+
+void tvm_driver_ok(void)
+{
+	const uint32_t want = VS_ACKNOWLEDGE | VS_DRIVER | VS_FEATURES_OK | VS_DRIVER_OK;
+	uint32_t status;
+
+	tvm_write(VM_STATUS, want);
+	status = tvm_read(VM_STATUS);
+	TINY_CHECK(status == want, "DRIVER_OK: Status reads 0x%x, expected 0x%x", status, want);
+}
+
+uint16_t tvq_add_chain(struct tvq *q, const struct tbuf *bufs, unsigned int n)
+{
+	uint16_t head = q->next_desc;
+
+	TINY_CHECK(n >= 1 && n <= q->size, "tvq_add_chain: %u buffers on a queue of %u", n,
+		   q->size);
+	for (unsigned int i = 0; i < n; i++) {
+		uint16_t d = (uint16_t)((head + i) % q->size);
+
+		q->desc[d].addr = bufs[i].addr;
+		q->desc[d].len = bufs[i].len;
+		q->desc[d].flags = (bufs[i].device_writable ? VRING_DESC_F_WRITE : 0) |
+				   (i + 1 < n ? VRING_DESC_F_NEXT : 0);
+		q->desc[d].next = (uint16_t)((d + 1) % q->size);
+	}
+	q->next_desc = (uint16_t)((head + n) % q->size);
+	return head;
+}
+
+void tvq_publish(struct tvq *q, uint16_t head)
+{
+	q->avail->ring[q->avail_idx % q->size] = head;
+	/* 2.7.13.3.1: descriptors and the ring entry before the index (the device's
+	 * acquire of avail->idx pairs with this; x86 keeps stores in order). */
+	barrier();
+	q->avail_idx++;
+	*(volatile uint16_t *)&q->avail->idx = q->avail_idx;
+	q->pending++;
+	barrier();
+}
+
+void tvq_kick(struct tvq *q)
+{
+	/* 2.7.13.4: the index update is visible before the notification (an MMIO exit). */
+	barrier();
+	tvm_write(VM_QUEUE_NOTIFY, q->qidx);
+}
+
+int tvq_wait_used(struct tvq *q, uint32_t *id, uint32_t *len, unsigned long spins)
+{
+	volatile uint16_t *used_idx = &q->used->idx;
+	struct vring_used_elem *e;
+
+	for (unsigned long i = 0; *used_idx == q->used_seen; i++)
+		if (i >= spins)
+			return -1;
+	/* Read the element only after seeing the index (pairs with the device's release). */
+	barrier();
+	e = &q->used->ring[q->used_seen % q->size];
+	*id = *(volatile uint32_t *)&e->id;
+	*len = *(volatile uint32_t *)&e->len;
+	q->used_seen++;
+	q->pending--;
+	return 0;
+}
+
+uint32_t tvq_roundtrip(struct tvq *q, const struct tbuf *bufs, unsigned int n, const char *what)
+{
+	uint16_t head = tvq_add_chain(q, bufs, n);
+	uint32_t id, len;
+
+	tvq_publish(q, head);
+	tvq_kick(q);
+	if (tvq_wait_used(q, &id, &len, TVQ_SPINS) < 0)
+		tiny_fail("%s: no used element after %lu polls (used->idx %u, Status 0x%x)", what,
+			  TVQ_SPINS, q->used->idx, tvm_read(VM_STATUS));
+	TINY_CHECK(id == head, "%s: used element names descriptor %u, submitted %u", what, id,
+		   head);
+	return len;
+}
+
+void tvm_expect_interrupt(uint32_t bits, const char *what)
+{
+	uint32_t isr = 0;
+
+	/* The device may publish the used index a moment before it raises the interrupt. */
+	for (unsigned int i = 0; i < 10000 && (isr & bits) != bits; i++)
+		isr = tvm_read(VM_INTERRUPT_STATUS);
+	TINY_CHECK((isr & bits) == bits, "%s: InterruptStatus 0x%x lacks 0x%x", what, isr, bits);
+	tvm_write(VM_INTERRUPT_ACK, isr);
+	isr = tvm_read(VM_INTERRUPT_STATUS);
+	TINY_CHECK((isr & bits) == 0, "%s: InterruptStatus 0x%x after InterruptACK", what, isr);
+}

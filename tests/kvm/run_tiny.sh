@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs one tiny KVM guest under mini-vmm and judges it.
+#
+#   run_tiny.sh MINI_VMM GUEST_ELF LOG [--expect REGEX]... [--timeout S] -- [mini-vmm args]
+#
+# Passes (exit 0) only if mini-vmm exits 0 (the guest wrote 0 to the exit
+# port), the guest printed "PASS <name>" and no FAIL line, and every --expect
+# regex (extended, matched per line) is found in the guest's serial output.
+# A guest crash (triple fault: 4, emulation failure: 5), a guest-reported
+# failure (3) or a hang (killed by timeout) fails. Skips (exit 77) only when
+# /dev/kvm is absent. The full output is kept in LOG.
+set -u
+
+if [ $# -lt 3 ]; then
+	echo "usage: $0 MINI_VMM GUEST_ELF LOG [--expect REGEX]... [--timeout S] -- [args]" >&2
+	exit 2
+fi
+vmm=$1 elf=$2 log=$3
+shift 3
+expects=()
+limit=240
+while [ $# -gt 0 ]; do
+	case $1 in
+	--expect) expects+=("$2"); shift 2 ;;
+	--timeout) limit=$2; shift 2 ;;
+	--) shift; break ;;
+	*) echo "run_tiny.sh: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+name=$(basename "$elf" .elf)
+
+if [ ! -e /dev/kvm ]; then
+	echo "SKIP $name: /dev/kvm is absent (no KVM on this machine)"
+	exit 77
+fi
+for f in "$vmm" "$elf"; do
+	if [ ! -e "$f" ]; then
+		echo "FAIL $name: $f does not exist (build first)"
+		exit 1
+	fi
+done
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/run_tiny.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+echo "== $name: $vmm --kernel $elf $* (timeout ${limit}s)"
+start=$(date +%s)
+timeout --kill-after=10 "$limit" "$vmm" --kernel "$elf" "$@" \
+	</dev/null >"$out/serial" 2>"$out/vmm"
+rc=$?
+secs=$(( $(date +%s) - start ))
+tr -d '\r' <"$out/serial" >"$out/serial.txt"
+{
+	echo "== $name: mini-vmm exit status $rc after ${secs}s"
+	echo "== guest serial output (stdout):"
+	cat "$out/serial.txt"
+	echo "== mini-vmm messages (stderr):"
+	cat "$out/vmm"
+} | tee "$log"
+
+fail() {
+	echo "FAIL $name: $*" | tee -a "$log"
+	exit 1
+}
+
+case $rc in
+0) ;;
+124 | 137) fail "timed out after ${limit}s: the guest or mini-vmm hung" ;;
+3) fail "the guest reported failure through the exit port (mini-vmm exit 3)" ;;
+4) fail "the guest triple-faulted (mini-vmm exit 4)" ;;
+5) fail "fatal vCPU exit, e.g. an instruction KVM cannot emulate (mini-vmm exit 5)" ;;
+*) fail "mini-vmm exited with status $rc" ;;
+esac
+if grep -q '^FAIL' "$out/serial.txt"; then
+	fail "the guest printed a FAIL line but mini-vmm exited 0"
+fi
+if ! grep -qx "PASS $name" "$out/serial.txt"; then
+	fail "mini-vmm exited 0 but the guest never printed 'PASS $name'"
+fi
+for re in "${expects[@]}"; do
+	if ! grep -Eq -- "$re" "$out/serial.txt"; then
+		fail "expected output missing: /$re/"
+	fi
+done
+echo "PASS $name (${secs}s)" | tee -a "$log"
+exit 0
