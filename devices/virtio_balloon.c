@@ -771,7 +771,7 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
 			break;
 		if (r == VQ_POP_BROKEN) {
 			b->stats.broken_rings++;
-			virtio__set_needs_reset(vdev, "virtio-balloon: a queue's ring is corrupt");
+			virtio__set_needs_reset(vdev, "a queue's ring is corrupt");
 			break;
 		}
 		if (r == VQ_POP_REJECTED) {

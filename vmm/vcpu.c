@@ -23,6 +23,11 @@
 
 #define CPUID_1_ECX_HYPERVISOR (1U << 31)
 
+/* KVM's paravirt feature leaf and the features that are hypercalls (vmcall). */
+#define CPUID_KVM_FEATURES	       0x40000001
+#define KVM_FEATURE_PV_SEND_IPI_BIT    11
+#define KVM_FEATURE_PV_SCHED_YIELD_BIT 13
+
 static void kick_handler(int sig)
 {
 	(void)sig; /* Only there so the signal interrupts KVM_RUN with EINTR. */
@@ -56,6 +61,17 @@ static int setup_cpuid(struct vcpu *vcpu)
 			/* Initial APIC id in EBX[31:24]; say we are a guest. */
 			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->id << 24);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			break;
+		case CPUID_KVM_FEATURES:
+			/*
+			 * On an emulating host a vmcall from the guest kernel never
+			 * completes (measured: an AP spun in kvm_hypercall4, the
+			 * PV send-IPI, and SMP boot hung). Hiding these two makes
+			 * Linux use ordinary APIC IPIs and yields.
+			 */
+			if (vcpu->env->hide_pv_hypercalls)
+				e->eax &= ~((1U << KVM_FEATURE_PV_SEND_IPI_BIT) |
+					    (1U << KVM_FEATURE_PV_SCHED_YIELD_BIT));
 			break;
 		case 0xb:
 		case 0x1f:
@@ -356,6 +372,22 @@ void vcpu__join(struct vcpu *vcpu)
 		pthread_join(vcpu->thread, NULL);
 		vcpu->thread_started = false;
 	}
+}
+
+void vcpu__log_state(struct vcpu *vcpu)
+{
+	static const char *const mp_names[] = {"runnable", "uninitialized", "init-received",
+					       "halted",   "sipi-received", "stopped"};
+	struct kvm_mp_state mp = {0};
+	struct kvm_regs regs;
+
+	if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) < 0 || ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)
+		return;
+	log_info("vCPU %u: %s, RIP 0x%llx, exits: %llu io, %llu mmio", vcpu->id,
+		 mp.mp_state < sizeof(mp_names) / sizeof(mp_names[0]) ? mp_names[mp.mp_state]
+								      : "unknown",
+		 (unsigned long long)regs.rip, (unsigned long long)vcpu->stats.exits_io,
+		 (unsigned long long)vcpu->stats.exits_mmio);
 }
 
 void vcpu__exit(struct vcpu *vcpu)

@@ -33,6 +33,7 @@ struct vcpu_env {
 	struct bus *pio;
 	struct bus *mmio;
 	unsigned int nr_vcpus;
+	bool hide_pv_hypercalls; /* host quirk: no PV features that need vmcall */
 	/* Ask the whole VM to stop with `status`; the first caller's status wins. */
 	void (*request_stop)(void *opaque, int status, const char *why);
 	void *opaque;
@@ -66,6 +67,8 @@ int vcpu__start(struct vcpu *vcpu);
 void vcpu__kick(struct vcpu *vcpu);
 void vcpu__join(struct vcpu *vcpu);
 void vcpu__exit(struct vcpu *vcpu);
+/* One line: run state, RIP and exit counts (the thread must have stopped). */
+void vcpu__log_state(struct vcpu *vcpu);
 
 /* Install the (empty) signal handler used to kick vCPUs out of KVM_RUN. Once per process. */
 int vcpu__setup_kick_signal(void);

@@ -335,7 +335,7 @@ static int add_virtio_device(struct vm *vm, struct virtio_device *vdev)
 	if (ret < 0)
 		return ret;
 	vm->nr_virtio++;
-	log_info("virtio-%s at 0x%llx, irq %u", vdev->ops->name, (unsigned long long)base, irq);
+	log_info("%s at 0x%llx, irq %u", vdev->ops->name, (unsigned long long)base, irq);
 	return 0;
 }
 
@@ -508,6 +508,7 @@ static int vm_setup(struct vm *vm)
 		.pio = &vm->pio,
 		.mmio = &vm->mmio,
 		.nr_vcpus = cfg->cpus,
+		.hide_pv_hypercalls = cfg->host_quirks && kvm__host_is_emulating(),
 		.request_stop = vm_request_stop,
 		.opaque = vm,
 	};
@@ -526,6 +527,11 @@ static void vm_teardown(struct vm *vm)
 		vcpu__kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->nr_vcpus_created; i++)
 		vcpu__join(&vm->vcpus[i]);
+	/* A guest stopped from outside may be stuck: say where each vCPU was. */
+	if (vm->exit_status >= VMM_EXIT_SIGNAL_BASE || log__get_level() >= LOG_DEBUG) {
+		for (unsigned int i = 0; i < vm->nr_vcpus_created; i++)
+			vcpu__log_state(&vm->vcpus[i]);
+	}
 	/* The balloon waits for its in-flight discards before guest RAM goes away. */
 	if (vm->balloon) {
 		virtio_balloon__exit(vm->balloon);
