@@ -3,8 +3,10 @@
 # Usage: tools/install-deps.sh [--quiet]
 set -euo pipefail
 
-# Build: compiler, CMake, liburing, libcap-ng. Guest kernel: Debian's 6.1 source
-# and its build tools. Tests and benchmarks: clang-format, QEMU (the peer VMM).
+# Build: compiler, CMake, liburing, libcap-ng, libmicrohttpd + json-c (the API),
+# libseccomp. Guest kernel: Debian's 6.1 source and its build tools. Tests and
+# benchmarks: clang-format, QEMU (the peer VMM), promtool (package prometheus),
+# chromium (dashboard test), matplotlib (plots), clang + its runtime (libFuzzer).
 PACKAGES=(
 	build-essential cmake pkg-config
 	liburing-dev libcap-ng-dev
@@ -12,6 +14,8 @@ PACKAGES=(
 	linux-source-6.1 flex bison libelf-dev bc libssl-dev xz-utils
 	qemu-system-x86
 	python3
+	libmicrohttpd-dev libjson-c-dev prometheus chromium python3-matplotlib
+	libseccomp-dev clang libclang-rt-14-dev
 )
 
 missing=()
