@@ -93,9 +93,11 @@ struct discard_stats {
 	uint64_t sync_retries;		/* failed ops retried synchronously */
 	uint64_t acked_without_discard; /* ops whose retry failed too */
 	uint64_t bytes_acked_without_discard;
-	uint64_t sq_full_deferrals;		 /* ops that waited for a ring slot */
-	uint64_t reports_in_flight;		 /* gauge */
-	uint64_t ops_in_flight;			 /* gauge: on the ring or waiting for a slot */
+	uint64_t ineffective_ops;   /* "succeeded" but the range is still resident (mincore) */
+	uint64_t bytes_not_freed;   /* their bytes: not counted in bytes_discarded */
+	uint64_t sq_full_deferrals; /* ops that waited for a ring slot */
+	uint64_t reports_in_flight; /* gauge */
+	uint64_t ops_in_flight;	    /* gauge: on the ring or waiting for a slot */
 	struct discard_histogram report_latency; /* submit -> done */
 	struct discard_histogram op_latency;	 /* ring submit -> completion */
 };
@@ -126,6 +128,7 @@ struct discard_queue {
 	bool hold_completions;		    /* process_completions() reaps nothing while set */
 	unsigned int inject_ring_failures;  /* fail the next N ring ops (-EIO) */
 	unsigned int inject_retry_failures; /* fail the next N synchronous retries */
+	unsigned int inject_noop_ops;	    /* the next N ring ops do nothing (IORING_OP_NOP) */
 };
 
 /*

@@ -391,6 +391,40 @@ static void test_failures(void)
 	guest_mem__exit(&mem);
 }
 
+/*
+ * A method that reports success but frees nothing is caught by the residency
+ * check: its bytes are counted as not freed instead of discarded.
+ */
+static void test_ineffective_method(void)
+{
+	const struct discard_range r[] = {{0, 2 * MiB}, {2 * MiB, 2 * MiB}};
+	struct discard_queue dq;
+	struct guest_mem mem;
+	struct done_rec d = {0};
+
+	CHECK_EQ(guest_mem__init(&mem, 8 * MiB, GUEST_MEM_ANON), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	fill(&mem, 0, 8 * MiB);
+	dq.inject_noop_ops = 1; /* r[0] and r[1] are adjacent: one op */
+	CHECK_EQ(discard_queue__submit(&dq, r, 2, on_done, &d), 0);
+	wait_done(&dq, &d);
+	CHECK_EQ(dq.stats.ineffective_ops, 1);
+	CHECK_EQ(dq.stats.bytes_not_freed, 4 * MiB);
+	CHECK_EQ(dq.stats.bytes_discarded, 0);
+	CHECK_EQ(d.res.bytes_discarded, 0);
+	expect(&mem, 0, 4 * MiB, true); /* nothing was lost either */
+
+	/* The next, real discard is counted as discarded, not as ineffective. */
+	d.calls = 0;
+	CHECK_EQ(discard_queue__submit(&dq, r, 2, on_done, &d), 0);
+	wait_done(&dq, &d);
+	CHECK_EQ(dq.stats.ineffective_ops, 1);
+	CHECK_EQ(dq.stats.bytes_discarded, 4 * MiB);
+	expect(&mem, 0, 4 * MiB, false);
+	discard_queue__exit(&dq);
+	guest_mem__exit(&mem);
+}
+
 /* discard=sync: no io_uring, but done still comes from process_completions(). */
 static void test_sync_and_hold(void)
 {
@@ -555,6 +589,7 @@ int main(void)
 	test_invalid_ranges();
 	test_sq_full();
 	test_failures();
+	test_ineffective_method();
 	test_sync_and_hold();
 	test_hugetlbfs();
 	return testlib_done("test_discard_queue");
