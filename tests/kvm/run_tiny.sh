@@ -18,11 +18,17 @@ fi
 vmm=$1 elf=$2 log=$3
 shift 3
 expects=()
+log_expects=()
+want_status=0
+needs_emulation=0
 limit=240
 while [ $# -gt 0 ]; do
 	case $1 in
 	--expect) expects+=("$2"); shift 2 ;;
 	--timeout) limit=$2; shift 2 ;;
+	--status) want_status=$2; shift 2 ;;
+	--expect-log) log_expects+=("$2"); shift 2 ;;
+	--needs-emulating-host) needs_emulation=1; shift ;;
 	--) shift; break ;;
 	*) echo "run_tiny.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -31,6 +37,10 @@ name=$(basename "$elf" .elf)
 
 if [ ! -e /dev/kvm ]; then
 	echo "SKIP $name: /dev/kvm is absent (no KVM on this machine)"
+	exit 77
+fi
+if [ "$needs_emulation" = 1 ] && [ ! -e /sys/module/kvm_pvm ]; then
+	echo "SKIP $name: this KVM runs guest code natively; the test needs an emulating host (kvm_pvm)"
 	exit 77
 fi
 for f in "$vmm" "$elf"; do
@@ -63,6 +73,17 @@ fail() {
 	exit 1
 }
 
+for re in "${log_expects[@]}"; do
+	if ! grep -Eq -- "$re" "$out/vmm"; then
+		fail "expected mini-vmm message missing: /$re/"
+	fi
+done
+if [ "$want_status" != 0 ]; then
+	# A test of how mini-vmm reports a dying guest: only the status and messages count.
+	[ "$rc" = "$want_status" ] || fail "mini-vmm exited $rc, expected $want_status"
+	echo "PASS $name (exit $rc as expected, ${secs}s)" | tee -a "$log"
+	exit 0
+fi
 case $rc in
 0) ;;
 124 | 137) fail "timed out after ${limit}s: the guest or mini-vmm hung" ;;
