@@ -13,7 +13,7 @@ PACKAGES=(
 	clang-format
 	linux-source-6.1 flex bison libelf-dev bc libssl-dev xz-utils
 	qemu-system-x86
-	python3
+	python3 cpio
 	libmicrohttpd-dev libjson-c-dev prometheus chromium python3-matplotlib
 	libseccomp-dev clang libclang-rt-14-dev
 )
