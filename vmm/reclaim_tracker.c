@@ -25,7 +25,13 @@ bool reclaim_tracker__marker(struct reclaim_tracker *t, unsigned int phase, uint
 			     uint64_t now_ns, uint64_t rss_bytes)
 {
 	switch (phase) {
-	case TESTDEV_PHASE_FREED:
+	case TESTDEV_PHASE_TOUCHED:
+		/*
+		 * Freeing starts right after this marker, and page reporting
+		 * runs while the guest is still freeing: the baseline is here,
+		 * not at FREED. The touched amount stands in for the freed one
+		 * until FREED says exactly.
+		 */
 		t->cycle++;
 		t->active = true;
 		t->have_result = false;
@@ -36,6 +42,12 @@ bool reclaim_tracker__marker(struct reclaim_tracker *t, unsigned int phase, uint
 		t->t_90pct_ns = 0;
 		t->returned_bytes = 0;
 		t->corrupted = 0;
+		return false;
+	case TESTDEV_PHASE_FREED:
+		if (!t->active)
+			return false;
+		t->freed_bytes = (uint64_t)arg << 20;
+		note_rss(t, now_ns, rss_bytes);
 		return false;
 	case TESTDEV_PHASE_SETTLED:
 		if (t->active)

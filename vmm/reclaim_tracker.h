@@ -4,8 +4,9 @@
  * (testdev port 0xf5) and samples of host RSS of guest RAM, and computes what
  * the demo and the boot tests print:
  *   reclaim: freed=<MiB> returned=<MiB> (<pct>%) corrupted=<n> time_to_90pct=<s>
- * "returned" is the measured drop in resident guest RAM between the FREED
- * marker and the SETTLED marker. Pure: time and RSS are passed in.
+ * "returned" is the measured drop in resident guest RAM from the TOUCHED
+ * marker (the guest starts freeing right after it) to the SETTLED marker;
+ * the time to 90% counts from TOUCHED too. Pure: time and RSS are passed in.
  */
 #ifndef MINI_VMM_RECLAIM_TRACKER_H
 #define MINI_VMM_RECLAIM_TRACKER_H
@@ -16,12 +17,12 @@
 
 struct reclaim_tracker {
 	unsigned int cycle;
-	bool active;	       /* between FREED and SETTLED: sample RSS */
-	uint64_t freed_bytes;  /* from the FREED marker */
-	uint64_t rss_at_freed; /* resident guest RAM when FREED arrived */
-	uint64_t rss_min;      /* lowest sample since FREED */
-	uint64_t t_freed_ns;
-	uint64_t t_90pct_ns; /* 0 until 90% of freed came back */
+	bool active;	       /* between TOUCHED and SETTLED: sample RSS */
+	uint64_t freed_bytes;  /* from the FREED marker (TOUCHED's until then) */
+	uint64_t rss_at_freed; /* resident guest RAM when freeing started (TOUCHED) */
+	uint64_t rss_min;      /* lowest sample since then */
+	uint64_t t_freed_ns;   /* when freeing started */
+	uint64_t t_90pct_ns;   /* 0 until 90% of freed came back */
 	uint64_t returned_bytes;
 	uint64_t reported_bytes; /* guest's own count, from the SETTLED marker */
 	uint64_t corrupted;
