@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "config.h"
 
+#include "api.h"
+#include "metrics.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -73,6 +76,10 @@ enum {
 	OPT_NO_HOST_QUIRKS,
 	OPT_BALLOON,
 	OPT_BALLOON_REPORTING,
+	OPT_API_SOCKET,
+	OPT_METRICS_LISTEN,
+	OPT_METRICS_LOG,
+	OPT_METRICS_INTERVAL,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
 };
@@ -88,6 +95,10 @@ static const struct option long_options[] = {
 	{"no-host-quirks", no_argument, NULL, OPT_NO_HOST_QUIRKS},
 	{"balloon", required_argument, NULL, OPT_BALLOON},
 	{"balloon-reporting", no_argument, NULL, OPT_BALLOON_REPORTING},
+	{"api-socket", required_argument, NULL, OPT_API_SOCKET},
+	{"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+	{"metrics-log", required_argument, NULL, OPT_METRICS_LOG},
+	{"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -171,6 +182,31 @@ static int parse_one(struct vmm_config *cfg, int opt, const char *arg, char *err
 		cfg->balloon = true;
 		cfg->balloon_reporting = true;
 		return 0;
+	case OPT_API_SOCKET:
+		cfg->api_socket = arg;
+		return 0;
+	case OPT_METRICS_LISTEN: {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (api__parse_listen(arg, &ss, &len) < 0)
+			return usage_error(err, err_len,
+					   "--metrics-listen '%s': expected ADDRESS:PORT, like "
+					   "127.0.0.1:9100 or [::1]:9100",
+					   arg);
+		cfg->metrics_listen = arg;
+		return 0;
+	}
+	case OPT_METRICS_LOG:
+		cfg->metrics_log = arg;
+		return 0;
+	case OPT_METRICS_INTERVAL:
+		if (metrics__parse_interval(arg, &cfg->metrics_interval_ms) < 0)
+			return usage_error(err, err_len,
+					   "--metrics-interval '%s': expected 100ms to 3600s, like "
+					   "500ms or 2s",
+					   arg);
+		return 0;
 	case OPT_LOG_LEVEL:
 		if (parse_log_level(arg, &cfg->log_level) < 0)
 			return usage_error(err, err_len,
@@ -250,6 +286,17 @@ void config__usage(FILE *out)
 	      "                         reporting=on|off,\n"
 	      "                         discard=auto|madvise|remove|punch-hole|sync\n"
 	      "                         (see docs/virtio-balloon.md)\n"
+	      "\n"
+	      "Control API and metrics (see docs/api.md):\n"
+	      "  --api-socket PATH      HTTP/1.1 + JSON control API on a Unix socket (0600):\n"
+	      "                         Firecracker's /balloon endpoints, /balloon/reporting,\n"
+	      "                         /vm, /actions, /metrics (tools/mini-vmm-ctl)\n"
+	      "  --metrics-listen ADDR:PORT\n"
+	      "                         read-only HTTP for Prometheus (/metrics) and a live\n"
+	      "                         dashboard (/dashboard), e.g. 127.0.0.1:9100\n"
+	      "  --metrics-log PATH     JSON-lines timeline, one sample per interval\n"
+	      "                         (tools/plot-reclaim turns it into a chart)\n"
+	      "  --metrics-interval T   sampling interval, 100ms to 3600s (default 1s)\n"
 	      "\n"
 	      "Other:\n"
 	      "  --log-level LEVEL      error, warn, info (default) or debug\n"

@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONFIG_MAX_CPUS 32 /* the MP table in the EBDA holds 37 */
+#define CONFIG_MAX_CPUS	 32 /* the MP table in the EBDA holds 37 */
+#define MINI_VMM_VERSION "0.1.0"
 
 enum serial_mode {
 	SERIAL_STDIO = 0,
@@ -28,9 +29,13 @@ struct vmm_config {
 	enum serial_mode serial;
 	const char *serial_path;
 	bool host_quirks;
-	bool balloon;		  /* --balloon or --balloon-reporting given */
-	bool balloon_reporting;	  /* --balloon-reporting */
-	const char *balloon_opts; /* --balloon OPTS, parsed by the balloon */
+	bool balloon;		      /* --balloon or --balloon-reporting given */
+	bool balloon_reporting;	      /* --balloon-reporting */
+	const char *balloon_opts;     /* --balloon OPTS, parsed by the balloon */
+	const char *api_socket;	      /* --api-socket PATH (docs/api.md) */
+	const char *metrics_listen;   /* --metrics-listen ADDR:PORT */
+	const char *metrics_log;      /* --metrics-log PATH */
+	uint32_t metrics_interval_ms; /* --metrics-interval; 0: the API's default (1 s) */
 	enum log_level log_level;
 	bool show_help;
 	bool show_version;

@@ -7,8 +7,6 @@
 
 #include <stdio.h>
 
-#define MINI_VMM_VERSION "0.1.0"
-
 int main(int argc, char **argv)
 {
 	struct vmm_config cfg;

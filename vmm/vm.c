@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "vm.h"
 
+#include "api.h"
 #include "boot_setup.h"
 #include "bus.h"
 #include "event_loop.h"
@@ -15,6 +16,7 @@
 #include "quirks.h"
 #include "reclaim_tracker.h"
 #include "vcpu.h"
+#include "vm_control.h"
 
 #include "devices/i8042.h"
 #include "devices/serial.h"
@@ -77,7 +79,10 @@ struct vm {
 	int signal_fd;
 	uint64_t t_start_ns;
 
+	struct api_server *api; /* --api-socket, --metrics-listen, --metrics-log */
+
 	pthread_mutex_t stop_lock;
+	bool running; /* vCPUs started */
 	bool stopping;
 	int exit_status;
 
@@ -366,6 +371,65 @@ static int setup_balloon(struct vm *vm)
 	return add_virtio_device(vm, &vm->balloon->vdev);
 }
 
+/* --- control API (vmm/api.c) ---------------------------------------------- */
+
+/* API threads: everything the API, /metrics and the timeline report. */
+static void vm_ctl_snapshot(void *opaque, struct vm_snapshot *s)
+{
+	struct vm *vm = opaque;
+
+	vm_control__fill(s, &vm->mem, vm->balloon);
+	s->uptime_ns = now_ns() - vm->t_start_ns;
+	s->vcpus = vm->cfg->cpus;
+	s->event_loop_max_callback_ns =
+		__atomic_load_n(&vm->loop.max_callback_ns, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&vm->stop_lock);
+	s->state = vm->stopping	 ? VM_RUN_STATE_STOPPING
+		   : vm->running ? VM_RUN_STATE_RUNNING
+				 : VM_RUN_STATE_STARTING;
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+static int vm_ctl_set_balloon_target(void *opaque, uint64_t bytes)
+{
+	struct vm *vm = opaque;
+
+	return vm->balloon ? virtio_balloon__set_target(vm->balloon, bytes) : -ENODEV;
+}
+
+static int vm_ctl_set_stats_interval(void *opaque, uint32_t secs)
+{
+	struct vm *vm = opaque;
+
+	return vm->balloon ? virtio_balloon__set_stats_interval(vm->balloon, secs) : -ENODEV;
+}
+
+static void vm_ctl_shutdown(void *opaque)
+{
+	vm_request_stop(opaque, VMM_EXIT_OK, "shutdown requested through the API");
+}
+
+static const struct vm_control_ops vm_control_ops = {
+	.snapshot = vm_ctl_snapshot,
+	.set_balloon_target = vm_ctl_set_balloon_target,
+	.set_stats_interval = vm_ctl_set_stats_interval,
+	.request_shutdown = vm_ctl_shutdown,
+};
+
+static int setup_api(struct vm *vm)
+{
+	const struct vmm_config *cfg = vm->cfg;
+	const struct api_config acfg = {
+		.socket_path = cfg->api_socket,
+		.metrics_listen = cfg->metrics_listen,
+		.metrics_log_path = cfg->metrics_log,
+		.interval_ms = cfg->metrics_interval_ms,
+		.vmm_version = MINI_VMM_VERSION,
+	};
+
+	return api__start(&vm->api, &acfg, &vm_control_ops, vm);
+}
+
 /* --- boot ---------------------------------------------------------------- */
 
 static int load_guest(struct vm *vm)
@@ -501,6 +565,9 @@ static int vm_setup(struct vm *vm)
 	ret = setup_rss_sampler(vm);
 	if (ret < 0)
 		return ret;
+	ret = setup_api(vm);
+	if (ret < 0)
+		return ret;
 
 	vm->env = (struct vcpu_env){
 		.kvm = &vm->kvm,
@@ -523,6 +590,9 @@ static int vm_setup(struct vm *vm)
 
 static void vm_teardown(struct vm *vm)
 {
+	/* First: the API threads read the balloon and guest RAM, both freed below. */
+	api__stop(vm->api);
+	vm->api = NULL;
 	for (unsigned int i = 0; i < vm->nr_vcpus_created; i++)
 		vcpu__kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->nr_vcpus_created; i++)
@@ -586,6 +656,9 @@ int vm__run(const struct vmm_config *cfg)
 			break;
 		}
 	}
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->running = true;
+	pthread_mutex_unlock(&vm->stop_lock);
 	event_loop__run(&vm->loop);
 	vm_teardown(vm);
 	status = vm->exit_status;

@@ -95,9 +95,36 @@ static void test_cli(void)
 	CHECK(parse(&cfg, err, "--kernel", "k", "--log-level", "loud", NULL) < 0);
 }
 
+/* --api-socket, --metrics-listen, --metrics-log, --metrics-interval (docs/api.md). */
+static void test_api_flags(void)
+{
+	struct vmm_config cfg;
+	char err[256];
+
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", NULL), 0);
+	CHECK(!cfg.api_socket && !cfg.metrics_listen && !cfg.metrics_log);
+	CHECK_EQ(cfg.metrics_interval_ms, 0);
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", "--api-socket", "/run/vm.sock",
+		       "--metrics-listen", "127.0.0.1:9100", "--metrics-log", "t.jsonl",
+		       "--metrics-interval", "500ms", NULL),
+		 0);
+	CHECK(strcmp(cfg.api_socket, "/run/vm.sock") == 0);
+	CHECK(strcmp(cfg.metrics_listen, "127.0.0.1:9100") == 0);
+	CHECK(strcmp(cfg.metrics_log, "t.jsonl") == 0);
+	CHECK_EQ(cfg.metrics_interval_ms, 500);
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", "--metrics-listen", "[::1]:0", NULL), 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--metrics-listen", "localhost:9100", NULL) < 0);
+	CHECK(strstr(err, "--metrics-listen"));
+	CHECK(parse(&cfg, err, "--kernel", "k", "--metrics-listen", "127.0.0.1", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--metrics-interval", "10ms", NULL) < 0);
+	CHECK(strstr(err, "--metrics-interval"));
+	CHECK(parse(&cfg, err, "--kernel", "k", "--api-socket", NULL) < 0);
+}
+
 int main(void)
 {
 	test_sizes();
 	test_cli();
+	test_api_flags();
 	return testlib_done("test_config");
 }

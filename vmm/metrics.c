@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Prometheus text exposition and the JSON-lines timeline, both pure
+ * functions of a struct vm_snapshot. Naming follows the Prometheus
+ * conventions (https://prometheus.io/docs/practices/naming/): a mini_vmm_
+ * prefix, base units in the name (_bytes, _seconds), _total on counters.
+ * Every counter here is cumulative since the VM started: a scrape never
+ * resets anything. `promtool check metrics` runs on this output in
+ * tests/api.
+ */
+#include "metrics.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NS_PER_S  ((uint64_t)1000000000)
+#define NS_PER_MS ((uint64_t)1000000)
+#define US_PER_S  ((uint64_t)1000000)
+
+static const char *const run_state_names[VM_RUN_STATE__COUNT] = {
+	[VM_RUN_STATE_STARTING] = "Starting",
+	[VM_RUN_STATE_RUNNING] = "Running",
+	[VM_RUN_STATE_STOPPING] = "Stopping",
+};
+
+const char *vm_run_state__name(enum vm_run_state s)
+{
+	if ((unsigned int)s >= VM_RUN_STATE__COUNT)
+		return "Unknown";
+	return run_state_names[s];
+}
+
+/*
+ * The guest's statistics (virtio 1.2 5.5.6.3, tags as in Linux's
+ * include/uapi/linux/virtio_balloon.h). Linux sends swap in/out and the
+ * memory sizes in bytes, the scan and reclaim counts in pages, the rest as
+ * event counts; the vmstat ones are cumulative since the guest booted.
+ */
+struct guest_stat_metric {
+	const char *name; /* after "mini_vmm_guest_" */
+	const char *type;
+	const char *help;
+};
+
+static const struct guest_stat_metric guest_stat_metrics[BALLOON_STATS_TAGS] = {
+	[0] = {"swap_in_bytes_total", "counter", "Bytes the guest swapped in since it booted."},
+	[1] = {"swap_out_bytes_total", "counter", "Bytes the guest swapped out since it booted."},
+	[2] = {"major_faults_total", "counter", "Major page faults in the guest."},
+	[3] = {"minor_faults_total", "counter", "Minor page faults in the guest."},
+	[4] = {"free_memory_bytes", "gauge", "Memory the guest reports as free (MemFree)."},
+	[5] = {"total_memory_bytes", "gauge", "Memory the guest reports as total (MemTotal)."},
+	[6] = {"available_memory_bytes", "gauge",
+	       "Memory the guest reports as available (MemAvailable)."},
+	[7] = {"disk_caches_bytes", "gauge", "Guest page cache that can be freed quickly."},
+	[8] = {"hugetlb_allocations_total", "counter", "Successful hugetlb page allocations."},
+	[9] = {"hugetlb_failures_total", "counter", "Failed hugetlb page allocations."},
+	[10] = {"oom_kills_total", "counter", "OOM killer invocations in the guest."},
+	[11] = {"alloc_stalls_total", "counter", "Allocation stalls in the guest."},
+	[12] = {"async_scanned_pages_total", "counter", "Pages scanned by the guest's kswapd."},
+	[13] = {"direct_scanned_pages_total", "counter", "Pages scanned by direct reclaim."},
+	[14] = {"async_reclaimed_pages_total", "counter", "Pages reclaimed by the guest's kswapd."},
+	[15] = {"direct_reclaimed_pages_total", "counter", "Pages reclaimed by direct reclaim."},
+};
+
+bool metrics__guest_stat(const struct vm_snapshot *s, unsigned int tag, uint64_t *out)
+{
+	const struct balloon_guest_stats *g = &s->balloon.stats.guest;
+
+	if (!s->has_balloon || tag >= BALLOON_STATS_TAGS || !(g->valid & (1u << tag)))
+		return false;
+	*out = g->val[tag];
+	return true;
+}
+
+void metrics__write_label_value(FILE *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', out);
+		if (*v == '\n') {
+			fputs("\\n", out);
+			continue;
+		}
+		fputc(*v, out);
+	}
+}
+
+/* ---- exposition helpers ---- */
+
+static void family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP mini_vmm_%s %s\n# TYPE mini_vmm_%s %s\n", name, help, name, type);
+}
+
+static void sample_u64(FILE *out, const char *name, uint64_t v)
+{
+	fprintf(out, "mini_vmm_%s %" PRIu64 "\n", name, v);
+}
+
+static void sample_seconds(FILE *out, const char *name, uint64_t ns)
+{
+	fprintf(out, "mini_vmm_%s %" PRIu64 ".%09" PRIu64 "\n", name, ns / NS_PER_S, ns % NS_PER_S);
+}
+
+static void metric_u64(FILE *out, const char *name, const char *type, const char *help, uint64_t v)
+{
+	family(out, name, type, help);
+	sample_u64(out, name, v);
+}
+
+/* One sample of the family mini_vmm_<name>, with one label. */
+static void labelled_u64(FILE *out, const char *name, const char *label, const char *value,
+			 uint64_t v)
+{
+	fprintf(out, "mini_vmm_%s{%s=\"", name, label);
+	metrics__write_label_value(out, value);
+	fprintf(out, "\"} %" PRIu64 "\n", v);
+}
+
+/* A bucket bound in seconds, exactly: 2^i microseconds has at most 6 decimals. */
+static void write_le(FILE *out, uint64_t le_us)
+{
+	char frac[8];
+	int n;
+
+	if (le_us == UINT64_MAX) {
+		fputs("+Inf", out);
+		return;
+	}
+	snprintf(frac, sizeof(frac), "%06" PRIu64, le_us % US_PER_S);
+	for (n = 6; n > 1 && frac[n - 1] == '0'; n--)
+		frac[n - 1] = '\0';
+	fprintf(out, "%" PRIu64 ".%s", le_us / US_PER_S, frac);
+}
+
+/*
+ * The discard queue keeps per-bucket counts over log2 microsecond bounds;
+ * Prometheus buckets are cumulative ("<= le"). The +Inf bucket and _count
+ * are the total of all buckets, so the family is always self-consistent.
+ */
+static void histogram(FILE *out, const char *name, const char *help,
+		      const struct discard_histogram *h)
+{
+	uint64_t cum = 0;
+
+	family(out, name, "histogram", help);
+	for (unsigned int i = 0; i < DISCARD_HIST_BUCKETS; i++) {
+		cum += h->buckets[i];
+		fprintf(out, "mini_vmm_%s_bucket{le=\"", name);
+		write_le(out, discard_histogram__bucket_le_us(i));
+		fprintf(out, "\"} %" PRIu64 "\n", cum);
+	}
+	fprintf(out, "mini_vmm_%s_sum %" PRIu64 ".%09" PRIu64 "\n", name, h->sum_ns / NS_PER_S,
+		h->sum_ns % NS_PER_S);
+	fprintf(out, "mini_vmm_%s_count %" PRIu64 "\n", name, cum);
+}
+
+/* ---- the exposition ---- */
+
+static void format_vm(const struct vm_snapshot *s, FILE *out)
+{
+	family(out, "vm_state", "gauge", "1 for the VM's current state, 0 for the others.");
+	for (unsigned int i = 0; i < VM_RUN_STATE__COUNT; i++)
+		labelled_u64(out, "vm_state", "state", run_state_names[i], s->state == i);
+	family(out, "vm_uptime_seconds", "gauge", "Seconds since the VM was set up.");
+	sample_seconds(out, "vm_uptime_seconds", s->uptime_ns);
+	metric_u64(out, "vm_vcpus", "gauge", "vCPUs of the guest.", s->vcpus);
+	metric_u64(out, "guest_memory_bytes", "gauge", "Guest RAM size.", s->guest_memory_bytes);
+	metric_u64(out, "guest_memory_resident_bytes", "gauge",
+		   "Host memory resident for guest RAM (host RSS of guest RAM, by mincore).",
+		   s->guest_resident_bytes);
+	family(out, "guest_memory_backend_info", "gauge", "How guest RAM is backed on the host.");
+	labelled_u64(out, "guest_memory_backend_info", "backend", s->memory_backend, 1);
+	family(out, "event_loop_max_callback_seconds", "gauge",
+	       "Longest single callback of the device event loop: its worst block.");
+	sample_seconds(out, "event_loop_max_callback_seconds", s->event_loop_max_callback_ns);
+}
+
+static void format_guest_stats(const struct vm_snapshot *s, FILE *out)
+{
+	const struct balloon_guest_stats *g = &s->balloon.stats.guest;
+	char name[64];
+	uint64_t v;
+
+	for (unsigned int tag = 0; tag < BALLOON_STATS_TAGS; tag++) {
+		const struct guest_stat_metric *m = &guest_stat_metrics[tag];
+
+		if (!metrics__guest_stat(s, tag, &v))
+			continue;
+		snprintf(name, sizeof(name), "guest_%s", m->name);
+		metric_u64(out, name, m->type, m->help, v);
+	}
+	metric_u64(out, "guest_stats_updates_total", "counter",
+		   "Statistics buffers the guest has sent.", g->updates);
+	if (g->updates && s->monotonic_ns >= g->last_update_ns) {
+		family(out, "guest_stats_age_seconds", "gauge",
+		       "Seconds since the guest last sent its statistics.");
+		sample_seconds(out, "guest_stats_age_seconds", s->monotonic_ns - g->last_update_ns);
+	}
+}
+
+/*
+ * The balloon's and the discard queue's counters, one table each: the
+ * exposition (here) and GET /balloon/reporting (api.c) both walk them, so
+ * the two views always carry the same numbers. JSON keys are the field names.
+ */
+#define COUNTER(st, field, metric, help)                                                           \
+	{                                                                                          \
+#field, metric, "counter", help, offsetof(struct st, field)                        \
+	}
+#define GAUGE(st, field, metric, help)                                                             \
+	{                                                                                          \
+#field, metric, "gauge", help, offsetof(struct st, field)                          \
+	}
+
+const struct metrics_counter metrics__balloon_counters[] = {
+	COUNTER(balloon_stats, reports, "balloon_reports_total",
+		"Free page reports (chains) sent to the discard queue."),
+	COUNTER(balloon_stats, report_buffers, "balloon_report_buffers_total",
+		"Buffers (ranges) in free page reports."),
+	COUNTER(balloon_stats, bytes_reported, "balloon_reported_bytes_total",
+		"Bytes the guest reported as free."),
+	COUNTER(balloon_stats, reports_done, "balloon_reports_done_total",
+		"Free page reports acknowledged after all their discards completed."),
+	COUNTER(balloon_stats, poison_skipped, "balloon_poison_skipped_reports_total",
+		"Reports acknowledged without discard because poison_val is not 0."),
+	COUNTER(balloon_stats, bytes_poison_skipped, "balloon_poison_skipped_bytes_total",
+		"Bytes in reports acknowledged without discard because of page poison."),
+	COUNTER(balloon_stats, inflate_chains, "balloon_inflate_chains_total",
+		"Inflate chains processed."),
+	COUNTER(balloon_stats, inflate_pages, "balloon_inflated_pages_total",
+		"4 KiB pages inflated (and discarded)."),
+	COUNTER(balloon_stats, inflate_invalid_pfns, "balloon_inflate_invalid_pfns_total",
+		"Inflate PFNs outside guest RAM, skipped."),
+	COUNTER(balloon_stats, deflate_chains, "balloon_deflate_chains_total",
+		"Deflate chains processed."),
+	COUNTER(balloon_stats, deflate_pages, "balloon_deflated_pages_total",
+		"4 KiB pages deflated."),
+	COUNTER(balloon_stats, deflate_unrequested_pages, "balloon_deflate_unrequested_pages_total",
+		"Pages deflated while actual <= num_pages (guest OOM)."),
+	COUNTER(balloon_stats, stats_buffers, "balloon_stats_buffers_total",
+		"Guest statistics buffers parsed."),
+	COUNTER(balloon_stats, stats_unknown_tags, "balloon_stats_unknown_tags_total",
+		"Guest statistics entries with an unknown tag."),
+	COUNTER(balloon_stats, stats_extra_buffers, "balloon_stats_extra_buffers_total",
+		"Second statistics buffers while one was held."),
+	COUNTER(balloon_stats, config_ro_writes, "balloon_config_ro_writes_total",
+		"Guest writes to read-only config space fields (ignored)."),
+	COUNTER(balloon_stats, target_changes, "balloon_target_changes_total",
+		"Times the host changed the balloon target."),
+	COUNTER(balloon_stats, broken_rings, "balloon_broken_rings_total",
+		"Rings found broken (device set DEVICE_NEEDS_RESET)."),
+	COUNTER(balloon_stats, completions_after_reset, "balloon_completions_after_reset_total",
+		"Discards that finished during a device reset (not pushed)."),
+};
+const unsigned int metrics__nr_balloon_counters =
+	sizeof(metrics__balloon_counters) / sizeof(metrics__balloon_counters[0]);
+
+const struct metrics_counter metrics__discard_counters[] = {
+	COUNTER(discard_stats, reports, "discard_reports_total",
+		"Reports accepted by the discard queue."),
+	COUNTER(discard_stats, reports_rejected, "discard_reports_rejected_total",
+		"Reports the discard queue refused (an invalid range)."),
+	COUNTER(discard_stats, reports_completed, "discard_reports_completed_total",
+		"Reports whose discards all completed."),
+	GAUGE(discard_stats, reports_in_flight, "discard_reports_in_flight",
+	      "Reports submitted, not yet done."),
+	COUNTER(discard_stats, ranges, "discard_ranges_total",
+		"Ranges in accepted reports, before coalescing."),
+	COUNTER(discard_stats, ops, "discard_ops_total", "Discard operations issued."),
+	GAUGE(discard_stats, ops_in_flight, "discard_ops_in_flight",
+	      "Operations on the ring or waiting for a slot."),
+	COUNTER(discard_stats, bytes_requested, "discard_requested_bytes_total",
+		"Bytes asked to be discarded (accepted ranges)."),
+	COUNTER(discard_stats, bytes_discarded, "discard_discarded_bytes_total",
+		"Bytes really given back to the host."),
+	COUNTER(discard_stats, bytes_skipped, "discard_skipped_bytes_total",
+		"Bytes left in place: partial huge pages (hugetlbfs)."),
+	COUNTER(discard_stats, invalid_ranges, "discard_invalid_ranges_total",
+		"Ranges refused: outside RAM, unaligned, empty or overflowing."),
+	COUNTER(discard_stats, op_errors, "discard_op_errors_total",
+		"Ring operations that failed."),
+	COUNTER(discard_stats, sync_retries, "discard_sync_retries_total",
+		"Failed operations retried synchronously."),
+	COUNTER(discard_stats, acked_without_discard, "discard_acked_without_discard_ops_total",
+		"Operations acknowledged without discard (the retry failed too)."),
+	COUNTER(discard_stats, bytes_acked_without_discard,
+		"discard_acked_without_discard_bytes_total",
+		"Bytes acknowledged without discard (the retry failed too)."),
+	COUNTER(discard_stats, ineffective_ops, "discard_ineffective_ops_total",
+		"Operations that succeeded but left their range resident (mincore)."),
+	COUNTER(discard_stats, bytes_not_freed, "discard_not_freed_bytes_total",
+		"Bytes of those operations: not counted as discarded."),
+	COUNTER(discard_stats, sq_full_deferrals, "discard_sq_full_deferrals_total",
+		"Operations that waited for a free io_uring slot."),
+};
+const unsigned int metrics__nr_discard_counters =
+	sizeof(metrics__discard_counters) / sizeof(metrics__discard_counters[0]);
+
+uint64_t metrics_counter__get(const struct metrics_counter *c, const void *stats)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)stats + c->offset, sizeof(v));
+	return v;
+}
+
+static void format_counters(FILE *out, const struct metrics_counter *table, unsigned int n,
+			    const void *stats)
+{
+	for (unsigned int i = 0; i < n; i++)
+		metric_u64(out, table[i].metric, table[i].type, table[i].help,
+			   metrics_counter__get(&table[i], stats));
+}
+
+static void format_balloon(const struct vm_snapshot *s, FILE *out)
+{
+	const struct vm_balloon_snapshot *b = &s->balloon;
+
+	metric_u64(out, "balloon_target_bytes", "gauge",
+		   "Balloon size the host asks for (num_pages * 4 KiB).", b->target_bytes);
+	metric_u64(out, "balloon_actual_bytes", "gauge",
+		   "Balloon size the guest driver reports (actual * 4 KiB).", b->actual_bytes);
+	metric_u64(out, "balloon_stats_polling_interval_seconds", "gauge",
+		   "Guest statistics polling interval; 0 when not polling.", b->stats_interval_s);
+	metric_u64(out, "balloon_deflate_on_oom", "gauge",
+		   "1 if VIRTIO_BALLOON_F_DEFLATE_ON_OOM is offered.", b->deflate_on_oom);
+	metric_u64(out, "balloon_reporting_enabled", "gauge",
+		   "1 if free page reporting (VIRTIO_BALLOON_F_REPORTING) is offered.",
+		   b->reporting);
+	format_counters(out, metrics__balloon_counters, metrics__nr_balloon_counters, &b->stats);
+	family(out, "balloon_rejected_chains_total", "counter",
+	       "Chains refused (handed back with length 0, nothing discarded), by reason.");
+	for (unsigned int r = 0; r < BALLOON_REJ__COUNT; r++)
+		labelled_u64(out, "balloon_rejected_chains_total", "reason",
+			     balloon_reject__name((enum balloon_reject)r), b->stats.rejected[r]);
+	format_guest_stats(s, out);
+}
+
+static void format_discard(const struct vm_snapshot *s, FILE *out)
+{
+	const struct vm_balloon_snapshot *b = &s->balloon;
+
+	family(out, "discard_method_info", "gauge",
+	       "How freed guest memory is given back to the host: method, engine, backend.");
+	fputs("mini_vmm_discard_method_info{method=\"", out);
+	metrics__write_label_value(out, b->discard_method);
+	fputs("\",engine=\"", out);
+	metrics__write_label_value(out, b->discard_engine);
+	fputs("\",backend=\"", out);
+	metrics__write_label_value(out, s->memory_backend);
+	fputs("\"} 1\n", out);
+	metric_u64(out, "discard_granule_bytes", "gauge",
+		   "Discard granularity: 4 KiB, or the huge page size.", b->discard_granule_bytes);
+	format_counters(out, metrics__discard_counters, metrics__nr_discard_counters, &b->discard);
+	histogram(out, "discard_report_latency_seconds",
+		  "Per report: submit to the last discard completed.", &b->discard.report_latency);
+	histogram(out, "discard_op_latency_seconds", "Per operation: ring submit to completion.",
+		  &b->discard.op_latency);
+}
+
+void metrics__format(const struct vm_snapshot *s, FILE *out)
+{
+	format_vm(s, out);
+	metric_u64(out, "balloon_device_present", "gauge", "1 if the VM has a virtio-balloon.",
+		   s->has_balloon);
+	if (!s->has_balloon)
+		return;
+	format_balloon(s, out);
+	format_discard(s, out);
+}
+
+/* ---- the JSON-lines timeline ---- */
+
+static void json_seconds(FILE *out, const char *key, uint64_t ns)
+{
+	fprintf(out, ",\"%s\":%" PRIu64 ".%03" PRIu64, key, ns / NS_PER_S,
+		(ns % NS_PER_S) / NS_PER_MS);
+}
+
+static void json_u64(FILE *out, const char *key, uint64_t v)
+{
+	fprintf(out, ",\"%s\":%" PRIu64, key, v);
+}
+
+static void json_guest_stat(FILE *out, const struct vm_snapshot *s, const char *key,
+			    unsigned int tag)
+{
+	uint64_t v;
+
+	if (metrics__guest_stat(s, tag, &v))
+		json_u64(out, key, v);
+	else
+		fprintf(out, ",\"%s\":null", key);
+}
+
+void metrics__format_log_line(const struct vm_snapshot *s, FILE *out)
+{
+	const struct vm_balloon_snapshot *b = &s->balloon;
+	const struct discard_histogram *h = &b->discard.report_latency;
+
+	/* Strings here come from fixed tables (state, backend, method): no escaping needed. */
+	fprintf(out, "{\"t_s\":%" PRIu64 ".%03" PRIu64, s->uptime_ns / NS_PER_S,
+		(s->uptime_ns % NS_PER_S) / NS_PER_MS);
+	json_seconds(out, "time", s->wall_ns);
+	fprintf(out, ",\"state\":\"%s\",\"memory_backend\":\"%s\"", vm_run_state__name(s->state),
+		s->memory_backend);
+	json_u64(out, "guest_memory_bytes", s->guest_memory_bytes);
+	json_u64(out, "guest_resident_bytes", s->guest_resident_bytes);
+	if (!s->has_balloon) {
+		fputs(",\"balloon\":false}\n", out);
+		return;
+	}
+	fprintf(out, ",\"balloon\":true,\"discard_method\":\"%s\"", b->discard_method);
+	json_u64(out, "balloon_target_bytes", b->target_bytes);
+	json_u64(out, "balloon_actual_bytes", b->actual_bytes);
+	json_guest_stat(out, s, "guest_free_memory_bytes", GUEST_STAT_FREE_MEMORY);
+	json_guest_stat(out, s, "guest_available_memory_bytes", GUEST_STAT_AVAILABLE_MEMORY);
+	json_guest_stat(out, s, "guest_total_memory_bytes", GUEST_STAT_TOTAL_MEMORY);
+	json_u64(out, "reports", b->stats.reports);
+	json_u64(out, "reports_done", b->stats.reports_done);
+	json_u64(out, "bytes_reported", b->stats.bytes_reported);
+	json_u64(out, "inflated_pages", b->stats.inflate_pages);
+	json_u64(out, "deflated_pages", b->stats.deflate_pages);
+	json_u64(out, "discard_bytes_requested", b->discard.bytes_requested);
+	json_u64(out, "bytes_discarded", b->discard.bytes_discarded);
+	json_u64(out, "discard_reports_in_flight", b->discard.reports_in_flight);
+	fprintf(out, ",\"report_latency\":{\"count\":%" PRIu64, h->count);
+	json_seconds(out, "sum_s", h->sum_ns);
+	fputs(",\"buckets\":[", out);
+	for (unsigned int i = 0; i < DISCARD_HIST_BUCKETS; i++)
+		fprintf(out, "%s%" PRIu64, i ? "," : "", h->buckets[i]);
+	fputs("]}}\n", out);
+}
+
+int metrics__parse_interval(const char *s, uint32_t *ms_out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > 3600000ULL)
+		return -EINVAL;
+	if (strcmp(end, "ms") == 0)
+		;
+	else if (*end == '\0' || strcmp(end, "s") == 0)
+		v *= 1000;
+	else
+		return -EINVAL;
+	if (v < 100 || v > 3600000ULL)
+		return -EINVAL;
+	*ms_out = (uint32_t)v;
+	return 0;
+}
+
+int metrics_log__open(struct metrics_log *log, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	*log = (struct metrics_log){0};
+	if (fd < 0) {
+		log_error("--metrics-log %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	log->f = fdopen(fd, "w");
+	if (!log->f) {
+		int err = errno;
+
+		close(fd);
+		log_error("--metrics-log %s: %s", path, strerror(err));
+		return -err;
+	}
+	/*
+	 * The buffer now, on this thread: stdio would allocate it (and fstat
+	 * the file) at the first write, on the sampler thread, which seccomp
+	 * allows no fstat.
+	 */
+	setvbuf(log->f, NULL, _IOFBF, 0);
+	return 0;
+}
+
+void metrics_log__sample(struct metrics_log *log, const struct vm_snapshot *s)
+{
+	if (!log->f)
+		return;
+	metrics__format_log_line(s, log->f);
+	if (fflush(log->f) != 0 || ferror(log->f)) {
+		log->write_errors++;
+		clearerr(log->f);
+		log_ratelimited(LOG_WARN, "--metrics-log: write failed: %s", strerror(errno));
+		return;
+	}
+	__atomic_fetch_add(&log->samples, 1, __ATOMIC_RELAXED); /* read by /metrics */
+}
+
+void metrics_log__close(struct metrics_log *log)
+{
+	if (log->f)
+		fclose(log->f);
+	log->f = NULL;
+}

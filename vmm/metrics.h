@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the outside world sees of a running VM: one snapshot struct, taken by
+ * the VM (vm_control.c) whenever the API asks, and pure formatters over it:
+ * Prometheus text exposition (/metrics) and the JSON-lines timeline written
+ * by --metrics-log. docs/api.md lists every metric with its meaning.
+ */
+#ifndef MINI_VMM_METRICS_H
+#define MINI_VMM_METRICS_H
+
+#include "devices/virtio_balloon.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Firecracker-style names ("Running"), as GET / and GET /vm report them. */
+enum vm_run_state {
+	VM_RUN_STATE_STARTING = 0, /* set up, vCPUs not started yet */
+	VM_RUN_STATE_RUNNING,
+	VM_RUN_STATE_STOPPING, /* a stop was requested: the VM is tearing down */
+	VM_RUN_STATE__COUNT,
+};
+
+const char *vm_run_state__name(enum vm_run_state s);
+
+/* The balloon part of a snapshot (only meaningful when has_balloon). */
+struct vm_balloon_snapshot {
+	bool deflate_on_oom; /* VIRTIO_BALLOON_F_DEFLATE_ON_OOM offered (fixed at start) */
+	bool reporting;	     /* VIRTIO_BALLOON_F_REPORTING offered (fixed at start) */
+	bool stats_enabled;  /* STATS_VQ offered: the polling interval may change */
+	uint32_t stats_interval_s;
+	uint64_t target_bytes;	 /* num_pages * 4 KiB: what the host asks for */
+	uint64_t actual_bytes;	 /* actual * 4 KiB: what the driver says it holds */
+	char discard_method[16]; /* resolved: madvise, remove, punch-hole */
+	char discard_engine[16]; /* io_uring or sync */
+	uint64_t discard_granule_bytes;
+	char discard_reason[160]; /* why that method (as logged at start) */
+	struct balloon_stats stats;
+	struct discard_stats discard;
+};
+
+/* Everything the API, /metrics and the timeline report, at one instant. */
+struct vm_snapshot {
+	uint64_t monotonic_ns; /* CLOCK_MONOTONIC when taken (guest stats age) */
+	uint64_t wall_ns;      /* CLOCK_REALTIME when taken (timeline timestamps) */
+	uint64_t uptime_ns;
+	enum vm_run_state state;
+	unsigned int vcpus;
+	uint64_t guest_memory_bytes;   /* guest RAM size */
+	uint64_t guest_resident_bytes; /* host RSS of guest RAM (mincore) */
+	char memory_backend[16];       /* anon, memfd, hugetlbfs, thp */
+	uint64_t event_loop_max_callback_ns;
+	bool has_balloon;
+	struct vm_balloon_snapshot balloon;
+};
+
+/*
+ * A cumulative counter (or gauge) of struct balloon_stats or struct
+ * discard_stats: its JSON key in GET /balloon/reporting (the field's name),
+ * its metric name after "mini_vmm_", and where it is in the struct.
+ */
+struct metrics_counter {
+	const char *key;
+	const char *metric;
+	const char *type; /* "counter" or "gauge" */
+	const char *help;
+	size_t offset;
+};
+
+extern const struct metrics_counter metrics__balloon_counters[]; /* struct balloon_stats */
+extern const unsigned int metrics__nr_balloon_counters;
+extern const struct metrics_counter metrics__discard_counters[]; /* struct discard_stats */
+extern const unsigned int metrics__nr_discard_counters;
+
+/* The value of counter c in stats (a struct balloon_stats or discard_stats). */
+uint64_t metrics_counter__get(const struct metrics_counter *c, const void *stats);
+
+/*
+ * Write the Prometheus text exposition (format 0.0.4) of *s to out: every
+ * name prefixed mini_vmm_ with its unit, counters cumulative (_total),
+ * latency histograms in seconds with _bucket/_sum/_count. Pure.
+ */
+void metrics__format(const struct vm_snapshot *s, FILE *out);
+
+/*
+ * One line of the --metrics-log timeline: a JSON object and '\n'
+ * (docs/api.md lists the fields). Pure.
+ */
+void metrics__format_log_line(const struct vm_snapshot *s, FILE *out);
+
+/*
+ * Parse a sampling interval: "500ms", "2s" or "2" (seconds); 100 ms to
+ * 1 hour. 0 or -EINVAL.
+ */
+int metrics__parse_interval(const char *s, uint32_t *ms_out);
+
+/* Guest statistics tags used by name (VIRTIO_BALLOON_S_MEMFREE, _MEMTOT, _AVAIL). */
+#define GUEST_STAT_FREE_MEMORY	    4
+#define GUEST_STAT_TOTAL_MEMORY	    5
+#define GUEST_STAT_AVAILABLE_MEMORY 6
+
+/* The guest's latest value of stats tag `tag`, if its last stats buffer carried it. */
+bool metrics__guest_stat(const struct vm_snapshot *s, unsigned int tag, uint64_t *out);
+
+/* Write v as a Prometheus label value: \\, \" and \n escaped. */
+void metrics__write_label_value(FILE *out, const char *v);
+
+/* The JSON-lines timeline (--metrics-log). Written from the sampler thread. */
+struct metrics_log {
+	FILE *f;
+	uint64_t samples;
+	uint64_t write_errors;
+};
+
+/* Create or truncate path (0644). 0 or -errno with a log line. */
+int metrics_log__open(struct metrics_log *log, const char *path);
+/* Append one sample and flush it, so a crash loses at most one line. */
+void metrics_log__sample(struct metrics_log *log, const struct vm_snapshot *s);
+void metrics_log__close(struct metrics_log *log);
+
+#endif

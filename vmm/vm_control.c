@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "vm_control.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void copy_name(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+void vm_control__fill(struct vm_snapshot *s, const struct guest_mem *mem, struct virtio_balloon *b)
+{
+	struct vm_balloon_snapshot *bs = &s->balloon;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s->monotonic_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	s->guest_memory_bytes = mem->ram_size;
+	s->guest_resident_bytes = guest_mem__resident_bytes(mem);
+	copy_name(s->memory_backend, sizeof(s->memory_backend),
+		  guest_mem__backend_name(mem->backend));
+	s->has_balloon = b != NULL;
+	if (!b)
+		return;
+	/* Fixed at init: the offered features, the discard method and why. */
+	bs->deflate_on_oom = b->cfg.deflate_on_oom;
+	bs->reporting = b->cfg.reporting;
+	bs->stats_enabled = b->stats_timerfd >= 0;
+	copy_name(bs->discard_method, sizeof(bs->discard_method),
+		  discard_queue__method_name(&b->dq));
+	copy_name(bs->discard_engine, sizeof(bs->discard_engine), b->dq.sync ? "sync" : "io_uring");
+	copy_name(bs->discard_reason, sizeof(bs->discard_reason), b->dq.reason);
+	bs->discard_granule_bytes = b->dq.granule;
+	/* Changing: one critical section, so target, actual and counters agree. */
+	pthread_mutex_lock(&b->vdev.lock);
+	bs->stats_interval_s = b->stats_interval_s;
+	bs->target_bytes = (uint64_t)b->num_pages << VIRTIO_BALLOON_PFN_SHIFT;
+	bs->actual_bytes = (uint64_t)b->actual << VIRTIO_BALLOON_PFN_SHIFT;
+	bs->stats = b->stats;
+	bs->discard = b->dq.stats;
+	pthread_mutex_unlock(&b->vdev.lock);
+}
