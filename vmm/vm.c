@@ -565,6 +565,14 @@ static int vm_setup(struct vm *vm)
 	ret = setup_rss_sampler(vm);
 	if (ret < 0)
 		return ret;
+	/*
+	 * Capabilities are per thread: drop them before the first helper
+	 * thread (the API's) exists, so every thread inherits the empty set.
+	 * Nothing below needs one: /dev/kvm and guest RAM are already open.
+	 */
+	ret = privs__drop_all();
+	if (ret < 0)
+		return ret;
 	ret = setup_api(vm);
 	if (ret < 0)
 		return ret;
@@ -645,7 +653,7 @@ int vm__run(const struct vmm_config *cfg)
 	pthread_mutex_init(&vm->tracker_lock, NULL);
 	reclaim_tracker__init(&vm->tracker);
 
-	if (vm_setup(vm) < 0 || privs__drop_all() < 0) {
+	if (vm_setup(vm) < 0) {
 		vm_teardown(vm);
 		free(vm);
 		return VMM_EXIT_ERROR;
