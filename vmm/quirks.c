@@ -9,11 +9,13 @@
  * Each option hides an instruction KVM's emulator cannot run (host-notes.md):
  * xsave/xrstor (FPU init), smap/smep (clac/stac in uaccess), popcnt (hweight
  * alternatives), cmpxchg16b (SLUB fast path), int3 (the alternatives
- * self-test; the option comes from guest/patches/0001).
+ * self-test; the option comes from guest/patches/0001), fwait (tsc=reliable: a
+ * busy host makes the clocksource watchdog distrust the TSC and start a
+ * kernel thread whose exit runs fwait in fpu__drop; see docs/host-quirks.md).
  */
 static const char emulating_host_cmdline[] =
 	"noxsave nosmap nosmep clearcpuid=popcnt,cx16,xsave,avx,avx2,avx512f,smap,smep "
-	"int3_selftest=off";
+	"int3_selftest=off tsc=reliable";
 
 const char *quirks__emulating_host_cmdline(void)
 {

@@ -16,6 +16,7 @@ int main(void)
 	CHECK(strncmp(buf, "console=ttyS0 noxsave ", 22) == 0);
 	CHECK(strstr(buf, "clearcpuid=popcnt") != NULL);
 	CHECK(strstr(buf, "int3_selftest=off") != NULL);
+	CHECK(strstr(buf, "tsc=reliable") != NULL);
 
 	/* A user's own clearcpuid= wins; ours is not added a second time. */
 	CHECK_EQ(quirks__build_cmdline(buf, sizeof(buf), "clearcpuid=cx16 nosmap", true, "d"), 0);
