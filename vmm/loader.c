@@ -355,6 +355,13 @@ static int load_bzimage(const struct guest_mem *mem, const uint8_t *img, size_t 
 		return -ENOEXEC;
 	}
 	pm_size = size - setup_size;
+	/* The 64-bit entry is 0x200 into the protected-mode code: it must be in the image. */
+	if (pm_size <= BZ_ENTRY_64_OFFSET) {
+		log_error("kernel bzImage: protected-mode part is %zu bytes, too short to hold the "
+			  "64-bit entry at +%#x",
+			  pm_size, BZ_ENTRY_64_OFFSET);
+		return -ENOEXEC;
+	}
 	load = get_le32(img + BZ_CODE32_START);
 	if (load < LAYOUT_HIMEM_START) {
 		log_error("kernel bzImage: code32_start %#llx is below 1 MiB",

@@ -408,6 +408,14 @@ static void test_bzimage(void)
 	CHECK_EQ(loader__load_kernel(&mem, bz_img, 0x210, &bi), -ENOEXEC);
 	CHECK_EQ(loader__load_kernel(&mem, bz_img, 0x300, &bi), -ENOEXEC);
 	CHECK_EQ(loader__load_kernel(&mem, bz_img, (BZ_SETUP_SECTS + 1) * 512, &bi), -ENOEXEC);
+	/*
+	 * A protected-mode part that ends before its own 64-bit entry (+0x200):
+	 * found by fuzz_loader, the entry pointed past the loaded kernel.
+	 */
+	CHECK_EQ(loader__load_kernel(&mem, bz_img, (BZ_SETUP_SECTS + 1) * 512 + 0x200, &bi),
+		 -ENOEXEC);
+	CHECK_EQ(loader__load_kernel(&mem, bz_img, (BZ_SETUP_SECTS + 1) * 512 + 0x10, &bi),
+		 -ENOEXEC);
 	/* setup_sects 255: the setup code alone is larger than the file. */
 	bz_img[0x1f1] = 255;
 	CHECK_EQ(loader__load_kernel(&mem, bz_img, size, &bi), -ENOEXEC);
