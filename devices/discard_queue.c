@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "discard_queue.h"
+#include "../vmm/clock.h"
 
 #include "../vmm/log.h"
 
@@ -76,14 +77,6 @@ int discard_method__parse(const char *s, enum discard_method *out)
 const char *discard_queue__method_name(const struct discard_queue *dq)
 {
 	return discard_method__name(dq->method);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t discard_histogram__bucket_le_us(unsigned int i)
@@ -541,7 +534,7 @@ static void report_op_done(struct discard_queue *dq, struct discard_report *rep)
 	dq->stats.ops_in_flight--;
 	if (--rep->ops_pending)
 		return;
-	rep->result.latency_ns = now_ns() - rep->submit_ns;
+	rep->result.latency_ns = clock__mono_ns() - rep->submit_ns;
 	histogram_add(&dq->stats.report_latency, rep->result.latency_ns);
 	rep->next = NULL;
 	if (dq->finished_tail)
@@ -631,7 +624,7 @@ static bool ring_place(struct discard_queue *dq, struct discard_op *op)
 	sqe = io_uring_get_sqe(&dq->ring);
 	if (!sqe)
 		return false;
-	op->start_ns = now_ns();
+	op->start_ns = clock__mono_ns();
 	if (dq->inject_noop_ops) {
 		/* Test hook: "succeed" without discarding, like a method that frees nothing. */
 		dq->inject_noop_ops--;
@@ -704,7 +697,7 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 		return -ENOMEM;
 	rep->done = done;
 	rep->cookie = cookie;
-	rep->submit_ns = now_ns();
+	rep->submit_ns = clock__mono_ns();
 	rep->result.bytes_requested = bytes;
 	if (n)
 		plan_report(dq, ranges, n, rep->ops, &rep->result);
@@ -730,10 +723,10 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 
 		op->report = rep;
 		if (dq->sync) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = clock__mono_ns();
 			int res = op_run_sync(dq->method, op);
 
-			histogram_add(&dq->stats.op_latency, now_ns() - t0);
+			histogram_add(&dq->stats.op_latency, clock__mono_ns() - t0);
 			op_complete(dq, op, res);
 		} else if (dq->deferred_head || !ring_place(dq, op)) {
 			defer_op(dq, op);
@@ -761,7 +754,7 @@ static void reap_ring(struct discard_queue *dq)
 			dq->inject_ring_failures--;
 			res = -EIO;
 		}
-		histogram_add(&dq->stats.op_latency, now_ns() - op->start_ns);
+		histogram_add(&dq->stats.op_latency, clock__mono_ns() - op->start_ns);
 		op_complete(dq, op, res);
 	}
 }

@@ -12,6 +12,7 @@
  * around ops calls; our own event-loop callbacks take it themselves).
  */
 #include "virtio_balloon.h"
+#include "../vmm/clock.h"
 
 #include "../vmm/config.h"
 #include "../vmm/event_loop.h"
@@ -244,14 +245,6 @@ int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *er
 }
 
 /* ---- helpers ---- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static struct virtio_balloon *to_balloon(struct virtio_device *vdev)
 {
@@ -546,7 +539,7 @@ static void process_stats(struct virtio_balloon *b, unsigned int qidx, const str
 		g->valid |= 1u << tag;
 	}
 	g->updates++;
-	g->last_update_ns = now_ns();
+	g->last_update_ns = clock__mono_ns();
 	b->stats.stats_buffers++;
 }
 

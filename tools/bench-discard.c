@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "devices/discard_queue.h"
+#include "vmm/clock.h"
 #include "vmm/event_loop.h"
 #include "vmm/guest_mem.h"
 #include "vmm/log.h"
@@ -241,14 +242,6 @@ static void progress(const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* CPU time of the calling thread: tells work in a callback from preemption. */
 static uint64_t thread_cpu_ns(void)
 {
@@ -318,7 +311,7 @@ struct bench_dev {
 static void cb_account(struct bench_dev *dev, uint64_t t0, uint64_t c0, uint64_t *max_ns,
 		       uint64_t *max_cpu_ns)
 {
-	uint64_t dt = now_ns() - t0, dc = thread_cpu_ns() - c0;
+	uint64_t dt = clock__mono_ns() - t0, dc = thread_cpu_ns() - c0;
 
 	samples_add(&dev->cb_ns, dt);
 	dev->busy_ns += dt;
@@ -333,7 +326,7 @@ static void dev_ack(struct bench_dev *dev, struct bench_report *rep)
 {
 	uint64_t one = 1;
 
-	rep->ack_ns = now_ns();
+	rep->ack_ns = clock__mono_ns();
 	/* Pairs with the guest's acquire load of `acked`: ack_ns etc. are visible. */
 	atomic_fetch_add_explicit(&dev->acked, 1, memory_order_release);
 	if (write(dev->ack_fd, &one, sizeof(one)) < 0) {
@@ -388,7 +381,7 @@ static int discard_one_sync(const struct guest_mem *mem, enum discard_method met
 /* The synchronous engine: one system call per range, in the device thread. */
 static void sync_report(struct bench_dev *dev, struct bench_report *rep)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock__mono_ns();
 
 	for (unsigned int i = 0; i < rep->n; i++) {
 		if (discard_one_sync(dev->mem, dev->dq->method, &rep->ranges[i]) < 0)
@@ -396,7 +389,7 @@ static void sync_report(struct bench_dev *dev, struct bench_report *rep)
 		else
 			rep->bytes_done += rep->ranges[i].len;
 	}
-	rep->service_ns = now_ns() - t0;
+	rep->service_ns = clock__mono_ns() - t0;
 }
 
 static struct report_cookie *cookies;
@@ -405,7 +398,7 @@ static struct report_cookie *cookies;
 static void on_notify(void *opaque, uint32_t events)
 {
 	struct bench_dev *dev = opaque;
-	uint64_t t0 = now_ns(), c0 = thread_cpu_ns(), counter;
+	uint64_t t0 = clock__mono_ns(), c0 = thread_cpu_ns(), counter;
 	unsigned int posted;
 
 	(void)events;
@@ -437,7 +430,7 @@ static void on_notify(void *opaque, uint32_t events)
 static void on_completion(void *opaque, uint32_t events)
 {
 	struct bench_dev *dev = opaque;
-	uint64_t t0 = now_ns(), c0 = thread_cpu_ns();
+	uint64_t t0 = clock__mono_ns(), c0 = thread_cpu_ns();
 
 	(void)events;
 	dev->reap_callbacks++;
@@ -579,7 +572,7 @@ static void guest_drive(struct bench_dev *dev, unsigned int inflight)
 
 	while (acked < n) {
 		while (posted < n && posted - acked < inflight) {
-			dev->reports[posted].notify_ns = now_ns();
+			dev->reports[posted].notify_ns = clock__mono_ns();
 			atomic_store_explicit(&dev->posted, ++posted, memory_order_release);
 			if (write(dev->notify_fd, &one, sizeof(one)) < 0) {
 				/* Saturated: readable anyway. */
@@ -730,9 +723,9 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 
 	if (e->kind == ENGINE_WHOLE) {
 		cpu0 = rusage_cpu_s(RUSAGE_SELF);
-		t0 = now_ns();
+		t0 = clock__mono_ns();
 		ret = discard_whole(c->mem, c->dq->method);
-		t1 = now_ns();
+		t1 = clock__mono_ns();
 		cpu1 = rusage_cpu_s(RUSAGE_SELF);
 		if (ret < 0)
 			add_error("%s whole-range %s: %s", guest_mem__backend_name(c->mem->backend),
@@ -754,9 +747,9 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 		dev->nr_reports = w->nr_reports;
 		dev_start_run(dev);
 		cpu0 = rusage_cpu_s(RUSAGE_SELF);
-		t0 = now_ns();
+		t0 = clock__mono_ns();
 		guest_drive(dev, e->inflight);
-		t1 = now_ns();
+		t1 = clock__mono_ns();
 		cpu1 = rusage_cpu_s(RUSAGE_SELF);
 		dev_end_run(dev);
 

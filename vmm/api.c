@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include "api.h"
+#include "clock.h"
 
 #include "dashboard.h"
 #include "log.h"
@@ -105,14 +106,6 @@ struct api_server {
 	struct api_sample *history; /* ring of API_HISTORY_SAMPLES */
 	unsigned int hist_head, hist_len;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t wall_ns(void)
 {
@@ -1088,14 +1081,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*con_cls = req;
 		req->l = l;
 		req->conn = conn;
-		req->start_ns = now_ns();
+		req->start_ns = clock__mono_ns();
 		if (!route_request(req, url, method, &r) ||
 		    ((req->method & (M_PUT | M_PATCH)) && !check_body_headers(req, &r)))
 			return send_early_reply(req, &r);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (now_ns() - req->start_ns > (uint64_t)l->srv->cfg.timeout_s * 1000000000ULL) {
+		if (clock__mono_ns() - req->start_ns >
+		    (uint64_t)l->srv->cfg.timeout_s * 1000000000ULL) {
 			__atomic_fetch_add(&l->srv->timeouts, 1, __ATOMIC_RELAXED);
 			return abort_request(req, 408, "request not complete within the timeout");
 		}
@@ -1395,7 +1389,7 @@ static void record_sample(struct api_server *srv, const struct vm_snapshot *s)
 static void *sampler_main(void *arg)
 {
 	struct api_server *srv = arg;
-	uint64_t interval = (uint64_t)srv->cfg.interval_ms * 1000000ULL, next = now_ns();
+	uint64_t interval = (uint64_t)srv->cfg.interval_ms * 1000000ULL, next = clock__mono_ns();
 	struct vm_snapshot s;
 	struct timespec deadline;
 
@@ -1408,7 +1402,7 @@ static void *sampler_main(void *arg)
 		metrics_log__sample(&srv->mlog, &s);
 		pthread_mutex_lock(&srv->lock);
 		record_sample(srv, &s);
-		while (next <= now_ns())
+		while (next <= clock__mono_ns())
 			next += interval;
 		deadline.tv_sec = (time_t)(next / 1000000000ULL);
 		deadline.tv_nsec = (long)(next % 1000000000ULL);

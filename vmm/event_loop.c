@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "event_loop.h"
+#include "clock.h"
 
 #include "log.h"
 
@@ -9,14 +10,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 int event_loop__init(struct event_loop *loop)
 {
@@ -99,9 +92,9 @@ int event_loop__run(struct event_loop *loop)
 			/* A handler deleted by an earlier callback in this batch is skipped. */
 			if (!h->in_use)
 				continue;
-			t0 = now_ns();
+			t0 = clock__mono_ns();
 			h->cb(h->opaque, events[i].events);
-			dt = now_ns() - t0;
+			dt = clock__mono_ns() - t0;
 			if (dt > loop->max_callback_ns)
 				loop->max_callback_ns = dt;
 		}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
 #include "vm.h"
+#include "clock.h"
 
 #include "api.h"
 #include "boot_setup.h"
@@ -90,14 +91,6 @@ struct vm {
 	struct termios saved_tty;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Any thread: stop the VM once, keeping the first reason's exit status. */
 static void vm_request_stop(void *opaque, int status, const char *why)
 {
@@ -145,7 +138,7 @@ static void testdev_marker(void *opaque, unsigned int phase, uint32_t arg)
 {
 	struct vm *vm = opaque;
 	uint64_t rss = guest_mem__resident_bytes(&vm->mem);
-	uint64_t t = now_ns();
+	uint64_t t = clock__mono_ns();
 	char line[160];
 	bool done;
 
@@ -170,7 +163,7 @@ static void sample_rss(void *opaque, uint32_t events)
 		return;
 	pthread_mutex_lock(&vm->tracker_lock);
 	if (reclaim_tracker__active(&vm->tracker))
-		reclaim_tracker__sample(&vm->tracker, now_ns(),
+		reclaim_tracker__sample(&vm->tracker, clock__mono_ns(),
 					guest_mem__resident_bytes(&vm->mem));
 	pthread_mutex_unlock(&vm->tracker_lock);
 }
@@ -379,7 +372,7 @@ static void vm_ctl_snapshot(void *opaque, struct vm_snapshot *s)
 	struct vm *vm = opaque;
 
 	vm_control__fill(s, &vm->mem, vm->balloon);
-	s->uptime_ns = now_ns() - vm->t_start_ns;
+	s->uptime_ns = clock__mono_ns() - vm->t_start_ns;
 	s->vcpus = vm->cfg->cpus;
 	s->event_loop_max_callback_ns =
 		__atomic_load_n(&vm->loop.max_callback_ns, __ATOMIC_RELAXED);
@@ -648,7 +641,7 @@ int vm__run(const struct vmm_config *cfg)
 	vm->cfg = cfg;
 	vm->sample_fd = vm->signal_fd = vm->serial_out_fd = -1;
 	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
-	vm->t_start_ns = now_ns();
+	vm->t_start_ns = clock__mono_ns();
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->tracker_lock, NULL);
 	reclaim_tracker__init(&vm->tracker);

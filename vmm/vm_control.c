@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "vm_control.h"
 
+#include "clock.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,10 +16,8 @@ static void copy_name(char *dst, size_t len, const char *src)
 void vm_control__fill(struct vm_snapshot *s, const struct guest_mem *mem, struct virtio_balloon *b)
 {
 	struct vm_balloon_snapshot *bs = &s->balloon;
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	s->monotonic_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	s->monotonic_ns = clock__mono_ns();
 	s->guest_memory_bytes = mem->ram_size;
 	s->guest_resident_bytes = guest_mem__resident_bytes(mem);
 	copy_name(s->memory_backend, sizeof(s->memory_backend),

@@ -13,6 +13,7 @@
  * PUT /actions {"action_type":"Shutdown"} or SIGTERM/SIGINT.
  */
 #include "vmm/api.h"
+#include "vmm/clock.h"
 #include "vmm/log.h"
 #if __has_include("vmm/seccomp.h")
 #include "vmm/seccomp.h"
@@ -48,14 +49,6 @@ struct fake_vm {
 	struct discard_stats dstats;
 	volatile sig_atomic_t stop;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * Seconds into the current cycle, and whole cycles done, at time t. The
@@ -129,7 +122,7 @@ static void advance(struct fake_vm *vm, double t)
 static void fake_snapshot(void *opaque, struct vm_snapshot *s)
 {
 	struct fake_vm *vm = opaque;
-	uint64_t now = now_ns();
+	uint64_t now = clock__mono_ns();
 	double t = (double)(now - vm->t0_ns) / 1e9, phase;
 	uint64_t workload_resident, base = 160 * MIB, balloon_held, cycles;
 
@@ -308,7 +301,7 @@ int main(int argc, char **argv)
 		}
 	}
 	pthread_mutex_init(&vm.lock, NULL);
-	vm.t0_ns = now_ns();
+	vm.t0_ns = clock__mono_ns();
 	the_vm = &vm;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
