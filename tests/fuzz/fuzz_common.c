@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Helpers shared by the fuzz harnesses. See fuzz_common.h. */
+#include "fuzz_common.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+void fuzz_fail(const char *file, int line, const char *cond)
+{
+	/* stderr may point to /dev/null (fuzz_quiet_logs): write to fd 2 itself. */
+	dprintf(STDERR_FILENO, "%s:%d: FUZZ_ASSERT failed: %s\n", file, line, cond);
+	abort();
+}
+
+const uint8_t *fin_bytes(struct fuzz_in *in, size_t max, size_t *len)
+{
+	const uint8_t *p = in->p;
+
+	*len = max < in->n ? max : in->n;
+	in->p += *len;
+	in->n -= *len;
+	return p;
+}
+
+void fuzz_ram__add(struct fuzz_ram *ram, uint64_t gpa, uint64_t size)
+{
+	void *hva;
+
+	if (ram->nr >= FUZZ_MAX_REGIONS)
+		fuzz_fail(__FILE__, __LINE__, "too many fuzz RAM regions");
+	hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	if (hva == MAP_FAILED)
+		fuzz_fail(__FILE__, __LINE__, "mmap of fuzz RAM failed");
+	ram->gpa[ram->nr] = gpa;
+	ram->size[ram->nr] = size;
+	ram->hva[ram->nr] = hva;
+	ram->nr++;
+}
+
+void fuzz_ram__reset(struct fuzz_ram *ram)
+{
+	guest_mem__init_empty(&ram->mem, 4096);
+	for (unsigned int i = 0; i < ram->nr; i++) {
+		madvise(ram->hva[i], ram->size[i], MADV_DONTNEED);
+		if (guest_mem__add_region(&ram->mem, ram->gpa[i], ram->hva[i], ram->size[i], -1,
+					  0) < 0)
+			fuzz_fail(__FILE__, __LINE__, "guest_mem__add_region refused fuzz RAM");
+	}
+}
+
+void fuzz_quiet_logs(void)
+{
+	FILE *null;
+
+	if (getenv("MINI_VMM_FUZZ_VERBOSE"))
+		return;
+	null = fopen("/dev/null", "w");
+	if (null)
+		stderr = null;
+}

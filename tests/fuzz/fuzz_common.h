@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared by the fuzz harnesses (tests/fuzz/fuzz_*.c): a reader that turns the
+ * fuzzer's bytes into numbers (zeros once they run out, so every input is a
+ * valid program), guest RAM regions mapped once per process and wiped per
+ * input, quiet logs, and FUZZ_ASSERT for the invariants each harness checks.
+ *
+ * The harnesses are built twice: with libFuzzer (-DMINI_VMM_FUZZ=ON, clang)
+ * and, in the normal build, with fuzz_main.c, a driver that replays the seed
+ * corpus and a fixed set of mutations of it as a CTest test.
+ */
+#ifndef MINI_VMM_FUZZ_COMMON_H
+#define MINI_VMM_FUZZ_COMMON_H
+
+#include "vmm/guest_mem.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* The libFuzzer entry points every harness defines. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* An invariant of the code under test is broken: report and abort (a fuzzer finding). */
+#define FUZZ_ASSERT(cond)                                                                          \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fuzz_fail(__FILE__, __LINE__, #cond);                                      \
+	} while (0)
+
+void fuzz_fail(const char *file, int line, const char *cond) __attribute__((noreturn));
+
+/* The fuzzer's bytes, consumed front to back. */
+struct fuzz_in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static inline bool fin_empty(const struct fuzz_in *in)
+{
+	return in->n == 0;
+}
+
+static inline uint8_t fin_u8(struct fuzz_in *in)
+{
+	if (!in->n)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+static inline uint16_t fin_u16(struct fuzz_in *in)
+{
+	return (uint16_t)(fin_u8(in) | (uint16_t)fin_u8(in) << 8);
+}
+
+static inline uint32_t fin_u32(struct fuzz_in *in)
+{
+	return fin_u16(in) | (uint32_t)fin_u16(in) << 16;
+}
+
+static inline uint64_t fin_u64(struct fuzz_in *in)
+{
+	return fin_u32(in) | (uint64_t)fin_u32(in) << 32;
+}
+
+/* Up to `max` bytes; *len says how many there were. */
+const uint8_t *fin_bytes(struct fuzz_in *in, size_t max, size_t *len);
+
+/*
+ * Guest RAM for a harness: up to FUZZ_MAX_REGIONS host mappings made on first
+ * use and kept for the life of the process (mmap per input would dominate the
+ * run time). fuzz_ram__reset() zeroes them (MADV_DONTNEED: cheap when the
+ * input touched little) and rebuilds `mem`.
+ */
+#define FUZZ_MAX_REGIONS 2
+
+struct fuzz_ram {
+	struct guest_mem mem;
+	unsigned int nr;
+	uint64_t gpa[FUZZ_MAX_REGIONS];
+	uint64_t size[FUZZ_MAX_REGIONS];
+	uint8_t *hva[FUZZ_MAX_REGIONS];
+};
+
+/* Add a region (once, at start-up); aborts if the mapping fails. */
+void fuzz_ram__add(struct fuzz_ram *ram, uint64_t gpa, uint64_t size);
+/* Zero every region and rebuild ram->mem. */
+void fuzz_ram__reset(struct fuzz_ram *ram);
+
+/*
+ * Route mini-vmm's log lines (stdio on stderr) to /dev/null unless
+ * MINI_VMM_FUZZ_VERBOSE is set: a hostile input logs on every run. The
+ * sanitizers and libFuzzer write to fd 2 directly and still get through.
+ */
+void fuzz_quiet_logs(void);
+
+#endif

@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The per-thread seccomp allow-lists (vmm/seccomp.c), each case in a child
+ * process so a refused call cannot take the test down with it:
+ *  - what every role needs keeps working (I/O, locks, time, memory);
+ *  - a forbidden call (socket, openat, execve) ends the process with
+ *    SECCOMP_EXIT_STATUS and a line naming the role and the call number;
+ *  - argument checks: KVM ioctls by role, no PROT_EXEC, madvise advice,
+ *    fallocate mode, tgkill signals, threads but no fork, clone3 -> ENOSYS;
+ *  - filters are per thread: another thread of the process is not affected;
+ *  - teardown may unlinkat() in the API socket's directory and nowhere else;
+ *  - log and off modes let the call through;
+ *  - the balloon's real paths run under the filters of the threads that run
+ *    them: activation, reports, completions, reset and teardown under
+ *    "device" and "vcpu", with io_uring and with synchronous discards.
+ * Skips (77) where the kernel has no seccomp filters.
+ */
+#define _GNU_SOURCE
+#include "devices/virtio_balloon.h"
+#include "fake_virtq.h"
+#include "testlib.h"
+#include "vmm/event_loop.h"
+#include "vmm/seccomp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Sanitizer builds allow their runtime more (seccomp.c add_sanitizer_rules). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZER_BUILD 1
+#endif
+#endif
+
+#define CHILD_INSTALL_FAILED 100
+#define CHILD_WRONG_RESULT   101
+
+struct outcome {
+	int status; /* wait status */
+	char err[4096];
+};
+
+/* Run fn() in a child with `role`'s filter installed (mode first). */
+static void run_child(enum seccomp_role role, enum seccomp_mode mode, void (*fn)(void),
+		      struct outcome *out)
+{
+	int pfd[2];
+	pid_t pid;
+	ssize_t n, total = 0;
+
+	CHECK_EQ(pipe(pfd), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		dup2(pfd[1], STDERR_FILENO);
+		alarm(30); /* a hang is a failure, not a stuck test */
+		seccomp__set_mode(mode);
+		if (seccomp__install(role) < 0)
+			_exit(CHILD_INSTALL_FAILED);
+		fn();
+		_exit(0);
+	}
+	close(pfd[1]);
+	memset(out->err, 0, sizeof(out->err));
+	while ((n = read(pfd[0], out->err + total, sizeof(out->err) - 1 - (size_t)total)) > 0)
+		total += n;
+	close(pfd[0]);
+	CHECK_EQ(waitpid(pid, &out->status, 0), pid);
+}
+
+static void expect_ok(enum seccomp_role role, void (*fn)(void), const char *what)
+{
+	struct outcome o;
+
+	run_child(role, SECCOMP_MODE_TRAP, fn, &o);
+	if (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != 0) {
+		fprintf(stderr, "%s under the %s filter: status 0x%x, stderr:\n%s\n", what,
+			seccomp__role_name(role), o.status, o.err);
+		CHECK(0);
+	}
+}
+
+/* The call is refused: exit status 159 and the SIGSYS handler's line naming it. */
+static void expect_refused(enum seccomp_role role, void (*fn)(void), long nr, const char *what)
+{
+	char needle[128];
+	struct outcome o;
+
+	run_child(role, SECCOMP_MODE_TRAP, fn, &o);
+	if (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != SECCOMP_EXIT_STATUS) {
+		fprintf(stderr, "%s under the %s filter: expected exit %d, got status 0x%x:\n%s\n",
+			what, seccomp__role_name(role), SECCOMP_EXIT_STATUS, o.status, o.err);
+		CHECK(0);
+	}
+	snprintf(needle, sizeof(needle), "seccomp: the %s thread made system call %ld,",
+		 seccomp__role_name(role), nr);
+	if (!strstr(o.err, needle)) {
+		fprintf(stderr, "%s: no '%s' in:\n%s\n", what, needle, o.err);
+		CHECK(0);
+	}
+}
+
+/* ---- bodies run in the child ---- */
+
+static void basics(void)
+{
+	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	struct timespec ts;
+	void *big;
+
+	pthread_mutex_lock(&m);
+	pthread_mutex_unlock(&m);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	usleep(1000);
+	big = malloc(8 << 20); /* mmap + munmap */
+	if (!big)
+		_exit(CHILD_WRONG_RESULT);
+	memset(big, 1, 8 << 20);
+	free(big);
+	(void)getpid();
+	fprintf(stderr, "logging works\n");
+}
+
+static void do_socket(void)
+{
+	socket(AF_INET, SOCK_STREAM, 0);
+}
+
+static void __attribute__((unused)) do_openat(void)
+{
+	open("/etc/hostname", O_RDONLY);
+}
+
+static void do_execve(void)
+{
+	char *argv[] = {"/bin/true", NULL};
+
+	execve(argv[0], argv, environ);
+}
+
+static void do_kvm_create_vm(void)
+{
+	ioctl(-1, KVM_CREATE_VM, 0);
+}
+
+static void do_kvm_run_badf(void)
+{
+	/* Allowed for vCPUs: the kernel, not the filter, says EBADF. */
+	if (ioctl(-1, KVM_RUN, 0) != -1 || errno != EBADF)
+		_exit(CHILD_WRONG_RESULT);
+}
+
+static void do_tcsets_badf(void)
+{
+	struct termios t;
+
+	memset(&t, 0, sizeof(t));
+	if (ioctl(-1, TCSETS, &t) != -1 || errno != EBADF)
+		_exit(CHILD_WRONG_RESULT);
+}
+
+static void do_mmap_exec(void)
+{
+	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+static void do_mprotect_exec(void)
+{
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+
+	mprotect(page, sizeof(page), PROT_READ | PROT_EXEC);
+}
+
+static void do_madvise_dontfork(void)
+{
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+
+	madvise(page, sizeof(page), MADV_DONTFORK);
+}
+
+static void do_madvise_dontneed(void)
+{
+	uint8_t *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		_exit(CHILD_WRONG_RESULT);
+	p[0] = 1;
+	if (madvise(p, 4096, MADV_DONTNEED) < 0 || p[0] != 0)
+		_exit(CHILD_WRONG_RESULT);
+}
+
+static void do_fallocate_grow(void)
+{
+	fallocate(-1, 0, 0, 4096);
+}
+
+static void do_fallocate_punch_badf(void)
+{
+	if (fallocate(-1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) != -1 ||
+	    errno != EBADF)
+		_exit(CHILD_WRONG_RESULT);
+}
+
+static void do_tgkill_term(void)
+{
+	syscall(SYS_tgkill, getpid(), gettid(), SIGTERM);
+}
+
+static void __attribute__((unused)) do_fork(void)
+{
+	fork();
+}
+
+static void *thread_noop(void *arg)
+{
+	return arg;
+}
+
+static void do_thread(void)
+{
+	pthread_t t;
+
+	/* clone3 says ENOSYS, glibc falls back to clone(CLONE_THREAD...), allowed. */
+	if (syscall(SYS_clone3, NULL, 0) != -1 || errno != ENOSYS)
+		_exit(CHILD_WRONG_RESULT);
+	if (pthread_create(&t, NULL, thread_noop, NULL) || pthread_join(t, NULL))
+		_exit(CHILD_WRONG_RESULT);
+}
+
+static void do_socket_must_work(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		_exit(CHILD_WRONG_RESULT);
+	close(fd);
+}
+
+/* ---- teardown's one unlinkat ---- */
+
+static char unlink_dir[64];
+static int unlink_dirfd = -1;
+
+static void do_unlinkat_allowed(void)
+{
+	if (unlinkat(unlink_dirfd, "api.sock", 0) < 0)
+		_exit(CHILD_WRONG_RESULT);
+}
+
+static void do_unlink_path(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/other", unlink_dir);
+	unlink(path);
+}
+
+static void do_unlinkat_cwd(void)
+{
+	unlinkat(AT_FDCWD, "other", 0);
+}
+
+static void test_unlinkat(void)
+{
+	char path[128];
+	int fd;
+
+	snprintf(unlink_dir, sizeof(unlink_dir), "/tmp/test_seccomp.XXXXXX");
+	CHECK(mkdtemp(unlink_dir) != NULL);
+	for (unsigned int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", unlink_dir, i ? "other" : "api.sock");
+		fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+		CHECK(fd >= 0);
+		close(fd);
+	}
+	unlink_dirfd = open(unlink_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(unlink_dirfd >= 0);
+	seccomp__allow_unlinkat(unlink_dirfd);
+	expect_ok(SECCOMP_ROLE_DEVICE, do_unlinkat_allowed, "unlinkat(the socket's dirfd)");
+	snprintf(path, sizeof(path), "%s/api.sock", unlink_dir);
+	CHECK(access(path, F_OK) != 0); /* removed */
+	expect_refused(SECCOMP_ROLE_DEVICE, do_unlink_path, SYS_unlink, "unlink(path)");
+	expect_refused(SECCOMP_ROLE_DEVICE, do_unlinkat_cwd, SYS_unlinkat, "unlinkat(AT_FDCWD)");
+	expect_refused(SECCOMP_ROLE_VCPU, do_unlinkat_allowed, SYS_unlinkat, "unlinkat on a vCPU");
+	snprintf(path, sizeof(path), "%s/other", unlink_dir);
+	CHECK(access(path, F_OK) == 0); /* still there */
+	unlink(path);
+	seccomp__allow_unlinkat(-1);
+	close(unlink_dirfd);
+	rmdir(unlink_dir);
+}
+
+/* ---- per-thread filters ---- */
+
+static int per_thread_pipe[2];
+
+static void *filtered_thread(void *arg)
+{
+	char c = 1;
+
+	(void)arg;
+	if (seccomp__install(SECCOMP_ROLE_VCPU) < 0)
+		_exit(CHILD_INSTALL_FAILED);
+	if (write(per_thread_pipe[1], &c, 1) != 1)
+		_exit(CHILD_WRONG_RESULT);
+	/* Wait for the unfiltered main thread to prove it still may, then try. */
+	if (read(per_thread_pipe[0], &c, 1) != 1)
+		_exit(CHILD_WRONG_RESULT);
+	socket(AF_INET, SOCK_STREAM, 0);
+	_exit(CHILD_WRONG_RESULT); /* not reached: refused */
+}
+
+static void test_per_thread(void)
+{
+	struct outcome o;
+	int pfd[2];
+	pid_t pid;
+	ssize_t n, total = 0;
+
+	CHECK_EQ(pipe(pfd), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		pthread_t t;
+		char c;
+		int fd;
+
+		dup2(pfd[1], STDERR_FILENO);
+		alarm(30);
+		if (pipe(per_thread_pipe) || pthread_create(&t, NULL, filtered_thread, NULL))
+			_exit(CHILD_WRONG_RESULT);
+		if (read(per_thread_pipe[0], &c, 1) != 1)
+			_exit(CHILD_WRONG_RESULT);
+		fd = socket(AF_INET, SOCK_STREAM, 0); /* this thread has no filter */
+		if (fd < 0)
+			_exit(CHILD_WRONG_RESULT);
+		close(fd);
+		if (write(per_thread_pipe[1], &c, 1) != 1)
+			_exit(CHILD_WRONG_RESULT);
+		pthread_join(t, NULL);
+		_exit(CHILD_WRONG_RESULT);
+	}
+	close(pfd[1]);
+	memset(o.err, 0, sizeof(o.err));
+	while ((n = read(pfd[0], o.err + total, sizeof(o.err) - 1 - (size_t)total)) > 0)
+		total += n;
+	close(pfd[0]);
+	CHECK_EQ(waitpid(pid, &o.status, 0), pid);
+	if (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != SECCOMP_EXIT_STATUS) {
+		fprintf(stderr, "per-thread: status 0x%x:\n%s\n", o.status, o.err);
+		CHECK(0);
+	}
+	CHECK(strstr(o.err, "the vcpu thread made system call 41,") != NULL);
+}
+
+/* ---- the balloon's real paths under the filters ---- */
+
+#define MiB (1ULL << 20)
+
+static void pump(struct virtio_balloon *b)
+{
+	struct pollfd pfd = {.fd = b->dq.eventfd, .events = POLLIN};
+
+	poll(&pfd, 1, 50);
+	pthread_mutex_lock(&b->vdev.lock);
+	discard_queue__process_completions(&b->dq);
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+/*
+ * A device at FEATURES_OK whose activation, reports, completions, reset and
+ * teardown all happen after `role`'s filter is installed, as they do in
+ * mini-vmm (activation and reset on a vCPU, the rest on the device thread;
+ * here one thread does both with each filter in turn).
+ */
+static enum discard_method balloon_method;
+
+static void balloon_work(enum seccomp_role role)
+{
+	static struct fake_ram ram;
+	static struct virtio_balloon b;
+	static struct fake_virtq fq[4];
+	static struct event_loop loop;
+	struct virtio_device *vdev = &b.vdev;
+	struct balloon_config cfg;
+	uint64_t pool;
+	uint32_t id, len;
+
+	balloon_config__default(&cfg);
+	cfg.discard = balloon_method;
+	cfg.stats_interval_s = 1;
+	if (fake_ram__init(&ram, FAKE_RAM_GPA, 32 * MiB) || event_loop__init(&loop) ||
+	    virtio_balloon__init(&b, &cfg, &ram.mem) || pthread_mutex_init(&vdev->lock, NULL))
+		_exit(CHILD_WRONG_RESULT);
+	vdev->loop = &loop;
+	vdev->features_acked = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_BALLOON_F_REPORTING) |
+			       (1ULL << VIRTIO_BALLOON_F_STATS_VQ);
+	for (unsigned int i = 0; i < 4; i++) {
+		if (fake_virtq__init(&fq[i], &ram, 64) ||
+		    fake_virtq__activate(&fq[i], &vdev->queues[i], false, false))
+			_exit(CHILD_WRONG_RESULT);
+	}
+	pool = fake_ram__alloc(&ram, 8 * MiB, 2 * MiB);
+	memset(fake_ram__hva(&ram, pool, 8 * MiB), 0x5a, 8 * MiB);
+
+	if (seccomp__install(role) < 0)
+		_exit(CHILD_INSTALL_FAILED);
+
+	vdev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+		       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	pthread_mutex_lock(&vdev->lock);
+	if (vdev->ops->activate(vdev)) /* epoll_ctl, timerfd_settime */
+		_exit(CHILD_WRONG_RESULT);
+	pthread_mutex_unlock(&vdev->lock);
+	for (unsigned int r = 0; r < 3; r++) {
+		struct fake_buf buf[] = {{pool + r * 2 * MiB, 2 * MiB, true}};
+
+		fake_virtq__add_chain(&fq[3], buf, 1);
+		pthread_mutex_lock(&vdev->lock);
+		vdev->ops->queue_notify(vdev, 3); /* io_uring_enter or madvise */
+		pthread_mutex_unlock(&vdev->lock);
+		for (int i = 0; i < 200 && !fake_virtq__get_used(&fq[3], &id, &len); i++)
+			pump(&b);
+		if (*(uint64_t *)fake_ram__hva(&ram, pool + r * 2 * MiB, 8) != 0)
+			_exit(CHILD_WRONG_RESULT); /* not discarded */
+	}
+	/* One more in flight, held, then the driver resets: drain. */
+	b.dq.hold_completions = true;
+	{
+		struct fake_buf buf[] = {{pool + 6 * MiB, 2 * MiB, true}};
+
+		fake_virtq__add_chain(&fq[3], buf, 1);
+	}
+	pthread_mutex_lock(&vdev->lock);
+	vdev->ops->queue_notify(vdev, 3);
+	vdev->ops->reset(vdev); /* drain, epoll_ctl DEL, timerfd disarm */
+	pthread_mutex_unlock(&vdev->lock);
+	if (b.stats.completions_after_reset != 1 || b.stats.reports != 4)
+		_exit(CHILD_WRONG_RESULT);
+	virtio_balloon__exit(&b); /* io_uring_unregister_eventfd, munmap, close */
+	fprintf(stderr, "balloon work done under the %s filter\n", seccomp__role_name(role));
+}
+
+static void balloon_work_device(void)
+{
+	balloon_work(SECCOMP_ROLE_DEVICE);
+}
+
+static void balloon_work_vcpu(void)
+{
+	balloon_work(SECCOMP_ROLE_VCPU);
+}
+
+/* The work installs the filter itself, after setup: run the child unfiltered. */
+static void expect_balloon_ok(void (*fn)(void), const char *what)
+{
+	struct outcome o;
+
+	run_child(SECCOMP_ROLE_DEVICE, SECCOMP_MODE_OFF, fn, &o);
+	if (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != 0) {
+		fprintf(stderr, "%s: status 0x%x, stderr:\n%s\n", what, o.status, o.err);
+		CHECK(0);
+	}
+	CHECK(strstr(o.err, "balloon work done") != NULL);
+}
+
+int main(void)
+{
+	struct outcome o;
+
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0)
+		SKIP("this kernel has no seccomp (prctl PR_GET_SECCOMP: %s)", strerror(errno));
+
+	CHECK_EQ(strcmp(seccomp__role_name(SECCOMP_ROLE_VCPU), "vcpu"), 0);
+	CHECK_EQ(strcmp(seccomp__role_name(SECCOMP_ROLE__COUNT), "unknown"), 0);
+	CHECK_EQ(seccomp__install(SECCOMP_ROLE__COUNT), -EINVAL);
+
+	for (int r = 0; r < SECCOMP_ROLE__COUNT; r++) {
+		enum seccomp_role role = (enum seccomp_role)r;
+
+		expect_ok(role, basics, "basics");
+		expect_refused(role, do_socket, SYS_socket, "socket()");
+		expect_refused(role, do_execve, SYS_execve, "execve()");
+		expect_refused(role, do_kvm_create_vm, SYS_ioctl, "KVM_CREATE_VM");
+		expect_ok(role, do_madvise_dontneed, "madvise(MADV_DONTNEED)");
+		expect_refused(role, do_mmap_exec, SYS_mmap, "mmap(PROT_EXEC)");
+		expect_refused(role, do_mprotect_exec, SYS_mprotect, "mprotect(PROT_EXEC)");
+		expect_refused(role, do_madvise_dontfork, SYS_madvise, "madvise(MADV_DONTFORK)");
+		expect_refused(role, do_tgkill_term, SYS_tgkill, "tgkill(SIGTERM)");
+#ifndef SANITIZER_BUILD
+		/* The sanitizer runtime needs these two (seccomp.c add_sanitizer_rules). */
+		expect_refused(role, do_openat, SYS_openat, "open()");
+		expect_refused(role, do_fork, SYS_clone, "fork()");
+#endif
+	}
+	/* KVM ioctls by role. */
+	expect_ok(SECCOMP_ROLE_VCPU, do_kvm_run_badf, "KVM_RUN");
+	expect_refused(SECCOMP_ROLE_DEVICE, do_kvm_run_badf, SYS_ioctl, "KVM_RUN on the device");
+	expect_refused(SECCOMP_ROLE_API, do_kvm_run_badf, SYS_ioctl, "KVM_RUN on the API");
+	expect_ok(SECCOMP_ROLE_DEVICE, do_tcsets_badf, "TCSETS on the device");
+	expect_refused(SECCOMP_ROLE_VCPU, do_tcsets_badf, SYS_ioctl, "TCSETS on a vCPU");
+	/* Discards punch holes; nothing else. */
+	expect_ok(SECCOMP_ROLE_DEVICE, do_fallocate_punch_badf, "fallocate(PUNCH_HOLE)");
+	expect_refused(SECCOMP_ROLE_DEVICE, do_fallocate_grow, SYS_fallocate, "fallocate(0)");
+	expect_refused(SECCOMP_ROLE_API, do_fallocate_punch_badf, SYS_fallocate,
+		       "fallocate on the API");
+	/* Threads on the API thread, via the clone fallback. */
+	expect_ok(SECCOMP_ROLE_API, do_thread, "pthread_create");
+
+	test_per_thread();
+	test_unlinkat();
+
+	/* Log and off let the call through. */
+	run_child(SECCOMP_ROLE_VCPU, SECCOMP_MODE_LOG, do_socket_must_work, &o);
+	CHECK(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0);
+	run_child(SECCOMP_ROLE_VCPU, SECCOMP_MODE_OFF, do_socket_must_work, &o);
+	CHECK(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0);
+
+	/* The balloon's paths, with io_uring and with synchronous discards. */
+	balloon_method = DISCARD_METHOD_AUTO;
+	expect_balloon_ok(balloon_work_device, "balloon under the device filter (io_uring)");
+	expect_balloon_ok(balloon_work_vcpu, "balloon under the vcpu filter (io_uring)");
+	balloon_method = DISCARD_METHOD_SYNC;
+	expect_balloon_ok(balloon_work_device, "balloon under the device filter (sync)");
+	expect_balloon_ok(balloon_work_vcpu, "balloon under the vcpu filter (sync)");
+	return testlib_done("test_seccomp");
+}
