@@ -39,5 +39,12 @@ if [ -e /dev/kvm ] && grep -E "(kvm|boot)/.*(\*\*\*Skipped|Not Run)" "$log" | gr
 	echo "test.sh: /dev/kvm is present but a kvm or boot test was skipped: that is a failure" >&2
 	rc=1
 fi
-echo "test.sh: finished in $(( $(date +%s) - start )) s, ctest exit $rc"
+
+# The unit, kvm and fault tiers again under ASan + UBSan, then each libFuzzer
+# harness briefly (tools/fuzz.sh 300 for a real run; docs/fuzzing.md).
+echo "== sanitizers (ASan + UBSan)"
+tools/test-sanitize.sh "$top/build-asan" || rc=1
+echo "== fuzzing, 10 s per harness"
+tools/fuzz.sh 10 || rc=1
+echo "test.sh: finished in $(( $(date +%s) - start )) s, exit $rc"
 exit "$rc"

@@ -90,7 +90,9 @@ struct api_server {
 	struct api_config cfg;
 	const struct vm_control_ops *ops;
 	void *opaque;
-	char *socket_path; /* owned copy: unlinked at stop */
+	char *socket_path;	 /* owned copy: unlinked at stop */
+	int socket_dirfd;	 /* O_PATH of its directory: unlinkat() at stop, under seccomp */
+	const char *socket_name; /* last component of socket_path */
 	struct api_listener listeners[LISTENER__COUNT];
 	uint16_t metrics_port;
 	uint64_t timeouts; /* atomics: requests answered 408 */
@@ -1506,6 +1508,22 @@ static void log_started(struct api_server *srv, const struct sockaddr_storage *s
 			 cfg->metrics_log_path);
 }
 
+static void api_open_socket_dir(struct api_server *srv)
+{
+	char *slash = strrchr(srv->socket_path, '/');
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	srv->socket_name = slash ? slash + 1 : srv->socket_path;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == srv->socket_path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - srv->socket_path),
+			 srv->socket_path);
+	srv->socket_dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 int api__start(struct api_server **out, const struct api_config *cfg,
 	       const struct vm_control_ops *ops, void *opaque)
 {
@@ -1528,6 +1546,8 @@ int api__start(struct api_server **out, const struct api_config *cfg,
 		return -EINVAL;
 	}
 	srv = calloc(1, sizeof(*srv));
+	if (srv)
+		srv->socket_dirfd = -1;
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
@@ -1568,6 +1588,8 @@ int api__start(struct api_server **out, const struct api_config *cfg,
 		if (ret < 0)
 			goto err;
 		srv->socket_path = strdup(cfg->socket_path);
+		if (srv->socket_path)
+			api_open_socket_dir(srv);
 	}
 	if (cfg->metrics_listen) {
 		ret = open_metrics_socket(cfg->metrics_listen, &ss, sslen, &st.fd[LISTENER_METRICS],
@@ -1611,6 +1633,11 @@ err:
 	return ret;
 }
 
+int api__socket_dirfd(const struct api_server *srv)
+{
+	return srv ? srv->socket_dirfd : -1;
+}
+
 void api__stop(struct api_server *srv)
 {
 	if (!srv)
@@ -1621,7 +1648,16 @@ void api__stop(struct api_server *srv)
 		srv->listeners[i].daemon = NULL;
 	}
 	if (srv->socket_path) {
-		unlink(srv->socket_path);
+		/*
+		 * unlinkat on the directory opened at start: the device thread's
+		 * seccomp filter allows exactly that (seccomp__allow_unlinkat).
+		 */
+		if (srv->socket_dirfd >= 0) {
+			unlinkat(srv->socket_dirfd, srv->socket_name, 0);
+			close(srv->socket_dirfd);
+		} else {
+			unlink(srv->socket_path);
+		}
 		free(srv->socket_path);
 	}
 	if (srv->sampler_started) {

@@ -74,6 +74,8 @@ int api__start(struct api_server **out, const struct api_config *cfg,
 	       const struct vm_control_ops *ops, void *opaque);
 /* Stop the listeners and the sampler, remove the socket file, free. NULL is fine. */
 void api__stop(struct api_server *s);
+/* The API socket's directory (O_PATH), or -1: for seccomp__allow_unlinkat(). */
+int api__socket_dirfd(const struct api_server *s);
 
 /* The metrics listener's bound port (useful with port 0), or 0 if none. */
 uint16_t api__metrics_port(const struct api_server *s);

@@ -3,6 +3,7 @@
 #include "vcpu.h"
 
 #include "log.h"
+#include "seccomp.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -327,6 +328,11 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (seccomp__install(SECCOMP_ROLE_VCPU) < 0) {
+		vcpu->env->request_stop(vcpu->env->opaque, VMM_EXIT_ERROR,
+					"could not install the vCPU seccomp filter");
+		return NULL;
+	}
 
 	while (!vcpu->stop) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

@@ -16,6 +16,7 @@
 #include "privs.h"
 #include "quirks.h"
 #include "reclaim_tracker.h"
+#include "seccomp.h"
 #include "vcpu.h"
 #include "vm_control.h"
 
@@ -409,6 +410,12 @@ static const struct vm_control_ops vm_control_ops = {
 	.request_shutdown = vm_ctl_shutdown,
 };
 
+/* Runs on the API's setup thread before it creates the serving threads. */
+static int vm_confine_api(void *opaque)
+{
+	return seccomp__install(SECCOMP_ROLE_API);
+}
+
 static int setup_api(struct vm *vm)
 {
 	const struct vmm_config *cfg = vm->cfg;
@@ -418,6 +425,7 @@ static int setup_api(struct vm *vm)
 		.metrics_log_path = cfg->metrics_log,
 		.interval_ms = cfg->metrics_interval_ms,
 		.vmm_version = MINI_VMM_VERSION,
+		.confine = vm_confine_api,
 	};
 
 	return api__start(&vm->api, &acfg, &vm_control_ops, vm);
@@ -660,6 +668,14 @@ int vm__run(const struct vmm_config *cfg)
 	pthread_mutex_lock(&vm->stop_lock);
 	vm->running = true;
 	pthread_mutex_unlock(&vm->stop_lock);
+	/*
+	 * Every other thread exists now: confine this one, the device thread,
+	 * last (a thread created after this would inherit its filter too).
+	 */
+	seccomp__allow_unlinkat(api__socket_dirfd(vm->api));
+	if (!vm->stopping && seccomp__install(SECCOMP_ROLE_DEVICE) < 0)
+		vm_request_stop(vm, VMM_EXIT_ERROR,
+				"could not install the device thread's seccomp filter");
 	event_loop__run(&vm->loop);
 	vm_teardown(vm);
 	status = vm->exit_status;
