@@ -398,6 +398,41 @@ static int choose_method(struct discard_queue *dq, enum discard_method requested
 	return ret;
 }
 
+/*
+ * The ring may only ever carry discards. io_uring requests are not checked
+ * by seccomp (vmm/seccomp.c): unrestricted, the ring would let a compromised
+ * mini-vmm open files or sockets its filters forbid. Registered while the
+ * ring is still disabled, then the ring is enabled.
+ */
+static int restrict_ring(struct discard_queue *dq)
+{
+	struct io_uring_restriction res[] = {
+		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_MADVISE},
+		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FALLOCATE},
+		{.opcode = IORING_RESTRICTION_SQE_OP,
+		 .sqe_op = IORING_OP_NOP}, /* inject_noop_ops */
+		{.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_REGISTER_PROBE},
+		{.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_REGISTER_EVENTFD},
+		{.opcode = IORING_RESTRICTION_REGISTER_OP,
+		 .register_op = IORING_UNREGISTER_EVENTFD},
+	};
+	/*
+	 * io_uring_register() rather than io_uring_register_restrictions() and
+	 * io_uring_enable_rings(): Debian's liburing 2.3 declares those two but
+	 * does not export them.
+	 */
+	int ret = io_uring_register(dq->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
+				    sizeof(res) / sizeof(res[0]));
+
+	if (ret == 0)
+		ret = io_uring_register(dq->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+	if (ret < 0)
+		log_error("discard queue: cannot restrict the io_uring to discards (%s): use "
+			  "discard=sync",
+			  strerror(-ret));
+	return ret;
+}
+
 int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 			enum discard_method method, unsigned int flags)
 {
@@ -418,10 +453,15 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 		return ret;
 	}
 	if (!dq->sync) {
-		/* SUBMIT_ALL: one bad SQE must not leave the rest unsubmitted. */
-		ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring, IORING_SETUP_SUBMIT_ALL);
+		/*
+		 * SUBMIT_ALL: one bad SQE must not leave the rest unsubmitted.
+		 * R_DISABLED: restricted to discards before its first use (restrict_ring).
+		 */
+		ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring,
+					  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED);
 		if (ret == -EINVAL)
-			ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring, 0);
+			ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring,
+						  IORING_SETUP_R_DISABLED);
 		if (ret < 0) {
 			log_error("discard queue: io_uring unavailable (%s): use discard=sync for "
 				  "synchronous discards, or enable io_uring "
@@ -430,6 +470,9 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 			goto err_eventfd;
 		}
 		dq->ring_ready = true;
+		ret = restrict_ring(dq);
+		if (ret < 0)
+			goto err_ring;
 	}
 	ret = choose_method(dq, method, flags);
 	if (ret < 0)
