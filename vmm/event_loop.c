@@ -70,33 +70,41 @@ int event_loop__del(struct event_loop *loop, int fd)
 	return -ENOENT;
 }
 
-int event_loop__run(struct event_loop *loop)
+int event_loop__run_once(struct event_loop *loop, int timeout_ms)
 {
 	struct epoll_event events[32];
+	int n = epoll_wait(loop->epfd, events, 32, timeout_ms);
+	int ran = 0;
 
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n && !loop->stopping; i++) {
+		struct event_handler *h = events[i].data.ptr;
+		uint64_t t0, dt;
+
+		if (!h)
+			continue; /* the stop eventfd */
+		/* A handler deleted by an earlier callback in this batch is skipped. */
+		if (!h->in_use)
+			continue;
+		t0 = clock__mono_ns();
+		h->cb(h->opaque, events[i].events);
+		dt = clock__mono_ns() - t0;
+		if (dt > loop->max_callback_ns)
+			loop->max_callback_ns = dt;
+		ran++;
+	}
+	return ran;
+}
+
+int event_loop__run(struct event_loop *loop)
+{
 	while (!loop->stopping) {
-		int n = epoll_wait(loop->epfd, events, 32, -1);
+		int ret = event_loop__run_once(loop, -1);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("event loop: epoll_wait: %s", strerror(errno));
-			return -errno;
-		}
-		for (int i = 0; i < n && !loop->stopping; i++) {
-			struct event_handler *h = events[i].data.ptr;
-			uint64_t t0, dt;
-
-			if (!h)
-				continue; /* the stop eventfd */
-			/* A handler deleted by an earlier callback in this batch is skipped. */
-			if (!h->in_use)
-				continue;
-			t0 = clock__mono_ns();
-			h->cb(h->opaque, events[i].events);
-			dt = clock__mono_ns() - t0;
-			if (dt > loop->max_callback_ns)
-				loop->max_callback_ns = dt;
+		if (ret < 0) {
+			log_error("event loop: epoll_wait: %s", strerror(-ret));
+			return ret;
 		}
 	}
 	return 0;

@@ -36,6 +36,12 @@ int event_loop__add(struct event_loop *loop, int fd, uint32_t events, event_cb c
 int event_loop__del(struct event_loop *loop, int fd);
 /* Runs callbacks until event_loop__stop(); returns 0. */
 int event_loop__run(struct event_loop *loop);
+/*
+ * One turn: wait up to timeout_ms (0: don't wait, -1: forever) and run the
+ * ready callbacks. Returns how many ran, or -errno. For tests and fuzzers
+ * that drive the device thread's loop step by step.
+ */
+int event_loop__run_once(struct event_loop *loop, int timeout_ms);
 void event_loop__stop(struct event_loop *loop);
 
 #endif

@@ -228,15 +228,7 @@ static void kick(unsigned int q)
 
 static void run_events(void)
 {
-	struct epoll_event ev[16];
-	int n = epoll_wait(loop.epfd, ev, 16, 0);
-
-	for (int i = 0; i < n; i++) {
-		struct event_handler *h = ev[i].data.ptr;
-
-		if (h && h->in_use)
-			h->cb(h->opaque, ev[i].events);
-	}
+	event_loop__run_once(&loop, 0);
 }
 
 /* The driver's (re)initialisation: fresh rings, queues set up, DRIVER_OK. */

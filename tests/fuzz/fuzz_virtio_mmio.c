@@ -76,15 +76,7 @@ static void kick(struct virtio_mmio_dev *m, unsigned int qidx, void *opaque)
 /* One non-blocking turn of the device thread's event loop. */
 static void run_events(void)
 {
-	struct epoll_event ev[16];
-	int n = epoll_wait(loop.epfd, ev, 16, 0);
-
-	for (int i = 0; i < n; i++) {
-		struct event_handler *h = ev[i].data.ptr;
-
-		if (h && h->in_use)
-			h->cb(h->opaque, ev[i].events);
-	}
+	event_loop__run_once(&loop, 0);
 }
 
 static void check_device(const struct virtio_device *vdev)
