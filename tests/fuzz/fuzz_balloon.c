@@ -334,16 +334,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bring_up();
 			pthread_mutex_unlock(&vdev->lock);
 			break;
-		case 7: {
-			uint32_t off = fin_u32(&in) % RAM_SIZE;
-			size_t n;
-			const uint8_t *bytes = fin_bytes(&in, fin_u8(&in), &n);
-
-			if (n > RAM_SIZE - off)
-				n = RAM_SIZE - off;
-			memcpy(ram.hva[0] + off, bytes, n);
+		case 7:
+			fuzz_ram__scribble(&ram, &in);
 			break;
-		}
 		case 8:
 			(void)virtio_balloon__set_target(&balloon, (uint64_t)fin_u32(&in) << 12);
 			break;

@@ -50,6 +50,17 @@ void fuzz_ram__reset(struct fuzz_ram *ram)
 	}
 }
 
+void fuzz_ram__scribble(struct fuzz_ram *ram, struct fuzz_in *in)
+{
+	uint32_t off = fin_u32(in) % ram->size[0];
+	size_t n;
+	const uint8_t *bytes = fin_bytes(in, fin_u8(in), &n);
+
+	if (n > ram->size[0] - off)
+		n = ram->size[0] - off;
+	memcpy(ram->hva[0] + off, bytes, n);
+}
+
 void fuzz_quiet_logs(void)
 {
 	FILE *null;

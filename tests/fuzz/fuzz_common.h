@@ -90,6 +90,8 @@ struct fuzz_ram {
 void fuzz_ram__add(struct fuzz_ram *ram, uint64_t gpa, uint64_t size);
 /* Zero every region and rebuild ram->mem. */
 void fuzz_ram__reset(struct fuzz_ram *ram);
+/* The guest writes: input-chosen bytes at an input-chosen offset of region 0. */
+void fuzz_ram__scribble(struct fuzz_ram *ram, struct fuzz_in *in);
 
 /*
  * Route mini-vmm's log lines (stdio on stderr) to /dev/null unless

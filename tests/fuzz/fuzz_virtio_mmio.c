@@ -154,16 +154,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			virtio_mmio__io(&mmio, off, buf, len, is_write);
 			break;
 		}
-		case 2: {
-			uint32_t off = fin_u32(&in) % RAM_SIZE;
-			size_t n;
-			const uint8_t *bytes = fin_bytes(&in, fin_u8(&in), &n);
-
-			if (n > RAM_SIZE - off)
-				n = RAM_SIZE - off;
-			memcpy(ram.hva[0] + off, bytes, n);
+		case 2:
+			fuzz_ram__scribble(&ram, &in);
 			break;
-		}
 		case 3:
 			run_events();
 			break;
