@@ -83,6 +83,9 @@ struct vm {
 
 	struct api_server *api; /* --api-socket, --metrics-listen, --metrics-log */
 
+	/* An emulating KVM (kvm_pvm) and no --no-host-quirks: decided once at setup. */
+	bool apply_host_quirks;
+
 	pthread_mutex_t stop_lock;
 	bool running; /* vCPUs started */
 	bool stopping;
@@ -440,7 +443,7 @@ static int load_guest(struct vm *vm)
 	struct boot_info bi;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	bool emulating = cfg->host_quirks && kvm__host_is_emulating();
+	bool emulating = vm->apply_host_quirks;
 	size_t used = 0;
 	int ret;
 
@@ -538,6 +541,7 @@ static int vm_setup(struct vm *vm)
 	const struct vmm_config *cfg = vm->cfg;
 	int ret;
 
+	vm->apply_host_quirks = cfg->host_quirks && kvm__host_is_emulating();
 	bus__init(&vm->pio, "pio");
 	bus__init(&vm->mmio, "mmio");
 	ret = event_loop__init(&vm->loop);
@@ -584,7 +588,7 @@ static int vm_setup(struct vm *vm)
 		.pio = &vm->pio,
 		.mmio = &vm->mmio,
 		.nr_vcpus = cfg->cpus,
-		.hide_pv_hypercalls = cfg->host_quirks && kvm__host_is_emulating(),
+		.hide_pv_hypercalls = vm->apply_host_quirks,
 		.request_stop = vm_request_stop,
 		.opaque = vm,
 	};
