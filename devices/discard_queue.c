@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -411,6 +412,9 @@ static int restrict_ring(struct discard_queue *dq)
 		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FALLOCATE},
 		{.opcode = IORING_RESTRICTION_SQE_OP,
 		 .sqe_op = IORING_OP_NOP}, /* inject_noop_ops */
+		/* Chains (ring_fill); IOSQE_ASYNC: straight to io-wq. */
+		{.opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED,
+		 .sqe_flags = IOSQE_IO_LINK | IOSQE_ASYNC},
 		{.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_REGISTER_PROBE},
 		{.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_REGISTER_EVENTFD},
 		{.opcode = IORING_RESTRICTION_REGISTER_OP,
@@ -431,6 +435,34 @@ static int restrict_ring(struct discard_queue *dq)
 			  "discard=sync",
 			  strerror(-ret));
 	return ret;
+}
+
+/*
+ * Cap the ring's io-wq workers at half the host's CPUs (1 to 4). io_uring
+ * otherwise starts up to 4 per CPU for discards, which then compete with the
+ * vCPUs and the device loop for the CPUs and with each other for the guest
+ * mm's locks: on a 2-CPU host 8 workers gave no more throughput than 1 and
+ * cost the device loop its CPU. Set while the ring is still disabled (the
+ * restrictions do not allow it later); applies to every thread that submits.
+ */
+static void limit_workers(struct discard_queue *dq)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int n = cpus > 1 ? (unsigned int)(cpus / 2) : 1;
+	unsigned int limits[2];
+	int ret;
+
+	if (n > 4)
+		n = 4;
+	limits[0] = limits[1] = n; /* bounded, unbounded */
+	ret = io_uring_register_iowq_max_workers(&dq->ring, limits);
+	if (ret < 0) {
+		log_warn("discard: cannot cap io_uring workers at %u (%s); the kernel's default "
+			 "applies",
+			 n, strerror(-ret));
+		return;
+	}
+	dq->max_workers = n;
 }
 
 int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
@@ -470,6 +502,8 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 			goto err_eventfd;
 		}
 		dq->ring_ready = true;
+		dq->chain_ops = true;
+		limit_workers(dq);
 		ret = restrict_ring(dq);
 		if (ret < 0)
 			goto err_ring;
@@ -488,6 +522,13 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 	log_info("discard: %s guest RAM -> %s%s (%s)", guest_mem__backend_name(mem->backend),
 		 discard_method__name(dq->method), dq->sync ? ", synchronous" : " via io_uring",
 		 dq->reason);
+	if (!dq->sync)
+		log_info(
+			"discard: io_uring workers: %u at most per submitting thread, SCHED_BATCH; "
+			"%s",
+			dq->max_workers,
+			dq->chain_ops ? "ops linked in chains, one completion each"
+				      : "one completion per op (no IORING_FEAT_CQE_SKIP)");
 	return 0;
 
 err_ring:
@@ -656,17 +697,25 @@ static void op_complete(struct discard_queue *dq, struct discard_op *op, int res
 	report_op_done(dq, rep);
 }
 
-/* Put one op on the ring if there is room. At most RING_ENTRIES ops are in
- * the kernel at once, so the CQ (twice that) can never overflow. */
-static bool ring_place(struct discard_queue *dq, struct discard_op *op)
-{
-	struct io_uring_sqe *sqe;
+/*
+ * Ops go on the ring in chains: consecutive ops of one report linked with
+ * IOSQE_IO_LINK, so a chain costs one punt to io-wq and one worker runs its
+ * ops back to back, instead of one hand-over and one wake-up per op. Every
+ * op still posts its own CQE with its own result: not IOSQE_CQE_SKIP_SUCCESS,
+ * because IORING_OP_MADVISE and IORING_OP_FALLOCATE do not mark a failed
+ * request as failed, so with SKIP_SUCCESS a failed discard posts nothing and
+ * the chain carries on (measured on 6.18: an mlocked range in the middle of
+ * a chain vanished without a CQE; see docs/virtio-balloon.md). For the same
+ * reason a failing op does not cancel the rest of its chain; if the kernel
+ * does cancel (-ECANCELED), that op is retried like any failed one. Chains
+ * end at a report boundary, at DISCARD_CHAIN_OPS ops or DISCARD_CHAIN_BYTES,
+ * so one report's chains can still run on several workers.
+ */
+#define DISCARD_CHAIN_OPS   32
+#define DISCARD_CHAIN_BYTES (16ULL << 20)
 
-	if (dq->ops_in_ring >= DISCARD_RING_ENTRIES)
-		return false;
-	sqe = io_uring_get_sqe(&dq->ring);
-	if (!sqe)
-		return false;
+static void prep_op(struct discard_queue *dq, struct io_uring_sqe *sqe, struct discard_op *op)
+{
 	op->start_ns = clock__mono_ns();
 	if (dq->inject_noop_ops) {
 		/* Test hook: "succeed" without discarding, like a method that frees nothing. */
@@ -676,18 +725,117 @@ static bool ring_place(struct discard_queue *dq, struct discard_op *op)
 	} else {
 		op_prep_sqe(dq->method, sqe, op);
 	}
-	dq->ops_in_ring++;
-	return true;
+	/* Discards always block: skip the inline attempt that would just say -EAGAIN. */
+	sqe->flags |= IOSQE_ASYNC;
 }
 
-/* Move deferred ops (oldest first) onto the ring while there is room. */
-static void ring_fill(struct discard_queue *dq)
+static struct discard_op *deferred_pop(struct discard_queue *dq)
 {
-	while (dq->deferred_head && ring_place(dq, dq->deferred_head)) {
-		dq->deferred_head = dq->deferred_head->next;
-		if (!dq->deferred_head)
-			dq->deferred_tail = NULL;
+	struct discard_op *op = dq->deferred_head;
+
+	dq->deferred_head = op->next;
+	if (!dq->deferred_head)
+		dq->deferred_tail = NULL;
+	dq->nr_deferred--;
+	return op;
+}
+
+/*
+ * Move deferred ops (oldest first) onto the ring as chains, at most `budget`
+ * ops and never more than DISCARD_RING_ENTRIES in the kernel at once (so the
+ * CQ, twice that, cannot overflow). Returns the number of ops placed.
+ */
+static unsigned int ring_fill(struct discard_queue *dq, unsigned int budget)
+{
+	bool chain = dq->chain_ops;
+	unsigned int placed = 0;
+
+	while (placed < budget && dq->deferred_head && dq->ops_in_ring < DISCARD_RING_ENTRIES) {
+		struct discard_report *rep = dq->deferred_head->report;
+		struct io_uring_sqe *last_sqe = NULL;
+		unsigned int n = 0;
+		uint64_t bytes = 0;
+
+		while (placed < budget && dq->deferred_head && dq->deferred_head->report == rep &&
+		       dq->ops_in_ring < DISCARD_RING_ENTRIES &&
+		       (n == 0 || (chain && n < DISCARD_CHAIN_OPS &&
+				   bytes + dq->deferred_head->len <= DISCARD_CHAIN_BYTES))) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&dq->ring);
+			struct discard_op *op;
+
+			if (!sqe)
+				break;
+			op = deferred_pop(dq);
+			prep_op(dq, sqe, op);
+			if (chain)
+				sqe->flags |= IOSQE_IO_LINK;
+			last_sqe = sqe;
+			dq->ops_in_ring++;
+			placed++;
+			n++;
+			bytes += op->len;
+		}
+		if (!last_sqe)
+			break; /* no SQE: the next turn, after a submit */
+		/* The chain's last op ends the link and always posts its CQE. */
+		last_sqe->flags &= (uint8_t) ~(IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS);
 	}
+	return placed;
+}
+
+/*
+ * The first io_uring_enter() of each submitting thread runs with that thread
+ * briefly in SCHED_BATCH. The ring's io-wq workers are created inside it, and
+ * a new thread inherits its creator's policy: the workers are born
+ * SCHED_BATCH, so waking one (every submission does) never preempts the
+ * device loop or a vCPU sharing its CPU. Without it, on a 2-CPU host the loop
+ * thread lost its CPU to the worker it had just woken for 1-5 ms per report
+ * (tools/bench-discard with perf sched_switch: wall 1-5 ms, CPU 10-30 us).
+ * Only the first submit: switching back to SCHED_OTHER is itself a point
+ * where the scheduler may hand the CPU to the worker, and the worker, the
+ * last of its kind, is kept by io-wq while the ring lives. The workers'
+ * discards are background work; they still get their fair share of CPU.
+ */
+static __thread bool workers_born_batch;
+
+static int submit_ring(struct discard_queue *dq)
+{
+	const struct sched_param param = {.sched_priority = 0};
+	bool lowered = false;
+	int ret;
+
+	if (!workers_born_batch) {
+		workers_born_batch = true;
+		lowered = sched_getscheduler(0) == SCHED_OTHER &&
+			  sched_setscheduler(0, SCHED_BATCH, &param) == 0;
+	}
+	ret = io_uring_submit(&dq->ring);
+	if (lowered)
+		sched_setscheduler(0, SCHED_OTHER, &param);
+	return ret;
+}
+
+/*
+ * Have the calling thread's io-wq worker born now, SCHED_BATCH, instead of
+ * inside the first report: creating it costs ~150 us of CPU and, when the
+ * policy is switched back, often the CPU for a scheduler slice (a 2-4 ms
+ * callback in bench-discard). A NOP sent with IOSQE_ASYNC goes to io-wq,
+ * which starts the worker; its CQE (no user data) is dropped by reap_ring.
+ */
+static void warm_up_thread(struct discard_queue *dq)
+{
+	struct io_uring_sqe *sqe;
+
+	if (workers_born_batch || !dq->ring_ready)
+		return;
+	sqe = io_uring_get_sqe(&dq->ring);
+	if (!sqe)
+		return; /* the next submit does it */
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data(sqe, NULL);
+	sqe->flags |= IOSQE_ASYNC;
+	dq->nops_in_ring++;
+	submit_ring(dq);
 }
 
 static void ring_submit(struct discard_queue *dq)
@@ -696,7 +844,7 @@ static void ring_submit(struct discard_queue *dq)
 
 	if (!io_uring_sq_ready(&dq->ring))
 		return;
-	ret = io_uring_submit(&dq->ring);
+	ret = submit_ring(dq);
 	if (ret < 0 && ret != -EINTR) {
 		/* The SQEs stay in the SQ ring: the next call submits them again. */
 		log_ratelimited(LOG_WARN, "discard: io_uring_submit: %s; will retry",
@@ -713,14 +861,27 @@ static void defer_op(struct discard_queue *dq, struct discard_op *op)
 	else
 		dq->deferred_head = op;
 	dq->deferred_tail = op;
-	dq->stats.sq_full_deferrals++;
+	dq->nr_deferred++;
+}
+
+/*
+ * Whether a bounded turn left work that only this queue can move on: ops
+ * that may go on the ring now, or completions not yet reaped. (Ops waiting
+ * for a full ring need no poke: the ring's completions signal the eventfd.)
+ */
+static bool work_left(struct discard_queue *dq)
+{
+	if (!dq->ring_ready)
+		return false;
+	return (dq->deferred_head && dq->ops_in_ring < DISCARD_RING_ENTRIES) ||
+	       io_uring_cq_ready(&dq->ring) > 0;
 }
 
 int discard_queue__submit(struct discard_queue *dq, const struct discard_range *ranges,
 			  unsigned int n, discard_done_fn done, void *cookie)
 {
 	struct discard_report *rep;
-	unsigned int invalid = 0, nr_ops;
+	unsigned int invalid = 0, nr_ops, older, placed, waiting;
 	uint64_t bytes = 0;
 
 	for (unsigned int i = 0; i < n; i++) {
@@ -759,8 +920,6 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 	dq->stats.bytes_skipped += rep->result.bytes_skipped;
 	dq->stats.ops_in_flight += nr_ops + 1;
 
-	if (!dq->sync)
-		ring_fill(dq); /* older deferred ops go first */
 	for (unsigned int i = 0; i < nr_ops; i++) {
 		struct discard_op *op = &rep->ops[i];
 
@@ -771,32 +930,48 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 
 			histogram_add(&dq->stats.op_latency, clock__mono_ns() - t0);
 			op_complete(dq, op, res);
-		} else if (dq->deferred_head || !ring_place(dq, op)) {
-			defer_op(dq, op);
 		}
 	}
-	if (!dq->sync)
+	if (!dq->sync) {
+		/* Behind older deferred ops (FIFO), one bounded batch this turn. */
+		older = dq->nr_deferred;
+		for (unsigned int i = 0; i < nr_ops; i++)
+			defer_op(dq, &rep->ops[i]);
+		placed = ring_fill(dq, DISCARD_SUBMIT_BATCH);
+		waiting = placed >= older + nr_ops ? 0
+			  : placed > older	   ? older + nr_ops - placed
+						   : nr_ops;
+		if (dq->ops_in_ring >= DISCARD_RING_ENTRIES)
+			dq->stats.sq_full_deferrals += waiting;
+		else
+			dq->stats.batch_deferrals += waiting;
 		ring_submit(dq);
+	}
 	report_op_done(dq, rep); /* submit's own count */
-	if (dq->finished_head)
+	if (dq->finished_head || work_left(dq))
 		signal_owner(dq);
 	return 0;
 }
 
-static void reap_ring(struct discard_queue *dq)
+static void reap_ring(struct discard_queue *dq, unsigned int budget)
 {
 	struct io_uring_cqe *cqe;
 
-	while (dq->ops_in_ring && io_uring_peek_cqe(&dq->ring, &cqe) == 0) {
+	while (budget-- && (dq->ops_in_ring || dq->nops_in_ring) &&
+	       io_uring_peek_cqe(&dq->ring, &cqe) == 0) {
 		struct discard_op *op = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&dq->ring, cqe);
-		dq->ops_in_ring--;
+		if (!op) {
+			dq->nops_in_ring--; /* warm_up_thread's NOP */
+			continue;
+		}
 		if (dq->inject_ring_failures) {
 			dq->inject_ring_failures--;
 			res = -EIO;
 		}
+		dq->ops_in_ring--;
 		histogram_add(&dq->stats.op_latency, clock__mono_ns() - op->start_ns);
 		op_complete(dq, op, res);
 	}
@@ -814,8 +989,9 @@ int discard_queue__process_completions(struct discard_queue *dq)
 		/* EAGAIN: called without an event, fine. */
 	}
 	if (dq->ring_ready) {
-		reap_ring(dq);
-		ring_fill(dq);
+		warm_up_thread(dq);
+		reap_ring(dq, DISCARD_REAP_BATCH);
+		ring_fill(dq, DISCARD_SUBMIT_BATCH);
 		ring_submit(dq);
 	}
 	/* Detach first: a callback may submit a new report. */
@@ -832,6 +1008,9 @@ int discard_queue__process_completions(struct discard_queue *dq)
 		rep = next;
 		done++;
 	}
+	/* Bounded turn: come back for the rest after the loop served others. */
+	if (work_left(dq))
+		signal_owner(dq);
 	return done;
 }
 

@@ -27,6 +27,15 @@
  * 32-bit field (liburing 2.3), and bounded ops keep per-op latency bounded.
  */
 #define DISCARD_MAX_OP_BYTES (1ULL << 30)
+/*
+ * Work per event-loop callback is bounded: submit() and each
+ * process_completions() put at most DISCARD_SUBMIT_BATCH ops on the ring and
+ * reap at most DISCARD_REAP_BATCH completions; what is left waits for the
+ * next turn (the queue pokes its own eventfd). An inflate chain of 256 pages
+ * goes out in sixteen turns, not one.
+ */
+#define DISCARD_SUBMIT_BATCH 16
+#define DISCARD_REAP_BATCH   32
 /* Ranges must be aligned to the host's base page; hugetlbfs then rounds inward. */
 #define DISCARD_MIN_ALIGN 4096ULL
 
@@ -96,6 +105,7 @@ struct discard_stats {
 	uint64_t ineffective_ops;   /* "succeeded" but the range is still resident (mincore) */
 	uint64_t bytes_not_freed;   /* their bytes: not counted in bytes_discarded */
 	uint64_t sq_full_deferrals; /* ops that waited for a ring slot */
+	uint64_t batch_deferrals;   /* ops that waited for the next loop turn (batch bound) */
 	uint64_t reports_in_flight; /* gauge */
 	uint64_t ops_in_flight;	    /* gauge: on the ring or waiting for a slot */
 	struct discard_histogram report_latency; /* submit -> done */
@@ -116,6 +126,10 @@ struct discard_queue {
 	bool ring_ready;
 	int eventfd; /* readable when there is something for process_completions() */
 	unsigned int ops_in_ring;
+	unsigned int max_workers;  /* io-wq workers per submitting thread (0: kernel default) */
+	bool chain_ops;		   /* ring ops go out as linked chains (off: one by one) */
+	unsigned int nr_deferred;  /* ops in the deferred queue */
+	unsigned int nops_in_ring; /* warm-up NOPs not reaped yet */
 
 	/* Ops waiting for a ring slot, FIFO. */
 	struct discard_op *deferred_head, *deferred_tail;

@@ -462,6 +462,10 @@ static void *dev_thread(void *arg)
 		seen = dev->round_seq;
 		pthread_mutex_unlock(&dev->lock);
 
+		/* Outside the measured callbacks: the queue's first turn in this
+		 * thread starts its io-wq worker (discard_queue.c warm_up_thread). */
+		if (dev->kind == ENGINE_URING)
+			discard_queue__process_completions(dev->dq);
 		getrusage(RUSAGE_THREAD, &ru0);
 		event_loop__run(&dev->loop);
 		/* The loop never reads its stop eventfd: clear it for the next run. */

@@ -300,6 +300,8 @@ const struct metrics_counter metrics__discard_counters[] = {
 		"Bytes of those operations: not counted as discarded."),
 	COUNTER(discard_stats, sq_full_deferrals, "discard_sq_full_deferrals_total",
 		"Operations that waited for a free io_uring slot."),
+	COUNTER(discard_stats, batch_deferrals, "discard_batch_deferrals_total",
+		"Operations that waited for the event loop's next turn (bounded batches)."),
 };
 const unsigned int metrics__nr_discard_counters =
 	sizeof(metrics__discard_counters) / sizeof(metrics__discard_counters[0]);

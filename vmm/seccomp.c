@@ -379,6 +379,20 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_role role)
 		a[0] = arg_eq(1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
 		if ((ret = allow(ctx, SCMP_SYS(fallocate), 1, a)) < 0)
 			return ret;
+		/*
+		 * Submitting discards: the thread itself (pid 0) switches between
+		 * SCHED_OTHER and SCHED_BATCH so new io-wq workers are born BATCH
+		 * (discard_queue.c submit_ring). Nothing else, no other thread.
+		 */
+		a[0] = arg_eq(0, 0);
+		if ((ret = allow(ctx, SCMP_SYS(sched_getscheduler), 1, a)) < 0)
+			return ret;
+		a[1] = arg_eq(1, SCHED_OTHER);
+		if ((ret = allow(ctx, SCMP_SYS(sched_setscheduler), 2, a)) < 0)
+			return ret;
+		a[1] = arg_eq(1, SCHED_BATCH);
+		if ((ret = allow(ctx, SCMP_SYS(sched_setscheduler), 2, a)) < 0)
+			return ret;
 	}
 	if (role == SECCOMP_ROLE_DEVICE) {
 		/* Teardown takes the ring's eventfd back; no other registration. */
