@@ -445,7 +445,7 @@ static int restrict_ring(struct discard_queue *dq)
  * cost the device loop its CPU. Set while the ring is still disabled (the
  * restrictions do not allow it later); applies to every thread that submits.
  */
-static void limit_workers(struct discard_queue *dq)
+static unsigned int limit_workers(struct discard_queue *dq)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int n = cpus > 1 ? (unsigned int)(cpus / 2) : 1;
@@ -460,14 +460,15 @@ static void limit_workers(struct discard_queue *dq)
 		log_warn("discard: cannot cap io_uring workers at %u (%s); the kernel's default "
 			 "applies",
 			 n, strerror(-ret));
-		return;
+		return 0;
 	}
-	dq->max_workers = n;
+	return n;
 }
 
 int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 			enum discard_method method, unsigned int flags)
 {
+	unsigned int workers = 0;
 	int ret;
 
 	memset(dq, 0, sizeof(*dq));
@@ -502,8 +503,7 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 			goto err_eventfd;
 		}
 		dq->ring_ready = true;
-		dq->chain_ops = true;
-		limit_workers(dq);
+		workers = limit_workers(dq);
 		ret = restrict_ring(dq);
 		if (ret < 0)
 			goto err_ring;
@@ -523,12 +523,9 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 		 discard_method__name(dq->method), dq->sync ? ", synchronous" : " via io_uring",
 		 dq->reason);
 	if (!dq->sync)
-		log_info(
-			"discard: io_uring workers: %u at most per submitting thread, SCHED_BATCH; "
-			"%s",
-			dq->max_workers,
-			dq->chain_ops ? "ops linked in chains, one completion each"
-				      : "one completion per op (no IORING_FEAT_CQE_SKIP)");
+		log_info("discard: io_uring workers: %u at most per submitting thread (0: the "
+			 "kernel's default), SCHED_BATCH; ops linked in chains",
+			 workers);
 	return 0;
 
 err_ring:
@@ -743,11 +740,10 @@ static struct discard_op *deferred_pop(struct discard_queue *dq)
 /*
  * Move deferred ops (oldest first) onto the ring as chains, at most `budget`
  * ops and never more than DISCARD_RING_ENTRIES in the kernel at once (so the
- * CQ, twice that, cannot overflow). Returns the number of ops placed.
+ * CQ, twice that, cannot overflow).
  */
-static unsigned int ring_fill(struct discard_queue *dq, unsigned int budget)
+static void ring_fill(struct discard_queue *dq, unsigned int budget)
 {
-	bool chain = dq->chain_ops;
 	unsigned int placed = 0;
 
 	while (placed < budget && dq->deferred_head && dq->ops_in_ring < DISCARD_RING_ENTRIES) {
@@ -758,7 +754,7 @@ static unsigned int ring_fill(struct discard_queue *dq, unsigned int budget)
 
 		while (placed < budget && dq->deferred_head && dq->deferred_head->report == rep &&
 		       dq->ops_in_ring < DISCARD_RING_ENTRIES &&
-		       (n == 0 || (chain && n < DISCARD_CHAIN_OPS &&
+		       (n == 0 || (n < DISCARD_CHAIN_OPS &&
 				   bytes + dq->deferred_head->len <= DISCARD_CHAIN_BYTES))) {
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&dq->ring);
 			struct discard_op *op;
@@ -767,8 +763,7 @@ static unsigned int ring_fill(struct discard_queue *dq, unsigned int budget)
 				break;
 			op = deferred_pop(dq);
 			prep_op(dq, sqe, op);
-			if (chain)
-				sqe->flags |= IOSQE_IO_LINK;
+			sqe->flags |= IOSQE_IO_LINK;
 			last_sqe = sqe;
 			dq->ops_in_ring++;
 			placed++;
@@ -777,10 +772,9 @@ static unsigned int ring_fill(struct discard_queue *dq, unsigned int budget)
 		}
 		if (!last_sqe)
 			break; /* no SQE: the next turn, after a submit */
-		/* The chain's last op ends the link and always posts its CQE. */
-		last_sqe->flags &= (uint8_t) ~(IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS);
+		/* The chain's last op ends the link. */
+		last_sqe->flags &= (uint8_t)~IOSQE_IO_LINK;
 	}
-	return placed;
 }
 
 /*
@@ -881,7 +875,7 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 			  unsigned int n, discard_done_fn done, void *cookie)
 {
 	struct discard_report *rep;
-	unsigned int invalid = 0, nr_ops, older, placed, waiting;
+	unsigned int invalid = 0, nr_ops, waiting;
 	uint64_t bytes = 0;
 
 	for (unsigned int i = 0; i < n; i++) {
@@ -934,13 +928,11 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 	}
 	if (!dq->sync) {
 		/* Behind older deferred ops (FIFO), one bounded batch this turn. */
-		older = dq->nr_deferred;
 		for (unsigned int i = 0; i < nr_ops; i++)
 			defer_op(dq, &rep->ops[i]);
-		placed = ring_fill(dq, DISCARD_SUBMIT_BATCH);
-		waiting = placed >= older + nr_ops ? 0
-			  : placed > older	   ? older + nr_ops - placed
-						   : nr_ops;
+		ring_fill(dq, DISCARD_SUBMIT_BATCH);
+		/* What is still deferred is the queue's tail: this report's ops last. */
+		waiting = dq->nr_deferred < nr_ops ? dq->nr_deferred : nr_ops;
 		if (dq->ops_in_ring >= DISCARD_RING_ENTRIES)
 			dq->stats.sq_full_deferrals += waiting;
 		else

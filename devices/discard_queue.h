@@ -126,12 +126,10 @@ struct discard_queue {
 	bool ring_ready;
 	int eventfd; /* readable when there is something for process_completions() */
 	unsigned int ops_in_ring;
-	unsigned int max_workers;  /* io-wq workers per submitting thread (0: kernel default) */
-	bool chain_ops;		   /* ring ops go out as linked chains (off: one by one) */
 	unsigned int nr_deferred;  /* ops in the deferred queue */
 	unsigned int nops_in_ring; /* warm-up NOPs not reaped yet */
 
-	/* Ops waiting for a ring slot, FIFO. */
+	/* Ops waiting for a ring slot or the next turn, FIFO. */
 	struct discard_op *deferred_head, *deferred_tail;
 	/* Reports whose ops are all done, waiting for their callback. */
 	struct discard_report *finished_head, *finished_tail;
@@ -161,8 +159,9 @@ void discard_queue__exit(struct discard_queue *dq);
  * DISCARD_MIN_ALIGN and lie inside one RAM region; else nothing is submitted,
  * the bad ranges are counted and -EINVAL returned (done is not called).
  * On 0, done(cookie, result) is called later from process_completions()
- * (or drain()), never from inside submit(). Never blocks: ops that find the
- * ring full wait in a queue and go out as completions free slots.
+ * (or drain()), never from inside submit(). Never blocks: at most
+ * DISCARD_SUBMIT_BATCH ops go on the ring per call; the rest (and any that
+ * find the ring full) wait in a queue and go out on later turns.
  */
 int discard_queue__submit(struct discard_queue *dq, const struct discard_range *ranges,
 			  unsigned int n, discard_done_fn done, void *cookie);
