@@ -36,6 +36,14 @@
  */
 #define DISCARD_SUBMIT_BATCH 16
 #define DISCARD_REAP_BATCH   32
+/*
+ * Ops shorter than this (inflate's 4 KiB pages) skip the ring: a page
+ * worker thread frees up to DISCARD_PAGE_BATCH_OPS of them per system call
+ * (process_madvise) and hands them back in one wake-up. See
+ * docs/virtio-balloon.md, "Small discards: the page worker".
+ */
+#define DISCARD_PAGE_OP_MAX    (2ULL << 20)
+#define DISCARD_PAGE_BATCH_OPS 256
 /* Ranges must be aligned to the host's base page; hugetlbfs then rounds inward. */
 #define DISCARD_MIN_ALIGN 4096ULL
 
@@ -106,6 +114,8 @@ struct discard_stats {
 	uint64_t bytes_not_freed;   /* their bytes: not counted in bytes_discarded */
 	uint64_t sq_full_deferrals; /* ops that waited for a ring slot */
 	uint64_t batch_deferrals;   /* ops that waited for the next loop turn (batch bound) */
+	uint64_t page_batches;	    /* batches of small ops handed to the page worker */
+	uint64_t page_batch_ops;    /* ops in them */
 	uint64_t reports_in_flight; /* gauge */
 	uint64_t ops_in_flight;	    /* gauge: on the ring or waiting for a slot */
 	struct discard_histogram report_latency; /* submit -> done */
@@ -114,6 +124,8 @@ struct discard_stats {
 
 struct discard_op;
 struct discard_report;
+struct discard_batch;
+struct discard_worker;
 
 struct discard_queue {
 	const struct guest_mem *mem;
@@ -126,8 +138,10 @@ struct discard_queue {
 	bool ring_ready;
 	int eventfd; /* readable when there is something for process_completions() */
 	unsigned int ops_in_ring;
-	unsigned int nr_deferred;  /* ops in the deferred queue */
-	unsigned int nops_in_ring; /* warm-up NOPs not reaped yet */
+	unsigned int nr_deferred;	/* ops in the deferred queue */
+	unsigned int nops_in_ring;	/* warm-up NOPs not reaped yet */
+	struct discard_worker *worker;	/* the page worker; NULL: every op on the ring */
+	unsigned int batches_in_worker; /* handed over, not reaped yet */
 
 	/* Ops waiting for a ring slot or the next turn, FIFO. */
 	struct discard_op *deferred_head, *deferred_tail;
@@ -138,9 +152,10 @@ struct discard_queue {
 
 	/* Test hooks. */
 	bool hold_completions;		    /* process_completions() reaps nothing while set */
-	unsigned int inject_ring_failures;  /* fail the next N ring ops (-EIO) */
+	bool ring_only;			    /* small ops go on the ring too (no page worker) */
+	unsigned int inject_ring_failures;  /* fail the next N ring or page worker ops (-EIO) */
 	unsigned int inject_retry_failures; /* fail the next N synchronous retries */
-	unsigned int inject_noop_ops;	    /* the next N ring ops do nothing (IORING_OP_NOP) */
+	unsigned int inject_noop_ops;	    /* the next N ops do nothing (ring: IORING_OP_NOP) */
 };
 
 /*
@@ -151,6 +166,14 @@ struct discard_queue {
  */
 int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 			enum discard_method method, unsigned int flags);
+/*
+ * Called first thing on every page worker thread init() starts (mini-vmm:
+ * install the thread's seccomp filter). A negative return stops that thread
+ * and its queue sends small ops to the ring instead. Process-wide; set it
+ * before init(). NULL (the default): nothing.
+ */
+void discard_queue__set_worker_setup(int (*setup)(void));
+
 /* Drains, then frees everything. Safe on a zeroed or failed-init queue. */
 void discard_queue__exit(struct discard_queue *dq);
 

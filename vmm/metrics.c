@@ -302,6 +302,10 @@ const struct metrics_counter metrics__discard_counters[] = {
 		"Operations that waited for a free io_uring slot."),
 	COUNTER(discard_stats, batch_deferrals, "discard_batch_deferrals_total",
 		"Operations that waited for the event loop's next turn (bounded batches)."),
+	COUNTER(discard_stats, page_batches, "discard_page_batches_total",
+		"Batches of small (under 2 MiB) operations handed to the page worker."),
+	COUNTER(discard_stats, page_batch_ops, "discard_page_batch_ops_total",
+		"Operations in those batches."),
 };
 const unsigned int metrics__nr_discard_counters =
 	sizeof(metrics__discard_counters) / sizeof(metrics__discard_counters[0]);

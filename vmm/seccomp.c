@@ -64,10 +64,11 @@
 #endif
 #endif
 
-#define R_VCPU	 (1u << SECCOMP_ROLE_VCPU)
-#define R_DEVICE (1u << SECCOMP_ROLE_DEVICE)
-#define R_API	 (1u << SECCOMP_ROLE_API)
-#define R_ALL	 (R_VCPU | R_DEVICE | R_API)
+#define R_VCPU	  (1u << SECCOMP_ROLE_VCPU)
+#define R_DEVICE  (1u << SECCOMP_ROLE_DEVICE)
+#define R_API	  (1u << SECCOMP_ROLE_API)
+#define R_DISCARD (1u << SECCOMP_ROLE_DISCARD)
+#define R_ALL	  (R_VCPU | R_DEVICE | R_API | R_DISCARD)
 
 /* System calls allowed with any arguments. */
 static const struct {
@@ -97,9 +98,9 @@ static const struct {
 	{SCMP_SYS(exit_group), R_ALL},
 
 	/* Balloon work: activation/reset wiring, the stats timer, RSS samples. */
-	{SCMP_SYS(epoll_ctl), R_ALL},
-	{SCMP_SYS(timerfd_settime), R_ALL},
-	{SCMP_SYS(mincore), R_ALL},
+	{SCMP_SYS(epoll_ctl), R_VCPU | R_DEVICE | R_API},
+	{SCMP_SYS(timerfd_settime), R_VCPU | R_DEVICE | R_API},
+	{SCMP_SYS(mincore), R_VCPU | R_DEVICE | R_API},
 	/* Discards: submit and reap (the ring exists already; no io_uring_setup). */
 	{SCMP_SYS(io_uring_enter), R_VCPU | R_DEVICE},
 
@@ -165,6 +166,7 @@ static const char *const role_names[SECCOMP_ROLE__COUNT] = {
 	[SECCOMP_ROLE_VCPU] = "vcpu",
 	[SECCOMP_ROLE_DEVICE] = "device",
 	[SECCOMP_ROLE_API] = "api",
+	[SECCOMP_ROLE_DISCARD] = "discard",
 };
 
 const char *seccomp__role_name(enum seccomp_role role)
@@ -374,11 +376,30 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_role role)
 		if ((ret = allow(ctx, SCMP_SYS(tgkill), 1, a)) < 0)
 			return ret;
 	}
-	if (role == SECCOMP_ROLE_VCPU || role == SECCOMP_ROLE_DEVICE) {
+	if (role == SECCOMP_ROLE_VCPU || role == SECCOMP_ROLE_DEVICE ||
+	    role == SECCOMP_ROLE_DISCARD) {
 		/* Discards: punch a hole, nothing else (no growing or zeroing files). */
 		a[0] = arg_eq(1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
 		if ((ret = allow(ctx, SCMP_SYS(fallocate), 1, a)) < 0)
 			return ret;
+	}
+	if (role == SECCOMP_ROLE_DISCARD) {
+		/*
+		 * Batches of small discards: process_madvise() with the two
+		 * discarding advices and no flags. The pidfd is the process's own
+		 * (opened at setup): no thread may open another (pidfd_open is
+		 * not allowed anywhere).
+		 */
+		static const int advice[] = {MADV_DONTNEED, MADV_REMOVE};
+
+		for (size_t i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
+			a[0] = arg_eq(3, (uint64_t)advice[i]);
+			a[1] = arg_eq(4, 0);
+			if ((ret = allow(ctx, SCMP_SYS(process_madvise), 2, a)) < 0)
+				return ret;
+		}
+	}
+	if (role == SECCOMP_ROLE_VCPU || role == SECCOMP_ROLE_DEVICE) {
 		/*
 		 * Submitting discards: the thread itself (pid 0) switches between
 		 * SCHED_OTHER and SCHED_BATCH so new io-wq workers are born BATCH

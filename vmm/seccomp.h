@@ -12,6 +12,8 @@
  *   - a vCPU thread: first thing in its thread function, before KVM_RUN;
  *   - the API thread: first thing in its thread function, before it serves
  *     (threads it creates inherit the filter);
+ *   - the discard queue's page worker: first thing in its thread function
+ *     (discard_queue__set_worker_setup);
  *   - the main thread, which runs the device event loop: after every other
  *     thread was created, right before event_loop__run(). A thread created
  *     after that would inherit the device filter on top of its own.
@@ -28,6 +30,7 @@ enum seccomp_role {
 	SECCOMP_ROLE_VCPU = 0, /* KVM_RUN loop and the exit handlers (device MMIO/PIO emulation) */
 	SECCOMP_ROLE_DEVICE,   /* the main thread: device event loop, then teardown */
 	SECCOMP_ROLE_API,      /* the HTTP API thread (libmicrohttpd) */
+	SECCOMP_ROLE_DISCARD,  /* the discard queue's page worker (discard_queue.c) */
 	SECCOMP_ROLE__COUNT,
 };
 
@@ -40,7 +43,7 @@ enum seccomp_mode {
 /* 128 + SIGSYS, what a shell reports for a process killed by SIGSYS. */
 #define SECCOMP_EXIT_STATUS 159
 
-/* "vcpu", "device", "api". */
+/* "vcpu", "device", "api", "discard". */
 const char *seccomp__role_name(enum seccomp_role role);
 
 /* For every later seccomp__install() in the process. Default SECCOMP_MODE_TRAP. */

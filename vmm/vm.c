@@ -413,6 +413,21 @@ static const struct vm_control_ops vm_control_ops = {
 	.request_shutdown = vm_ctl_shutdown,
 };
 
+/*
+ * Runs first on the discard queue's page worker, which the balloon starts
+ * during setup, before the main thread drops its capabilities: capabilities
+ * and seccomp filters are per thread, so the worker drops and confines
+ * itself.
+ */
+static int vm_confine_discard_worker(void)
+{
+	int ret = privs__drop_all();
+
+	if (ret < 0)
+		return ret;
+	return seccomp__install(SECCOMP_ROLE_DISCARD);
+}
+
 /* Runs on the API's setup thread before it creates the serving threads. */
 static int vm_confine_api(void *opaque)
 {
@@ -563,6 +578,7 @@ static int vm_setup(struct vm *vm)
 	if (ret < 0)
 		return ret;
 	if (cfg->balloon) {
+		discard_queue__set_worker_setup(vm_confine_discard_worker);
 		ret = setup_balloon(vm);
 		if (ret < 0)
 			return ret;

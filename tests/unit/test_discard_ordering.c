@@ -219,6 +219,7 @@ static void test_out_of_order(void)
 	bool big_done = false, small_done = false;
 
 	rig_init(&r, DISCARD_METHOD_AUTO);
+	r.b.dq.ring_only = true; /* 4 KiB ops would go to the page worker */
 	/* Every other page: nothing coalesces. 2 chains x 200 ops > 256 ring slots. */
 	for (unsigned int i = 0; i < BIG; i++)
 		big[i] = (struct fake_buf){r.pool + (uint64_t)i * 2 * 4096, 4096, true};

@@ -320,6 +320,7 @@ static void test_deferred(void)
 	CHECK_EQ(guest_mem__init(&mem, size, GUEST_MEM_ANON), 0);
 	hva = guest_mem__translate(&mem, 0, size);
 	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	dq.ring_only = true; /* 4 KiB ops would go to the page worker */
 	fill(&mem, 0, size);
 	/* Every other page: nothing coalesces, one op per range. */
 	for (unsigned int r = 0; r < REPORTS; r++)
@@ -477,6 +478,88 @@ static void test_sync_and_hold(void)
 	guest_mem__exit(&mem);
 }
 
+/*
+ * Small ops go to the page worker in batches of at most
+ * DISCARD_PAGE_BATCH_OPS, big ones to the ring, in the same report; a page
+ * the kernel refuses (mlocked) in the middle of a batch fails alone, is
+ * retried, acknowledged without discard and keeps its content; drain()
+ * waits for batches still in the worker.
+ */
+static void test_page_worker(enum guest_mem_backend backend)
+{
+	enum { PAGES = 600, LOCKED = 300 };
+	static struct discard_range r[PAGES + 1];
+	const uint64_t size = 16 * MiB, big = 12 * MiB;
+	struct discard_queue dq;
+	struct guest_mem mem;
+	struct done_rec d = {0};
+	uint8_t *hva;
+
+	CHECK_EQ(guest_mem__init(&mem, size, backend), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	CHECK(dq.worker != NULL);
+	hva = guest_mem__translate(&mem, 0, size);
+	fill(&mem, 0, size);
+	/* Every other page of the first 4.7 MiB, then 2 MiB at 12 MiB. */
+	for (unsigned int i = 0; i < PAGES; i++)
+		r[i] = (struct discard_range){(uint64_t)i * 2 * 4096, 4096};
+	r[PAGES] = (struct discard_range){big, 2 * MiB};
+	CHECK_EQ(discard_queue__submit(&dq, r, PAGES + 1, on_done, &d), 0);
+	CHECK_EQ(dq.stats.page_batches, 3); /* 256 + 256 + 88 */
+	CHECK_EQ(dq.stats.page_batch_ops, PAGES);
+	CHECK_EQ(dq.stats.ops, PAGES + 1);
+	wait_done(&dq, &d);
+	CHECK_EQ(d.res.bytes_discarded, PAGES * 4096ULL + 2 * MiB);
+	CHECK_EQ(d.res.op_errors, 0);
+	for (unsigned int i = 0; i < PAGES; i++) {
+		expect(&mem, (uint64_t)i * 2 * 4096, 4096, false);
+		expect(&mem, (uint64_t)i * 2 * 4096 + 4096, 4096, true);
+	}
+	expect(&mem, big, 2 * MiB, false);
+	expect(&mem, big + 2 * MiB, size - big - 2 * MiB, true);
+	CHECK_EQ(dq.batches_in_worker, 0);
+
+	/* One page in the middle of a batch cannot be discarded. */
+	if (backend == GUEST_MEM_ANON) {
+		fill(&mem, 0, size);
+		CHECK_EQ(mlock(hva + (uint64_t)LOCKED * 2 * 4096, 4096), 0);
+		d.calls = 0;
+		CHECK_EQ(discard_queue__submit(&dq, r, PAGES, on_done, &d), 0);
+		wait_done(&dq, &d);
+		CHECK_EQ(d.res.op_errors, 1);
+		CHECK_EQ(d.res.bytes_failed, 4096);
+		CHECK_EQ(d.res.bytes_discarded, (PAGES - 1) * 4096ULL);
+		CHECK_EQ(dq.stats.acked_without_discard, 1);
+		expect(&mem, (uint64_t)LOCKED * 2 * 4096, 4096, true);
+		expect(&mem, (uint64_t)(LOCKED - 1) * 2 * 4096, 4096, false);
+		expect(&mem, (uint64_t)(LOCKED + 1) * 2 * 4096, 4096, false);
+		CHECK_EQ(munlock(hva + (uint64_t)LOCKED * 2 * 4096, 4096), 0);
+	}
+
+	/* drain() waits for batches the worker still holds. */
+	fill(&mem, 0, size);
+	d.calls = 0;
+	CHECK_EQ(discard_queue__submit(&dq, r, PAGES, on_done, &d), 0);
+	discard_queue__drain(&dq);
+	CHECK_EQ(d.calls, 1);
+	CHECK_EQ(dq.stats.reports_in_flight, 0);
+	CHECK_EQ(dq.stats.ops_in_flight, 0);
+	expect(&mem, 0, 4096, false);
+
+	/* Without the worker (test hook) the same report goes on the ring. */
+	fill(&mem, 0, size);
+	d.calls = 0;
+	dq.ring_only = true;
+	CHECK_EQ(discard_queue__submit(&dq, r, PAGES, on_done, &d), 0);
+	CHECK_EQ(dq.stats.page_batches, backend == GUEST_MEM_ANON ? 9 : 6);
+	wait_done(&dq, &d);
+	CHECK_EQ(d.res.bytes_discarded, PAGES * 4096ULL);
+	expect(&mem, (uint64_t)(PAGES - 1) * 2 * 4096, 4096, false);
+	discard_queue__exit(&dq);
+	CHECK(dq.worker == NULL);
+	guest_mem__exit(&mem);
+}
+
 static void test_histogram(void)
 {
 	CHECK_EQ(discard_histogram__bucket_le_us(0), 1);
@@ -592,6 +675,8 @@ int main(void)
 	test_invalid_ranges();
 	test_deferred();
 	test_failures();
+	test_page_worker(GUEST_MEM_ANON);
+	test_page_worker(GUEST_MEM_MEMFD);
 	test_ineffective_method();
 	test_sync_and_hold();
 	test_hugetlbfs();

@@ -12,7 +12,9 @@
  *  - log and off modes let the call through;
  *  - the balloon's real paths run under the filters of the threads that run
  *    them: activation, reports, completions, reset and teardown under
- *    "device" and "vcpu", with io_uring and with synchronous discards.
+ *    "device" and "vcpu", with io_uring and with synchronous discards;
+ *  - the discard queue's page worker frees pages under its own "discard"
+ *    filter (process_madvise with the discarding advices only).
  * Skips (77) where the kernel has no seccomp filters.
  */
 #define _GNU_SOURCE
@@ -35,6 +37,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -459,6 +462,84 @@ static void balloon_work(enum seccomp_role role)
 	fprintf(stderr, "balloon work done under the %s filter\n", seccomp__role_name(role));
 }
 
+/* ---- the page worker ---- */
+
+static int own_pidfd = -1; /* opened before any filter: pidfd_open is never allowed */
+
+static void do_process_madvise(int advice)
+{
+	uint8_t *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct iovec iov = {p, 4096};
+
+	if (p == MAP_FAILED)
+		_exit(CHILD_WRONG_RESULT);
+	p[0] = 1;
+	syscall(SYS_process_madvise, own_pidfd, &iov, 1, advice, 0U);
+}
+
+static void do_process_madvise_dontneed(void)
+{
+	do_process_madvise(MADV_DONTNEED);
+}
+
+static void do_process_madvise_cold(void)
+{
+	do_process_madvise(MADV_COLD);
+}
+
+static void on_page_worker_done(void *cookie, const struct discard_result *res)
+{
+	(void)res;
+	(*(int *)cookie)++;
+}
+
+static int confine_worker(void)
+{
+	return seccomp__install(SECCOMP_ROLE_DISCARD);
+}
+
+/*
+ * A queue whose page worker installs the discard filter frees scattered
+ * pages (process_madvise or per-page madvise; punch-hole for memfd); a
+ * forbidden call there would end the child with SIGSYS's status.
+ */
+static void page_worker_work(void)
+{
+	static const enum guest_mem_backend backends[] = {GUEST_MEM_ANON, GUEST_MEM_MEMFD};
+	static struct discard_range r[300];
+
+	seccomp__set_mode(SECCOMP_MODE_TRAP);
+	discard_queue__set_worker_setup(confine_worker);
+	for (unsigned int k = 0; k < 2; k++) {
+		struct discard_queue dq;
+		struct guest_mem mem;
+		uint8_t *hva;
+		int calls = 0;
+
+		if (guest_mem__init(&mem, 4 * MiB, backends[k]) < 0 ||
+		    discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0) < 0 || !dq.worker)
+			_exit(CHILD_WRONG_RESULT);
+		hva = guest_mem__translate(&mem, 0, 4 * MiB);
+		for (unsigned int i = 0; i < 300; i++) {
+			r[i] = (struct discard_range){(uint64_t)i * 2 * 4096, 4096};
+			hva[r[i].gpa] = 1;
+		}
+		if (discard_queue__submit(&dq, r, 300, on_page_worker_done, &calls) < 0)
+			_exit(CHILD_WRONG_RESULT);
+		discard_queue__drain(&dq);
+		if (calls != 1 || dq.stats.page_batches != 2 ||
+		    dq.stats.bytes_discarded != 300 * 4096)
+			_exit(CHILD_WRONG_RESULT);
+		for (unsigned int i = 0; i < 300; i++)
+			if (hva[r[i].gpa] != 0)
+				_exit(CHILD_WRONG_RESULT);
+		discard_queue__exit(&dq);
+		guest_mem__exit(&mem);
+	}
+	discard_queue__set_worker_setup(NULL);
+	fprintf(stderr, "page worker done\n");
+}
+
 static void balloon_work_device(void)
 {
 	balloon_work(SECCOMP_ROLE_DEVICE);
@@ -522,6 +603,29 @@ int main(void)
 	expect_refused(SECCOMP_ROLE_DEVICE, do_fallocate_grow, SYS_fallocate, "fallocate(0)");
 	expect_refused(SECCOMP_ROLE_API, do_fallocate_punch_badf, SYS_fallocate,
 		       "fallocate on the API");
+	/* Batches of small discards: the page worker alone, discarding advice only. */
+	own_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0U);
+	CHECK(own_pidfd >= 0);
+	expect_ok(SECCOMP_ROLE_DISCARD, do_process_madvise_dontneed,
+		  "process_madvise(MADV_DONTNEED)");
+	expect_refused(SECCOMP_ROLE_DISCARD, do_process_madvise_cold, SYS_process_madvise,
+		       "process_madvise(MADV_COLD)");
+	expect_refused(SECCOMP_ROLE_DEVICE, do_process_madvise_dontneed, SYS_process_madvise,
+		       "process_madvise on the device");
+	expect_ok(SECCOMP_ROLE_DISCARD, do_fallocate_punch_badf, "fallocate(PUNCH_HOLE)");
+	expect_refused(SECCOMP_ROLE_DISCARD, do_fallocate_grow, SYS_fallocate, "fallocate(0)");
+	expect_refused(SECCOMP_ROLE_DISCARD, do_kvm_run_badf, SYS_ioctl, "KVM_RUN on the worker");
+	{
+		struct outcome o;
+
+		run_child(SECCOMP_ROLE_DEVICE, SECCOMP_MODE_OFF, page_worker_work, &o);
+		if (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != 0 ||
+		    !strstr(o.err, "page worker done")) {
+			fprintf(stderr, "page worker under its filter: status 0x%x, stderr:\n%s\n",
+				o.status, o.err);
+			CHECK(0);
+		}
+	}
 	/* Threads on the API thread, via the clone fallback. */
 	expect_ok(SECCOMP_ROLE_API, do_thread, "pthread_create");
 
