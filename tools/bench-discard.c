@@ -204,6 +204,7 @@ struct opts {
 	bool json;
 	const char *json_out; /* also write the JSON here */
 	bool quiet;
+	bool busy_guest; /* the guest thread spins instead of sleeping (a running vCPU) */
 	uint64_t seed;
 };
 
@@ -567,9 +568,12 @@ static void dev_end_run(struct bench_dev *dev)
 /*
  * The guest: post reports keeping at most `inflight` unacknowledged (Linux's
  * page_reporting and inflate both wait for each chain's used entry, i.e. 1),
- * kicking once per report, sleeping on the interrupt in between.
+ * kicking once per report, sleeping on the interrupt in between. With
+ * `busy` it spins on the acknowledgement count instead, like a vCPU that
+ * keeps running guest code while the device works: its CPU then takes the
+ * TLB-shootdown IPIs of every discard, whichever thread makes it.
  */
-static void guest_drive(struct bench_dev *dev, unsigned int inflight)
+static void guest_drive(struct bench_dev *dev, unsigned int inflight, bool busy)
 {
 	unsigned int n = dev->nr_reports, posted = 0, acked = 0;
 	uint64_t one = 1, counter;
@@ -582,7 +586,10 @@ static void guest_drive(struct bench_dev *dev, unsigned int inflight)
 				/* Saturated: readable anyway. */
 			}
 		}
-		if (read(dev->ack_fd, &counter, sizeof(counter)) < 0 && errno != EINTR) {
+		if (busy) {
+			while (atomic_load_explicit(&dev->acked, memory_order_acquire) == acked)
+				__builtin_ia32_pause();
+		} else if (read(dev->ack_fd, &counter, sizeof(counter)) < 0 && errno != EINTR) {
 			fprintf(stderr, "bench-discard: read(ack eventfd): %s\n", strerror(errno));
 			exit(1);
 		}
@@ -752,7 +759,7 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 		dev_start_run(dev);
 		cpu0 = rusage_cpu_s(RUSAGE_SELF);
 		t0 = clock__mono_ns();
-		guest_drive(dev, e->inflight);
+		guest_drive(dev, e->inflight, c->o->busy_guest);
 		t1 = clock__mono_ns();
 		cpu1 = rusage_cpu_s(RUSAGE_SELF);
 		dev_end_run(dev);
@@ -1023,9 +1030,10 @@ static void print_table(const struct opts *o, double cpu_total_s)
 
 	uname(&u);
 	printf("bench-discard: %.2f GiB guest RAM, %u round(s), reports in flight 1 and %u, "
-	       "%ld CPUs, Linux %s, load average %.2f at start, %.2f at end\n",
-	       (double)o->size / GiB, o->rounds, o->inflight, sysconf(_SC_NPROCESSORS_ONLN),
-	       u.release, load_at_start, load_now());
+	       "guest thread %s, %ld CPUs, Linux %s, load average %.2f at start, %.2f at end\n",
+	       (double)o->size / GiB, o->rounds, o->inflight,
+	       o->busy_guest ? "spinning (--busy-guest)" : "sleeping",
+	       sysconf(_SC_NPROCESSORS_ONLN), u.release, load_at_start, load_now());
 	for (int i = 0; i < NR_SHAPES; i++)
 		if (o->shape_mask & (1u << i))
 			printf("%-11s %s\n", shapes[i].name, shapes[i].what);
@@ -1144,6 +1152,7 @@ static void print_json(FILE *f, const struct opts *o, double cpu_user_s, double 
 	fprintf(f, "{\n  \"tool\": \"bench-discard\",\n");
 	fprintf(f, "  \"size_bytes\": %llu,\n  \"rounds\": %u,\n  \"inflight\": %u,\n",
 		(unsigned long long)o->size, o->rounds, o->inflight);
+	fprintf(f, "  \"busy_guest\": %s,\n", o->busy_guest ? "true" : "false");
 	fprintf(f, "  \"nproc\": %ld,\n  \"kernel\": ", sysconf(_SC_NPROCESSORS_ONLN));
 	json_string(f, u.release);
 	fprintf(f, ",\n  \"loadavg_start\": %.2f,\n  \"loadavg_end\": %.2f,\n", load_at_start,
@@ -1339,7 +1348,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: bench-discard [--size SIZE] [--rounds N] [--backend anon|memfd|thp|all]\n"
 		"                     [--inflight N] [--shape LIST] [--engine LIST] [--json]\n"
-		"                     [--json-out FILE] [--seed N] [--quiet]\n"
+		"                     [--json-out FILE] [--seed N] [--busy-guest] [--quiet]\n"
 		"  --size SIZE     guest RAM per backend, a multiple of 4M (default 2G; K/M/G/T)\n"
 		"  --rounds N      interleaved rounds (default 3)\n"
 		"  --backend B     anon, memfd, thp, or all = anon and memfd (default all)\n"
@@ -1351,6 +1360,8 @@ static void usage(FILE *f)
 		"  --json          JSON on stdout instead of the table\n"
 		"  --json-out FILE also write the JSON to FILE\n"
 		"  --seed N        shuffle seed for the report layout (default 1)\n"
+		"  --busy-guest    the guest thread spins while it waits for an acknowledgement,\n"
+		"                  like a running vCPU, instead of sleeping on the interrupt\n"
 		"  --quiet         no progress on stderr\n"
 		"Exit 0 unless something failed functionally (memory not freed, a discard\n"
 		"failing); missed performance targets are reported, not failed.\n");
@@ -1369,6 +1380,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"shape", required_argument, NULL, 'p'},
 		{"engine", required_argument, NULL, 'e'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"busy-guest", no_argument, NULL, 'B'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1379,7 +1391,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	*o = (struct opts){.size = 2 * GiB, .rounds = 3, .inflight = 4, .seed = 1};
 	o->shape_mask = (1u << NR_SHAPES) - 1;
 	o->engine_mask = (1u << ENGINE_SYNC) | (1u << ENGINE_URING) | (1u << ENGINE_WHOLE);
-	while ((c = getopt_long(argc, argv, "s:r:b:n:jo:S:p:e:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:b:n:jo:S:p:e:qBh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_size(optarg, &o->size) < 0 || o->size % (4 * MiB)) {
@@ -1408,6 +1420,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'B':
+			o->busy_guest = true;
 			break;
 		case 'o':
 			o->json_out = optarg;

@@ -85,3 +85,24 @@ foreach(i RANGE ${last})
   endif()
 endforeach()
 message(STATUS "bench-discard smoke: ${n} results, all memory freed; JSON in ${OUT}")
+
+# The running-vCPU variant: the guest thread spins instead of sleeping.
+get_json(v busy_guest)
+if(v)
+  fail("busy_guest is ${v} without --busy-guest")
+endif()
+execute_process(
+  COMMAND ${BENCH} --size 16M --rounds 1 --backend anon --shape inflate-4K --inflight 1
+          --busy-guest --json --quiet
+  OUTPUT_VARIABLE json
+  ERROR_VARIABLE err
+  RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "bench-discard --busy-guest exited with ${rc}\nstderr:\n${err}")
+endif()
+get_json(v busy_guest)
+get_json(ok ok)
+if(NOT v OR NOT ok)
+  fail("--busy-guest run: busy_guest=${v} ok=${ok}")
+endif()
+message(STATUS "bench-discard smoke: --busy-guest run ok")
