@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -904,6 +905,7 @@ static void worker_destroy(struct discard_worker *w)
 static void worker_start(struct discard_queue *dq)
 {
 	struct discard_worker *w = calloc(1, sizeof(*w));
+	sigset_t all, old;
 	int ret;
 
 	if (!w) {
@@ -920,7 +922,15 @@ static void worker_start(struct discard_queue *dq)
 	w->pidfd = -1;
 #endif
 	w->vectored = vectored_works(dq, w->pidfd);
+	/*
+	 * Signals are not the worker's business: it is born with all of them
+	 * blocked, so a process-directed one (SIGTERM) always reaches the
+	 * thread that handles it (mini-vmm: the device loop's signalfd).
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		log_warn("discard: no page worker (pthread_create: %s); small discards go on the "
 			 "ring",

@@ -11,8 +11,11 @@
 #include "testlib.h"
 #include "vmm/guest_mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <linux/memfd.h>
 #include <poll.h>
 #include <stdint.h>
@@ -478,6 +481,42 @@ static void test_sync_and_hold(void)
 	guest_mem__exit(&mem);
 }
 
+/* The signal mask of the thread named `comm`, from /proc; fails if there is none. */
+static uint64_t thread_sigblk(const char *comm)
+{
+	char path[300], line[128];
+	uint64_t mask = 0;
+	bool found = false;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	CHECK(d != NULL);
+	while (!found && (e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		found = fgets(line, sizeof(line), f) && strncmp(line, comm, strlen(comm)) == 0;
+		fclose(f);
+		if (!found)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		f = fopen(path, "r");
+		CHECK(f != NULL);
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "SigBlk: %" SCNx64, &mask) == 1)
+				break;
+		fclose(f);
+	}
+	closedir(d);
+	CHECK(found);
+	return mask;
+}
+
 /*
  * Small ops go to the page worker in batches of at most
  * DISCARD_PAGE_BATCH_OPS, big ones to the ring, in the same report; a page
@@ -498,6 +537,8 @@ static void test_page_worker(enum guest_mem_backend backend)
 	CHECK_EQ(guest_mem__init(&mem, size, backend), 0);
 	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
 	CHECK(dq.worker != NULL);
+	/* Born with every signal blocked: SIGTERM goes to the thread that handles it. */
+	CHECK(thread_sigblk("discard-pages") & (1ULL << (SIGTERM - 1)));
 	hva = guest_mem__translate(&mem, 0, size);
 	fill(&mem, 0, size);
 	/* Every other page of the first 4.7 MiB, then 2 MiB at 12 MiB. */
