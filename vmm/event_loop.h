@@ -23,8 +23,8 @@ struct event_handler {
 
 struct event_loop {
 	int epfd;
-	int stop_fd; /* eventfd: written by event_loop__stop() */
-	volatile bool stopping;
+	int stop_fd;	       /* eventfd: written by event_loop__stop() */
+	_Atomic bool stopping; /* set from any thread (event_loop__stop), read by the loop */
 	struct event_handler handlers[EVENT_LOOP_MAX_HANDLERS];
 	uint64_t max_callback_ns; /* longest single callback: the loop's worst block */
 };
