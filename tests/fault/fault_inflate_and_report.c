@@ -59,7 +59,7 @@ static void *inflater(void *arg)
 		rig_kick(r, RIG_Q_DEFLATE);
 		CHECK(rig_wait_used(r, RIG_Q_DEFLATE, &id, &len, 5000));
 		CHECK_EQ(id, head);
-		v->done++;
+		__atomic_fetch_add(&v->done, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -83,7 +83,7 @@ static void *reporter(void *arg)
 		CHECK_EQ(id, head);
 		if (!v->overlap)
 			CHECK_EQ(rig_check(r, a, 4 * MiB, false), 0);
-		v->done++;
+		__atomic_fetch_add(&v->done, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }

@@ -10,7 +10,7 @@ extern int testlib_checks;
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
-		testlib_checks++;                                                                  \
+		__atomic_fetch_add(&testlib_checks, 1, __ATOMIC_RELAXED);                          \
 		if (!(cond)) {                                                                     \
 			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
 			exit(1);                                                                   \
@@ -20,7 +20,7 @@ extern int testlib_checks;
 #define CHECK_EQ(a, b)                                                                             \
 	do {                                                                                       \
 		long long _a = (long long)(a), _b = (long long)(b);                                \
-		testlib_checks++;                                                                  \
+		__atomic_fetch_add(&testlib_checks, 1, __ATOMIC_RELAXED);                          \
 		if (_a != _b) {                                                                    \
 			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n",        \
 				__FILE__, __LINE__, #a, _a, #b, _b);                               \
