@@ -13,9 +13,10 @@
 
 int event_loop__init(struct event_loop *loop)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0}; /* tag 0: the stop eventfd */
 
 	memset(loop, 0, sizeof(*loop));
+	pthread_mutex_init(&loop->lock, NULL);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0)
 		return -errno;
@@ -36,38 +37,94 @@ void event_loop__exit(struct event_loop *loop)
 	if (loop->epfd > 0)
 		close(loop->epfd);
 	loop->stop_fd = loop->epfd = -1;
+	pthread_mutex_destroy(&loop->lock);
+}
+
+/*
+ * A ready event carries its handler's slot and the slot's generation; 0 is
+ * the stop eventfd. Slot i is i + 1.
+ */
+static uint64_t event_tag(unsigned int slot, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | (slot + 1);
 }
 
 int event_loop__add(struct event_loop *loop, int fd, uint32_t events, event_cb cb, void *opaque)
 {
+	int ret = -ENOSPC;
+
+	pthread_mutex_lock(&loop->lock);
 	for (unsigned int i = 0; i < EVENT_LOOP_MAX_HANDLERS; i++) {
 		struct event_handler *h = &loop->handlers[i];
-		struct epoll_event ev = {.events = events, .data.ptr = h};
+		struct epoll_event ev = {.events = events};
 
 		if (h->in_use)
 			continue;
-		*h = (struct event_handler){.fd = fd, .cb = cb, .opaque = opaque, .in_use = true};
+		*h = (struct event_handler){
+			.fd = fd, .cb = cb, .opaque = opaque, .in_use = true, .gen = h->gen + 1};
+		ev.data.u64 = event_tag(i, h->gen);
+		ret = 0;
 		if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			ret = -errno;
 			h->in_use = false;
-			return -errno;
 		}
-		return 0;
+		break;
 	}
-	return -ENOSPC;
+	pthread_mutex_unlock(&loop->lock);
+	return ret;
 }
 
 int event_loop__del(struct event_loop *loop, int fd)
 {
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&loop->lock);
 	for (unsigned int i = 0; i < EVENT_LOOP_MAX_HANDLERS; i++) {
 		struct event_handler *h = &loop->handlers[i];
 
 		if (h->in_use && h->fd == fd) {
 			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
 			h->in_use = false;
-			return 0;
+			ret = 0;
+			break;
 		}
 	}
-	return -ENOENT;
+	pthread_mutex_unlock(&loop->lock);
+	return ret;
+}
+
+int event_loop__mod(struct event_loop *loop, int fd, uint32_t events)
+{
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&loop->lock);
+	for (unsigned int i = 0; i < EVENT_LOOP_MAX_HANDLERS; i++) {
+		struct event_handler *h = &loop->handlers[i];
+		struct epoll_event ev = {.events = events};
+
+		if (!h->in_use || h->fd != fd)
+			continue;
+		ev.data.u64 = event_tag(i, h->gen);
+		ret = epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+		break;
+	}
+	pthread_mutex_unlock(&loop->lock);
+	return ret;
+}
+
+/* The callback a ready event still stands for, or false if its handler went. */
+static bool event_handler_of(struct event_loop *loop, uint64_t tag, event_cb *cb, void **opaque)
+{
+	unsigned int slot = (unsigned int)(tag & 0xffffffffu) - 1;
+	struct event_handler *h = &loop->handlers[slot];
+	bool live;
+
+	pthread_mutex_lock(&loop->lock);
+	live = h->in_use && h->gen == (uint32_t)(tag >> 32);
+	*cb = h->cb;
+	*opaque = h->opaque;
+	pthread_mutex_unlock(&loop->lock);
+	return live;
 }
 
 int event_loop__run_once(struct event_loop *loop, int timeout_ms)
@@ -79,19 +136,24 @@ int event_loop__run_once(struct event_loop *loop, int timeout_ms)
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n && !loop->stopping; i++) {
-		struct event_handler *h = events[i].data.ptr;
-		uint64_t t0, dt;
+		uint64_t tag = events[i].data.u64, t0, dt;
+		event_cb cb;
+		void *opaque;
 
-		if (!h)
+		if (!tag)
 			continue; /* the stop eventfd */
-		/* A handler deleted by an earlier callback in this batch is skipped. */
-		if (!h->in_use)
+		/*
+		 * Deleted since epoll_wait() (by an earlier callback in this
+		 * batch, or by another thread), perhaps with its slot reused:
+		 * skipped.
+		 */
+		if (!event_handler_of(loop, tag, &cb, &opaque))
 			continue;
 		t0 = clock__mono_ns();
-		h->cb(h->opaque, events[i].events);
+		cb(opaque, events[i].events);
 		dt = clock__mono_ns() - t0;
 		if (dt > loop->max_callback_ns)
-			loop->max_callback_ns = dt;
+			__atomic_store_n(&loop->max_callback_ns, dt, __ATOMIC_RELAXED);
 		ran++;
 	}
 	return ran;

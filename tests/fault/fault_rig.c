@@ -292,19 +292,12 @@ struct virtio_mmio_stats rig_mmio_stats(struct rig *r)
  */
 void rig_set_hold(struct rig *r, bool hold)
 {
-	struct event_handler *h = NULL;
-	struct epoll_event ev;
 	uint64_t one = 1;
 
-	for (unsigned int i = 0; i < EVENT_LOOP_MAX_HANDLERS; i++)
-		if (r->loop.handlers[i].in_use && r->loop.handlers[i].fd == r->b.dq.eventfd)
-			h = &r->loop.handlers[i];
 	pthread_mutex_lock(&r->b.vdev.lock);
 	r->b.dq.hold_completions = hold;
-	if (h) {
-		ev = (struct epoll_event){.events = hold ? 0 : EPOLLIN, .data.ptr = h};
-		epoll_ctl(r->loop.epfd, EPOLL_CTL_MOD, h->fd, &ev);
-	}
+	/* -ENOENT while the device is not active: nothing to watch then. */
+	event_loop__mod(&r->loop, r->b.dq.eventfd, hold ? 0 : EPOLLIN);
 	pthread_mutex_unlock(&r->b.vdev.lock);
 	if (!hold && write(r->b.dq.eventfd, &one, sizeof(one)) < 0)
 		CHECK(0);
