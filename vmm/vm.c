@@ -672,6 +672,7 @@ static void vm_teardown(struct vm *vm)
 int vm__run(const struct vmm_config *cfg)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
+	bool stopping;
 	int status;
 
 	if (!vm) {
@@ -699,13 +700,14 @@ int vm__run(const struct vmm_config *cfg)
 	}
 	pthread_mutex_lock(&vm->stop_lock);
 	vm->running = true;
+	stopping = vm->stopping; /* written by any thread, under the lock */
 	pthread_mutex_unlock(&vm->stop_lock);
 	/*
 	 * Every other thread exists now: confine this one, the device thread,
 	 * last (a thread created after this would inherit its filter too).
 	 */
 	seccomp__allow_unlinkat(api__socket_dirfd(vm->api));
-	if (!vm->stopping && seccomp__install(SECCOMP_ROLE_DEVICE) < 0)
+	if (!stopping && seccomp__install(SECCOMP_ROLE_DEVICE) < 0)
 		vm_request_stop(vm, VMM_EXIT_ERROR,
 				"could not install the device thread's seccomp filter");
 	event_loop__run(&vm->loop);
