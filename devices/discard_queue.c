@@ -744,9 +744,9 @@ struct discard_worker {
 	bool setup_done;
 };
 
-static int (*worker_setup_hook)(void);
+static int (*worker_setup_hook)(int pidfd);
 
-void discard_queue__set_worker_setup(int (*setup)(void))
+void discard_queue__set_worker_setup(int (*setup)(int pidfd))
 {
 	worker_setup_hook = setup;
 }
@@ -828,7 +828,7 @@ static void *worker_main(void *arg)
 	/* Background work: never preempt the device loop or a vCPU (see submit_ring). */
 	sched_setscheduler(0, SCHED_BATCH, &param);
 	if (worker_setup_hook)
-		ret = worker_setup_hook();
+		ret = worker_setup_hook(w->pidfd);
 	pthread_mutex_lock(&w->lock);
 	w->setup_ret = ret;
 	w->setup_done = true;

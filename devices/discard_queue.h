@@ -167,12 +167,13 @@ struct discard_queue {
 int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 			enum discard_method method, unsigned int flags);
 /*
- * Called first thing on every page worker thread init() starts (mini-vmm:
- * install the thread's seccomp filter). A negative return stops that thread
- * and its queue sends small ops to the ring instead. Process-wide; set it
- * before init(). NULL (the default): nothing.
+ * Called first thing on every page worker thread init() starts, with the
+ * pidfd the worker will pass to process_madvise() (-1: none) (mini-vmm:
+ * install the thread's seccomp filter, allowing that pidfd only). A negative
+ * return stops that thread and its queue sends small ops to the ring
+ * instead. Process-wide; set it before init(). NULL (the default): nothing.
  */
-void discard_queue__set_worker_setup(int (*setup)(void));
+void discard_queue__set_worker_setup(int (*setup)(int pidfd));
 
 /* Drains, then frees everything. Safe on a zeroed or failed-init queue. */
 void discard_queue__exit(struct discard_queue *dq);

@@ -158,6 +158,7 @@ static const int tgkill_ok[] = {SIGUSR1, SIGABRT};
 
 static enum seccomp_mode current_mode = SECCOMP_MODE_TRAP;
 static int unlinkat_dirfd = -1;
+static int process_madvise_pidfd = -1;
 static __thread int thread_role = -1;
 static pthread_once_t sigsys_once = PTHREAD_ONCE_INIT;
 static int sigsys_err;
@@ -184,6 +185,11 @@ void seccomp__set_mode(enum seccomp_mode mode)
 void seccomp__allow_unlinkat(int dirfd)
 {
 	unlinkat_dirfd = dirfd;
+}
+
+void seccomp__allow_process_madvise(int pidfd)
+{
+	process_madvise_pidfd = pidfd;
 }
 
 int seccomp__parse_mode(const char *s, enum seccomp_mode *out)
@@ -346,7 +352,7 @@ static int add_sanitizer_rules(scmp_filter_ctx ctx)
 static int add_rules(scmp_filter_ctx ctx, enum seccomp_role role)
 {
 	const unsigned int me = 1u << role;
-	struct scmp_arg_cmp a[2];
+	struct scmp_arg_cmp a[3];
 	int ret;
 
 	for (size_t i = 0; i < sizeof(plain_rules) / sizeof(plain_rules[0]); i++) {
@@ -383,19 +389,19 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_role role)
 		if ((ret = allow(ctx, SCMP_SYS(fallocate), 1, a)) < 0)
 			return ret;
 	}
-	if (role == SECCOMP_ROLE_DISCARD) {
+	if (role == SECCOMP_ROLE_DISCARD && process_madvise_pidfd >= 0) {
 		/*
-		 * Batches of small discards: process_madvise() with the two
-		 * discarding advices and no flags. The pidfd is the process's own
-		 * (opened at setup): no thread may open another (pidfd_open is
-		 * not allowed anywhere).
+		 * Batches of small discards: process_madvise() on the process's
+		 * own pidfd (opened at setup; no role may call pidfd_open), with
+		 * the two discarding advices and no flags.
 		 */
 		static const int advice[] = {MADV_DONTNEED, MADV_REMOVE};
 
 		for (size_t i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
-			a[0] = arg_eq(3, (uint64_t)advice[i]);
-			a[1] = arg_eq(4, 0);
-			if ((ret = allow(ctx, SCMP_SYS(process_madvise), 2, a)) < 0)
+			a[0] = arg_masked_eq(0, 0xffffffffULL, (uint64_t)process_madvise_pidfd);
+			a[1] = arg_eq(3, (uint64_t)advice[i]);
+			a[2] = arg_eq(4, 0);
+			if ((ret = allow(ctx, SCMP_SYS(process_madvise), 3, a)) < 0)
 				return ret;
 		}
 	}

@@ -62,6 +62,13 @@ int seccomp__parse_mode(const char *s, enum seccomp_mode *out);
 void seccomp__allow_unlinkat(int dirfd);
 
 /*
+ * Let the discard page worker call process_madvise() on this pidfd only
+ * (the process's own, opened during setup). Call before
+ * seccomp__install(SECCOMP_ROLE_DISCARD); -1 (the default) allows none.
+ */
+void seccomp__allow_process_madvise(int pidfd);
+
+/*
  * Install `role`'s allow-list on the calling thread (and on threads it
  * creates later). Sets no_new_privs. 0, or -errno with a log line (e.g. a
  * kernel without seccomp filters: -EINVAL/-ENOSYS).

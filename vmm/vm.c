@@ -419,12 +419,13 @@ static const struct vm_control_ops vm_control_ops = {
  * and seccomp filters are per thread, so the worker drops and confines
  * itself.
  */
-static int vm_confine_discard_worker(void)
+static int vm_confine_discard_worker(int pidfd)
 {
 	int ret = privs__drop_all();
 
 	if (ret < 0)
 		return ret;
+	seccomp__allow_process_madvise(pidfd);
 	return seccomp__install(SECCOMP_ROLE_DISCARD);
 }
 

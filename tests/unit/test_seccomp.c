@@ -464,9 +464,10 @@ static void balloon_work(enum seccomp_role role)
 
 /* ---- the page worker ---- */
 
-static int own_pidfd = -1; /* opened before any filter: pidfd_open is never allowed */
+static int own_pidfd = -1;   /* opened before any filter: pidfd_open is never allowed */
+static int other_pidfd = -1; /* the same process through another descriptor: not allowed */
 
-static void do_process_madvise(int advice)
+static void do_process_madvise_fd(int pidfd, int advice)
 {
 	uint8_t *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct iovec iov = {p, 4096};
@@ -474,17 +475,22 @@ static void do_process_madvise(int advice)
 	if (p == MAP_FAILED)
 		_exit(CHILD_WRONG_RESULT);
 	p[0] = 1;
-	syscall(SYS_process_madvise, own_pidfd, &iov, 1, advice, 0U);
+	syscall(SYS_process_madvise, pidfd, &iov, 1, advice, 0U);
 }
 
 static void do_process_madvise_dontneed(void)
 {
-	do_process_madvise(MADV_DONTNEED);
+	do_process_madvise_fd(own_pidfd, MADV_DONTNEED);
 }
 
 static void do_process_madvise_cold(void)
 {
-	do_process_madvise(MADV_COLD);
+	do_process_madvise_fd(own_pidfd, MADV_COLD);
+}
+
+static void do_process_madvise_other_fd(void)
+{
+	do_process_madvise_fd(other_pidfd, MADV_DONTNEED);
 }
 
 static void on_page_worker_done(void *cookie, const struct discard_result *res)
@@ -493,8 +499,9 @@ static void on_page_worker_done(void *cookie, const struct discard_result *res)
 	(*(int *)cookie)++;
 }
 
-static int confine_worker(void)
+static int confine_worker(int pidfd)
 {
+	seccomp__allow_process_madvise(pidfd);
 	return seccomp__install(SECCOMP_ROLE_DISCARD);
 }
 
@@ -605,11 +612,15 @@ int main(void)
 		       "fallocate on the API");
 	/* Batches of small discards: the page worker alone, discarding advice only. */
 	own_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0U);
-	CHECK(own_pidfd >= 0);
+	other_pidfd = dup(own_pidfd);
+	CHECK(own_pidfd >= 0 && other_pidfd >= 0);
+	seccomp__allow_process_madvise(own_pidfd);
 	expect_ok(SECCOMP_ROLE_DISCARD, do_process_madvise_dontneed,
 		  "process_madvise(MADV_DONTNEED)");
 	expect_refused(SECCOMP_ROLE_DISCARD, do_process_madvise_cold, SYS_process_madvise,
 		       "process_madvise(MADV_COLD)");
+	expect_refused(SECCOMP_ROLE_DISCARD, do_process_madvise_other_fd, SYS_process_madvise,
+		       "process_madvise on another pidfd");
 	expect_refused(SECCOMP_ROLE_DEVICE, do_process_madvise_dontneed, SYS_process_madvise,
 		       "process_madvise on the device");
 	expect_ok(SECCOMP_ROLE_DISCARD, do_fallocate_punch_badf, "fallocate(PUNCH_HOLE)");
