@@ -546,8 +546,8 @@ static void test_cmdline(void)
 static void test_files(void)
 {
 	char path[] = "/tmp/mini-vmm-test-loader-XXXXXX";
-	struct guest_mem mem;
-	struct boot_info bi;
+	struct guest_mem mem, mem2;
+	struct boot_info bi, bi2;
 	size_t size;
 	int fd;
 
@@ -562,11 +562,17 @@ static void test_files(void)
 	close(fd);
 	CHECK_EQ(loader__load_kernel_file(&mem, path, &bi), 0);
 	CHECK_EQ(bi.mode, BOOT_PVH);
+	/* Read from the file (pread into guest RAM): the same guest RAM as from the buffer. */
+	ram(&mem2, 64 * MiB);
+	CHECK_EQ(loader__load_kernel(&mem2, elf_img, size, &bi2), 0);
+	CHECK_EQ(bi2.entry, bi.entry);
+	CHECK(memcmp(gp(&mem, 0, 64 * MiB - 1), gp(&mem2, 0, 64 * MiB - 1), 64 * MiB - 1) == 0);
 	CHECK_EQ(loader__load_initrd_file(&mem, path, &bi), 0);
 	CHECK_EQ(bi.initrd_size, size);
 	CHECK(memcmp(gp(&mem, bi.initrd_gpa, size), elf_img, size) == 0);
 	unlink(path);
 	guest_mem__exit(&mem);
+	guest_mem__exit(&mem2);
 }
 
 /* A real kernel, when the environment points at one (tests/boot builds it). */
