@@ -116,9 +116,12 @@ int event_loop__mod(struct event_loop *loop, int fd, uint32_t events)
 static bool event_handler_of(struct event_loop *loop, uint64_t tag, event_cb *cb, void **opaque)
 {
 	unsigned int slot = (unsigned int)(tag & 0xffffffffu) - 1;
-	struct event_handler *h = &loop->handlers[slot];
+	struct event_handler *h;
 	bool live;
 
+	if (slot >= EVENT_LOOP_MAX_HANDLERS)
+		return false; /* not a tag of ours */
+	h = &loop->handlers[slot];
 	pthread_mutex_lock(&loop->lock);
 	live = h->in_use && h->gen == (uint32_t)(tag >> 32);
 	*cb = h->cb;

@@ -210,6 +210,8 @@ static int copy_to_guest(const struct guest_mem *mem, uint64_t gpa, const uint8_
 
 	if (fd < 0)
 		return guest_mem__write(mem, gpa, img + off, len);
+	if (len == 0)
+		return 0; /* a segment with nothing in the file (all bss) */
 	dst = guest_mem__translate(mem, gpa, len);
 	if (!dst)
 		return -EFAULT;
