@@ -728,12 +728,39 @@ struct discard_batch {
 	unsigned int n;
 };
 
+/* A FIFO of batches; the worker's lock guards both of its FIFOs. */
+struct batch_fifo {
+	struct discard_batch *head, *tail;
+};
+
+static void batch_fifo_push(struct batch_fifo *f, struct discard_batch *b)
+{
+	b->next = NULL;
+	if (f->tail)
+		f->tail->next = b;
+	else
+		f->head = b;
+	f->tail = b;
+}
+
+static struct discard_batch *batch_fifo_pop(struct batch_fifo *f)
+{
+	struct discard_batch *b = f->head;
+
+	if (b) {
+		f->head = b->next;
+		if (!f->head)
+			f->tail = NULL;
+	}
+	return b;
+}
+
 struct discard_worker {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	struct discard_batch *todo_head, *todo_tail; /* owner -> worker */
-	struct discard_batch *done_head, *done_tail; /* worker -> owner */
+	struct batch_fifo todo; /* owner -> worker */
+	struct batch_fifo done; /* worker -> owner */
 	bool stop;
 	/* Read-only once the thread runs. */
 	enum discard_method method;
@@ -840,25 +867,17 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct discard_batch *b;
 
-		while (!w->todo_head && !w->stop)
+		while (!w->todo.head && !w->stop)
 			pthread_cond_wait(&w->wake, &w->lock);
-		if (!w->todo_head)
+		b = batch_fifo_pop(&w->todo);
+		if (!b)
 			break; /* stopping, nothing left */
-		b = w->todo_head;
-		w->todo_head = b->next;
-		if (!w->todo_head)
-			w->todo_tail = NULL;
 		pthread_mutex_unlock(&w->lock);
 
 		run_batch(w, b);
 
 		pthread_mutex_lock(&w->lock);
-		b->next = NULL;
-		if (w->done_tail)
-			w->done_tail->next = b;
-		else
-			w->done_head = b;
-		w->done_tail = b;
+		batch_fifo_push(&w->done, b);
 		pthread_mutex_unlock(&w->lock);
 		if (write(w->owner_fd, &one, sizeof(one)) < 0) {
 			/* Only on counter overflow: readable then anyway. */
@@ -979,13 +998,8 @@ static void worker_push(struct discard_queue *dq, struct discard_batch *b)
 {
 	struct discard_worker *w = dq->worker;
 
-	b->next = NULL;
 	pthread_mutex_lock(&w->lock);
-	if (w->todo_tail)
-		w->todo_tail->next = b;
-	else
-		w->todo_head = b;
-	w->todo_tail = b;
+	batch_fifo_push(&w->todo, b);
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	dq->batches_in_worker++;
@@ -1007,37 +1021,32 @@ static void worker_reap(struct discard_queue *dq, unsigned int budget)
 		return;
 	while (used < budget) {
 		struct discard_batch *b;
-		struct discard_op *ops;
 		uint64_t now;
-		unsigned int n;
 
 		pthread_mutex_lock(&w->lock);
-		b = w->done_head;
-		if (b) {
-			w->done_head = b->next;
-			if (!w->done_head)
-				w->done_tail = NULL;
-		}
+		b = batch_fifo_pop(&w->done);
 		pthread_mutex_unlock(&w->lock);
 		if (!b)
 			break;
 		dq->batches_in_worker--;
-		/* b lives in its report, which op_complete() may finish: copy first. */
-		ops = b->ops;
-		n = b->n;
-		/* One clock read per batch: its ops started and ended together. */
+		/*
+		 * b lives in its report: op_complete() may finish the report,
+		 * but it is freed only after this turn's reaping.
+		 * One clock read per batch: its ops started and ended together.
+		 */
 		now = clock__mono_ns();
-		for (unsigned int i = 0; i < n; i++) {
-			int res = ops[i].res;
+		for (unsigned int i = 0; i < b->n; i++) {
+			struct discard_op *op = &b->ops[i];
+			int res = op->res;
 
 			if (dq->inject_ring_failures) {
 				dq->inject_ring_failures--;
 				res = -EIO;
 			}
-			histogram_add(&dq->stats.op_latency, now - ops[i].start_ns);
-			op_complete(dq, &ops[i], res);
+			histogram_add(&dq->stats.op_latency, now - op->start_ns);
+			op_complete(dq, op, res);
 		}
-		used += n;
+		used += b->n;
 	}
 }
 
@@ -1050,7 +1059,7 @@ static bool worker_has_done(struct discard_queue *dq)
 	if (!w || !dq->batches_in_worker)
 		return false;
 	pthread_mutex_lock(&w->lock);
-	any = w->done_head != NULL;
+	any = w->done.head != NULL;
 	pthread_mutex_unlock(&w->lock);
 	return any;
 }
