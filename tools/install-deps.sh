@@ -7,12 +7,14 @@ set -euo pipefail
 # libseccomp. Guest kernel: Debian's 6.1 source and its build tools. Tests and
 # benchmarks: clang-format, QEMU (the peer VMM), promtool (package prometheus),
 # chromium (dashboard test), matplotlib (plots), clang + its runtime (libFuzzer).
+# The nested SVM host (tools/kvm-host --nested): QEMU, a static busybox for its
+# initramfs, cpio; its kernel is downloaded by tools/kvm-host, not installed.
 PACKAGES=(
 	build-essential cmake pkg-config
 	liburing-dev libcap-ng-dev
 	clang-format
 	linux-source-6.1 flex bison libelf-dev bc libssl-dev xz-utils
-	qemu-system-x86
+	qemu-system-x86 busybox-static
 	python3 cpio
 	libmicrohttpd-dev libjson-c-dev prometheus chromium python3-matplotlib
 	libseccomp-dev clang libclang-rt-14-dev
@@ -39,10 +41,13 @@ else
 	SUDO=
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Another apt or dpkg (unattended-upgrades on a fresh machine) may hold the
+# lock: wait for it, up to 10 minutes, instead of failing at once.
+apt_get() { $SUDO apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 # A fresh machine has empty package lists: update once, then install.
-if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/mini-vmm-apt.log 2>&1; then
-	$SUDO apt-get update >>/tmp/mini-vmm-apt.log 2>&1
-	if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/mini-vmm-apt.log 2>&1; then
+if ! apt_get install -y --no-install-recommends "${missing[@]}" >/tmp/mini-vmm-apt.log 2>&1; then
+	apt_get update >>/tmp/mini-vmm-apt.log 2>&1
+	if ! apt_get install -y --no-install-recommends "${missing[@]}" >>/tmp/mini-vmm-apt.log 2>&1; then
 		tail -n 20 /tmp/mini-vmm-apt.log >&2
 		echo "install-deps: apt-get install failed (log: /tmp/mini-vmm-apt.log)" >&2
 		exit 1
