@@ -13,11 +13,20 @@ static uint32_t testdev_value(const void *data, uint32_t len)
 	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
-static void testdev_bad(struct testdev *t, const char *what, uint64_t offset, uint32_t len)
+static void testdev_store(void *data, uint32_t v)
+{
+	const uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+			      (uint8_t)(v >> 24)};
+
+	memcpy(data, b, sizeof(b)); /* little-endian, as port I/O data leaves */
+}
+
+static void testdev_bad(struct testdev *t, const char *what, uint64_t offset, uint32_t len,
+			bool is_write)
 {
 	__atomic_add_fetch(&t->bad_access, 1, __ATOMIC_RELAXED);
-	log_ratelimited(LOG_WARN, "testdev: ignoring %u-byte write to %s (offset %#llx)", len, what,
-			(unsigned long long)offset);
+	log_ratelimited(LOG_WARN, "testdev: ignoring %u-byte %s %s (offset %#llx)", len,
+			is_write ? "write to" : "read of", what, (unsigned long long)offset);
 }
 
 void testdev__exit_io(void *opaque, uint64_t offset, void *data, uint32_t len, bool is_write)
@@ -30,7 +39,7 @@ void testdev__exit_io(void *opaque, uint64_t offset, void *data, uint32_t len, b
 		return;
 	}
 	if (offset != 0 || (len != 1 && len != 2 && len != 4)) {
-		testdev_bad(t, "the exit port", offset, len);
+		testdev_bad(t, "the exit port", offset, len, true);
 		return;
 	}
 	code = testdev_value(data, len);
@@ -50,7 +59,7 @@ void testdev__marker_io(void *opaque, uint64_t offset, void *data, uint32_t len,
 		return;
 	}
 	if (offset != 0 || len != 4) {
-		testdev_bad(t, "the marker port", offset, len);
+		testdev_bad(t, "the marker port", offset, len, true);
 		return;
 	}
 	v = testdev_value(data, len);
@@ -60,6 +69,23 @@ void testdev__marker_io(void *opaque, uint64_t offset, void *data, uint32_t len,
 	__atomic_add_fetch(&t->nr_markers, 1, __ATOMIC_RELEASE);
 	if (t->marker_cb)
 		t->marker_cb(t->opaque, v & 0xff, v >> 8);
+}
+
+void testdev__clock_io(void *opaque, uint64_t offset, void *data, uint32_t len, bool is_write)
+{
+	struct testdev *t = opaque;
+	uint32_t ms = 0;
+
+	if (is_write || offset != 0 || len != 4) {
+		testdev_bad(t, "the clock port", offset, len, is_write);
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	/* Truncated to 32 bits: the guest compares two readings by unsigned subtraction. */
+	if (t->clock_cb)
+		ms = (uint32_t)(t->clock_cb(t->opaque) / 1000000);
+	testdev_store(data, ms);
 }
 
 void testdev__io(void *opaque, uint64_t offset, void *data, uint32_t len, bool is_write)
@@ -73,9 +99,12 @@ void testdev__io(void *opaque, uint64_t offset, void *data, uint32_t len, bool i
 	case PORT_TESTDEV_MARKER:
 		testdev__marker_io(opaque, 0, data, len, is_write);
 		break;
-	default: /* 0xf6..0xf8 are only the tail of a marker write */
+	case PORT_TESTDEV_CLOCK:
+		testdev__clock_io(opaque, 0, data, len, is_write);
+		break;
+	default: /* 0xf6..0xf8 and 0xfa..0xfc are only the tails of the 4-byte ports */
 		if (is_write)
-			testdev_bad(t, "a testdev port", offset, len);
+			testdev_bad(t, "a testdev port", offset, len, true);
 		else
 			memset(data, 0, len);
 		break;
@@ -109,10 +138,11 @@ const char *testdev__phase_name(unsigned int phase)
 }
 
 void testdev__init(struct testdev *t, testdev_exit_fn exit_cb, testdev_marker_fn marker_cb,
-		   void *opaque)
+		   testdev_clock_fn clock_cb, void *opaque)
 {
 	memset(t, 0, sizeof(*t));
 	t->exit_cb = exit_cb;
 	t->marker_cb = marker_cb;
+	t->clock_cb = clock_cb;
 	t->opaque = opaque;
 }

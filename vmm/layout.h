@@ -44,9 +44,14 @@
  * uses by convention, so the same guest workload can stop QEMU too.
  *   0xf4 write v: stop the VM; v == 0 means pass (exit 0), else guest failure.
  *   0xf5 write v (32 bit): progress marker, bits 0-7 phase, bits 8-31 argument (MiB).
+ *   0xf9 read (32 bit): the host's CLOCK_MONOTONIC in ms, wrapping every 49.7 days
+ *        (compare two readings by unsigned subtraction). The tiny test guests bound
+ *        their waits with it. Nothing on a PC lives at 0xf0-0xff (Linux reserves it
+ *        as "fpu"), and this VMM has no other device there.
  */
 #define PORT_TESTDEV_EXIT   0xf4
 #define PORT_TESTDEV_MARKER 0xf5
+#define PORT_TESTDEV_CLOCK  0xf9
 
 /* Marker phases, shared with the guest workload patch (guest/patches). */
 #define TESTDEV_PHASE_START    0 /* workload started; arg = MiB it will cycle */

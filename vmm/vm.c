@@ -158,6 +158,12 @@ static void testdev_marker(void *opaque, unsigned int phase, uint32_t arg)
 		log_info("%s", line);
 }
 
+/* The test device's clock port: the tiny guests bound their waits with it. */
+static uint64_t testdev_clock(void *opaque)
+{
+	return clock__mono_ns();
+}
+
 static void sample_rss(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
@@ -249,8 +255,8 @@ static int setup_legacy_devices(struct vm *vm)
 	if (ret < 0)
 		return ret;
 
-	testdev__init(&vm->testdev, testdev_exit, testdev_marker, vm);
-	/* One range for 0xf4..0xf8: the 4-byte marker write at 0xf5 spans four ports. */
+	testdev__init(&vm->testdev, testdev_exit, testdev_marker, testdev_clock, vm);
+	/* One range for 0xf4..0xfc: the 4-byte marker (0xf5) and clock (0xf9) span four ports. */
 	ret = bus__register(&vm->pio, TESTDEV_PIO_BASE, TESTDEV_PIO_LEN, testdev__io, &vm->testdev,
 			    "testdev");
 	return ret;

@@ -3,7 +3,7 @@
  * Fuzz target: port I/O from the guest to the legacy devices, through the
  * port bus exactly as vm.c wires it: the 16550A serial port at 0x3f8
  * (devices/serial.c), the i8042 keyboard controller at 0x60/0x64
- * (devices/i8042.c), the test device at 0xf4..0xf8 (devices/testdev.c), and
+ * (devices/i8042.c), the test device at 0xf4..0xfc (devices/testdev.c), and
  * every port nobody claims. Host input on the serial port (stdin in
  * mini-vmm) is interleaved.
  *
@@ -14,7 +14,10 @@
  *   3 "rep outsb": u16 port, u8 count, count bytes (one dispatch per byte)
  *
  * Checked: no memory error or UB; reads of unclaimed ports are all ones;
- * the serial interrupt line only ever goes 0 -> 1 -> 0 (one call per change).
+ * the serial interrupt line only ever goes 0 -> 1 -> 0 (one call per change);
+ * a 4-byte read of the test device's clock gives the clock's milliseconds
+ * truncated to 32 bits (a fake clock here: 1.5 ms per reading, starting 16 ms
+ * before the wrap).
  */
 #include "fuzz_common.h"
 
@@ -33,7 +36,8 @@ static struct serial serial;
 static struct i8042 kbd;
 static struct testdev testdev;
 static int irq_level;
-static unsigned int resets, exits, markers;
+static unsigned int resets, exits, markers, clock_reads;
+static uint64_t fake_now_ns;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -73,6 +77,14 @@ static void on_marker(void *opaque, unsigned int phase, uint32_t arg)
 	markers++;
 }
 
+static uint64_t fake_clock(void *opaque)
+{
+	(void)opaque;
+	clock_reads++;
+	fake_now_ns += 1500000;
+	return fake_now_ns;
+}
+
 /* Ports worth hitting: each device's range and its edges. */
 static uint16_t pick_port(uint16_t raw)
 {
@@ -96,10 +108,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_in in = {data, size};
 
 	irq_level = 0;
+	fake_now_ns = 0xfffffff0ULL * 1000000; /* 16 ms before the 32-bit wrap */
 	bus__init(&pio, "pio");
 	FUZZ_ASSERT(serial__init(&serial, -1, set_irq, NULL) == 0);
 	FUZZ_ASSERT(i8042__init(&kbd, on_reset, NULL) == 0);
-	testdev__init(&testdev, on_exit_port, on_marker, NULL);
+	testdev__init(&testdev, on_exit_port, on_marker, fake_clock, NULL);
 	FUZZ_ASSERT(bus__register(&pio, PORT_SERIAL_COM1, SERIAL_PIO_LEN, serial__io, &serial,
 				  "serial") == 0);
 	FUZZ_ASSERT(bus__register(&pio, PORT_I8042_DATA, 1, i8042__data_io, &kbd, "i8042") == 0);
@@ -122,6 +135,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!claimed && op == 1)
 				for (uint32_t i = 0; i < len; i++)
 					FUZZ_ASSERT(buf[i] == 0xff);
+			if (op == 1 && port == PORT_TESTDEV_CLOCK && len == 4) {
+				uint32_t ms;
+
+				memcpy(&ms, buf, sizeof(ms));
+				FUZZ_ASSERT(ms == (uint32_t)(fake_now_ns / 1000000));
+			}
 		} else if (op == 2) {
 			size_t n;
 			const uint8_t *bytes = fin_bytes(&in, fin_u8(&in), &n);
@@ -146,12 +165,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr,
 			"fuzz_pio: serial tx %llu rx %llu rx dropped %llu; i8042 resets %u; "
 			"testdev "
-			"exits %u markers %u; unclaimed %llu\n",
+			"exits %u markers %u clock reads %u; unclaimed %llu\n",
 			(unsigned long long)st.tx_bytes, (unsigned long long)st.rx_bytes,
-			(unsigned long long)st.rx_dropped, resets, exits, markers,
+			(unsigned long long)st.rx_dropped, resets, exits, markers, clock_reads,
 			(unsigned long long)pio.unhandled);
 	}
-	resets = exits = markers = 0;
+	resets = exits = markers = clock_reads = 0;
 	serial__exit(&serial);
 	i8042__exit(&kbd);
 	return 0;

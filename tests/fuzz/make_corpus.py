@@ -430,6 +430,12 @@ def gen_pio():
     s += pout(0x3FF, 1, 4) + pout(0x3F8, 0x41, 4) + pin(0x3FA, 2) + pin(0x80) + pout(0xCF8, 0x80000000, 4)
     s += pin(0xFFFF, 4) + u8(3) + u16(0x3F8) + u8(16) + b"rep outsb works\n"
     write(h, "testdev_and_strays", s)
+    # Test device clock (0xf9): 4-byte reads across the fake clock's 32-bit wrap, then
+    # other widths, writes, the tail ports and a read running past the range.
+    s = b"".join(pin(0xF9, 4) for _ in range(16))
+    s += pin(0xF9, 0) + pin(0xF9, 3) + pin(0xF9, 6) + pin(0xF9, 7) + pout(0xF9, 0, 4) + pout(0xF9, 1)
+    s += pin(0xFA, 4) + pin(0xFC) + pout(0xFC, 1) + pin(0xFD, 4) + pin(0xF6, 4) + pin(0xF9, 4)
+    write(h, "testdev_clock", s)
 
 
 # ---- fuzz_api --------------------------------------------------------------
