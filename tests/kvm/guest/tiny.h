@@ -2,7 +2,8 @@
 /*
  * The runtime of the tiny test guests (tests/kvm): freestanding C, no libc.
  * A guest talks to the host only through port I/O (COM1 for text, the test
- * device's exit port to stop with pass/fail) and MMIO to virtio devices.
+ * device's exit port to stop with pass/fail, its clock port to bound waits)
+ * and MMIO to virtio devices.
  *
  * Kept small and simple on purpose: on hosts where KVM emulates guest
  * kernel-mode code (docs: host notes), every instruction costs ~0.5 us, so
@@ -20,6 +21,7 @@
 #define TINY_PORT_SERIAL    0x3f8
 #define TINY_PORT_EXIT	    0xf4 /* write v: stop the VM, 0 = pass */
 #define TINY_PORT_MARKER    0xf5 /* write 32-bit v: progress marker */
+#define TINY_PORT_CLOCK	    0xf9 /* read 32 bits: host CLOCK_MONOTONIC in ms, wrapping */
 #define TINY_ZERO_PAGE_GPA  0x7000UL
 #define TINY_IMAGE_GPA	    0x100000UL
 #define TINY_VIRTIO_MMIO    0xd0000000UL /* first virtio-mmio window */
@@ -42,6 +44,20 @@ static inline void outb(uint16_t port, uint8_t v)
 static inline void outl(uint16_t port, uint32_t v)
 {
 	asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+
+	asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+/* In a polling loop: tells the CPU (and a hypervisor's pause-loop exiting) we spin. */
+static inline void cpu_relax(void)
+{
+	asm volatile("pause" : : : "memory");
 }
 
 /* Compiler barrier. x86 is TSO: the ring protocol needs no fence instruction. */
@@ -135,6 +151,47 @@ static inline void tiny_marker(uint8_t phase, uint32_t arg)
 {
 	outl(TINY_PORT_MARKER, (arg << 8) | phase);
 }
+
+/*
+ * Time, for bounding waits. A loop count bounds nothing: under an emulating
+ * KVM a guest runs ~2-3 M instructions/s, under one that runs it natively a
+ * thousand times more, while the device answers in host time either way.
+ * The clock is the host's CLOCK_MONOTONIC in ms, 32 bits that wrap every
+ * 49.7 days: only differences of two readings (unsigned subtraction) count.
+ * Each reading is a VM exit to mini-vmm: microseconds natively, more nested.
+ */
+static inline uint32_t tiny_now_ms(void)
+{
+	return inl(TINY_PORT_CLOCK);
+}
+
+/*
+ * A time bound for a polling loop. tiny_wait_over() pauses, and reads the
+ * clock only every `stride` calls: TINY_STRIDE_POLL for loops that poll
+ * guest memory (a few thousand polls take microseconds natively and
+ * milliseconds emulated), TINY_STRIDE_EXIT for loops that already exit on
+ * every iteration (an MMIO register read). Once over, it stays over; test
+ * the condition once more before failing, as a stalled vCPU may have slept
+ * through both the deadline and the event:
+ *
+ *	tiny_wait_start(&w, 60000, TINY_STRIDE_POLL);
+ *	while (!done())
+ *		if (tiny_wait_over(&w) && !done())
+ *			tiny_fail("... after %u ms", w.waited_ms);
+ */
+#define TINY_STRIDE_POLL 4096
+#define TINY_STRIDE_EXIT 16
+
+struct tiny_wait {
+	uint32_t start_ms;
+	uint32_t limit_ms;
+	uint32_t waited_ms; /* at the last clock reading */
+	uint32_t stride;
+	uint32_t countdown; /* calls left until the next clock reading */
+};
+
+void tiny_wait_start(struct tiny_wait *w, uint32_t limit_ms, uint32_t stride);
+bool tiny_wait_over(struct tiny_wait *w);
 
 #define TINY_CHECK(cond, ...)                                                                      \
 	do {                                                                                       \

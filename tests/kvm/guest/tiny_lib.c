@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The tiny guests' runtime: entry, serial output, exit, exceptions, the e820
- * map, and one-word-per-page memory patterns.
+ * map, time-bounded waits and one-word-per-page memory patterns.
  */
 #include "tiny.h"
 
@@ -182,6 +182,28 @@ void tiny_exception(const struct tiny_exc_frame *f)
 	tiny_exit(TINY_EXIT_EXCEPTION | (uint8_t)f->vector);
 }
 
+void tiny_wait_start(struct tiny_wait *w, uint32_t limit_ms, uint32_t stride)
+{
+	w->start_ms = tiny_now_ms();
+	w->limit_ms = limit_ms;
+	w->waited_ms = 0;
+	w->stride = stride ? stride : 1;
+	w->countdown = w->stride;
+}
+
+bool tiny_wait_over(struct tiny_wait *w)
+{
+	if (w->waited_ms >= w->limit_ms)
+		return true;
+	cpu_relax();
+	if (--w->countdown)
+		return false;
+	w->countdown = w->stride;
+	/* Unsigned subtraction: right across the clock's 32-bit wrap. */
+	w->waited_ms = tiny_now_ms() - w->start_ms;
+	return w->waited_ms >= w->limit_ms;
+}
+
 static void read_e820(struct tiny_boot *boot)
 {
 	const uint8_t *zp = (const uint8_t *)boot->zero_page;
@@ -261,6 +283,10 @@ void tiny_entry(uint64_t zero_page)
 
 	boot.zero_page = zero_page;
 	tiny_printf("%s: started, zero page at %lx\n", tiny_name, zero_page);
+	/* An unclaimed port reads all ones; the clock does so for 1 ms in 49.7 days. */
+	TINY_CHECK(tiny_now_ms() != 0xffffffff || tiny_now_ms() != 0xffffffff,
+		   "port 0x%x reads all ones: no test device clock, the waits would never end",
+		   TINY_PORT_CLOCK);
 	read_e820(&boot);
 	for (unsigned int i = 0; i < boot.nr_e820; i++)
 		tiny_printf("%s: e820 [%09lx, %09lx) type %u\n", tiny_name, boot.e820[i].addr,

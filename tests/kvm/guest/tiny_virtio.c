@@ -57,16 +57,16 @@ void tvm_write_driver_features(uint64_t features)
 
 static void tvm_reset(void)
 {
+	struct tiny_wait w;
 	uint32_t status;
 
 	/* 4.2.3.1: write 0, then wait for Status to read 0 (the reset is done). */
 	tvm_write(VM_STATUS, 0);
-	for (unsigned long i = 0; i < 1000000; i++) {
-		status = tvm_read(VM_STATUS);
-		if (status == 0)
-			return;
-	}
-	tiny_fail("device reset: Status still reads 0x%x after writing 0", status);
+	tiny_wait_start(&w, TVQ_WAIT_MS, TINY_STRIDE_EXIT);
+	while ((status = tvm_read(VM_STATUS)) != 0)
+		if (tiny_wait_over(&w) && (status = tvm_read(VM_STATUS)) != 0)
+			tiny_fail("device reset: Status still reads 0x%x %u ms after writing 0",
+				  status, w.waited_ms);
 }
 
 uint32_t tvm_negotiate(uint64_t features)
@@ -199,13 +199,15 @@ void tvq_kick(struct tvq *q)
 	tvm_write(VM_QUEUE_NOTIFY, q->qidx);
 }
 
-int tvq_wait_used(struct tvq *q, uint32_t *id, uint32_t *len, unsigned long spins)
+int tvq_wait_used(struct tvq *q, uint32_t *id, uint32_t *len, uint32_t timeout_ms)
 {
 	volatile uint16_t *used_idx = &q->used->idx;
 	struct vring_used_elem *e;
+	struct tiny_wait w;
 
-	for (unsigned long i = 0; *used_idx == q->used_seen; i++)
-		if (i >= spins)
+	tiny_wait_start(&w, timeout_ms, TINY_STRIDE_POLL);
+	while (*used_idx == q->used_seen)
+		if (tiny_wait_over(&w) && *used_idx == q->used_seen)
 			return -1;
 	/* Read the element only after seeing the index (pairs with the device's release). */
 	barrier();
@@ -217,6 +219,20 @@ int tvq_wait_used(struct tvq *q, uint32_t *id, uint32_t *len, unsigned long spin
 	return 0;
 }
 
+void tvq_expect_no_used(struct tvq *q, uint32_t ms, const char *what)
+{
+	volatile uint16_t *used_idx = &q->used->idx;
+	struct tiny_wait w;
+
+	tiny_wait_start(&w, ms, TINY_STRIDE_POLL);
+	do {
+		TINY_CHECK(*used_idx == q->used_seen,
+			   "%s: the device published a used element (used->idx %u, %u seen) "
+			   "%u ms into a %u ms watch",
+			   what, *used_idx, q->used_seen, tiny_now_ms() - w.start_ms, ms);
+	} while (!tiny_wait_over(&w));
+}
+
 uint32_t tvq_roundtrip(struct tvq *q, const struct tbuf *bufs, unsigned int n, const char *what)
 {
 	uint16_t head = tvq_add_chain(q, bufs, n);
@@ -224,9 +240,9 @@ uint32_t tvq_roundtrip(struct tvq *q, const struct tbuf *bufs, unsigned int n, c
 
 	tvq_publish(q, head);
 	tvq_kick(q);
-	if (tvq_wait_used(q, &id, &len, TVQ_SPINS) < 0)
-		tiny_fail("%s: no used element after %lu polls (used->idx %u, Status 0x%x)", what,
-			  TVQ_SPINS, q->used->idx, tvm_read(VM_STATUS));
+	if (tvq_wait_used(q, &id, &len, TVQ_WAIT_MS) < 0)
+		tiny_fail("%s: no used element after %u ms (used->idx %u, Status 0x%x)", what,
+			  TVQ_WAIT_MS, q->used->idx, tvm_read(VM_STATUS));
 	TINY_CHECK(id == head, "%s: used element names descriptor %u, submitted %u", what, id,
 		   head);
 	return len;
@@ -234,12 +250,15 @@ uint32_t tvq_roundtrip(struct tvq *q, const struct tbuf *bufs, unsigned int n, c
 
 void tvm_expect_interrupt(uint32_t bits, const char *what)
 {
-	uint32_t isr = 0;
+	struct tiny_wait w;
+	uint32_t isr;
 
 	/* The device may publish the used index a moment before it raises the interrupt. */
-	for (unsigned int i = 0; i < 10000 && (isr & bits) != bits; i++)
-		isr = tvm_read(VM_INTERRUPT_STATUS);
-	TINY_CHECK((isr & bits) == bits, "%s: InterruptStatus 0x%x lacks 0x%x", what, isr, bits);
+	tiny_wait_start(&w, TVQ_WAIT_MS, TINY_STRIDE_EXIT);
+	while (((isr = tvm_read(VM_INTERRUPT_STATUS)) & bits) != bits)
+		if (tiny_wait_over(&w) && ((isr = tvm_read(VM_INTERRUPT_STATUS)) & bits) != bits)
+			tiny_fail("%s: InterruptStatus 0x%x lacks 0x%x after %u ms", what, isr,
+				  bits, w.waited_ms);
 	tvm_write(VM_INTERRUPT_ACK, isr);
 	isr = tvm_read(VM_INTERRUPT_STATUS);
 	TINY_CHECK((isr & bits) == 0, "%s: InterruptStatus 0x%x after InterruptACK", what, isr);

@@ -189,13 +189,25 @@ void tvq_publish(struct tvq *q, uint16_t head);
 void tvq_kick(struct tvq *q);
 
 /*
- * Wait for the next used element, spinning at most `spins` times on
- * used->idx. Returns 0 with *id / *len filled, -1 on timeout.
+ * How long to wait, in host time (tiny_now_ms). TVQ_WAIT_MS bounds what
+ * must come (a used element, an interrupt, a status change): it only
+ * decides how soon a broken device fails the test, so it is generous, for
+ * an emulating KVM on a loaded host, yet well inside run_tiny.sh's limit so
+ * the guest's FAIL line is printed. TVQ_QUIET_MS is how long the guest
+ * watches for what must NOT come: long beside the microseconds to
+ * milliseconds the device takes to answer a notification, on any KVM.
  */
-int tvq_wait_used(struct tvq *q, uint32_t *id, uint32_t *len, unsigned long spins);
+#define TVQ_WAIT_MS  60000
+#define TVQ_QUIET_MS 500
 
-/* A generous bound for one round trip under instruction emulation (tens of seconds). */
-#define TVQ_SPINS 10000000UL
+/*
+ * Wait up to `timeout_ms` for the next used element, polling used->idx.
+ * Returns 0 with *id / *len filled, -1 on timeout.
+ */
+int tvq_wait_used(struct tvq *q, uint32_t *id, uint32_t *len, uint32_t timeout_ms);
+
+/* Fail the test if the device publishes a used element within `ms`. */
+void tvq_expect_no_used(struct tvq *q, uint32_t ms, const char *what);
 
 /*
  * Add, publish, kick and wait; fails the test on timeout or if the used
