@@ -16,6 +16,14 @@
  * whole process); every answer is empty or an HTTP/1.x status line with a
  * 3-digit code; the server keeps accepting connections, and every 64 inputs
  * a plain GET /vm gets its 200 within 3 s.
+ *
+ * The socket lives in a private /tmp/mini-vmm-fuzz-api.XXXXXX directory,
+ * which must stay until the last input: every exchange connects to it by
+ * path, so it cannot be unlinked right after bind(). An atexit() handler
+ * stops the server (which unlinks the socket) and removes the directory; it
+ * runs when the replay driver returns from main() and when libFuzzer ends a
+ * run (-max_total_time, -runs: it calls exit()). A crash or an interrupt
+ * (libFuzzer's _Exit) leaves the directory behind with the finding.
  */
 #define _GNU_SOURCE
 #include "fuzz_common.h"
@@ -34,6 +42,7 @@
 #define ANSWER_MAX (1u << 20)
 
 static struct api_server *srv;
+static char sock_dir[] = "/tmp/mini-vmm-fuzz-api.XXXXXX";
 static char sock_path[108];
 static uint16_t metrics_port;
 static char answer[ANSWER_MAX];
@@ -94,9 +103,16 @@ static const struct vm_control_ops fake_ops = {
 	.request_shutdown = fake_shutdown,
 };
 
+/* atexit(): the server's threads stop before the directory goes away. */
+static void cleanup_server(void)
+{
+	api__stop(srv); /* unlinks the socket */
+	srv = NULL;
+	rmdir(sock_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char dir[] = "/tmp/mini-vmm-fuzz-api.XXXXXX";
 	struct api_config cfg = {
 		.metrics_listen = "127.0.0.1:0",
 		.interval_ms = 3600 * 1000, /* the sampler stays out of the way */
@@ -107,12 +123,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fuzz_quiet_logs();
-	if (!mkdtemp(dir))
+	if (!mkdtemp(sock_dir))
 		fuzz_fail(__FILE__, __LINE__, "mkdtemp");
-	snprintf(sock_path, sizeof(sock_path), "%s/api.sock", dir);
+	snprintf(sock_path, sizeof(sock_path), "%s/api.sock", sock_dir);
 	cfg.socket_path = sock_path;
-	if (api__start(&srv, &cfg, &fake_ops, NULL) < 0 || !srv)
+	if (api__start(&srv, &cfg, &fake_ops, NULL) < 0 || !srv) {
+		rmdir(sock_dir);
 		fuzz_fail(__FILE__, __LINE__, "api__start");
+	}
+	if (atexit(cleanup_server) != 0) {
+		cleanup_server();
+		fuzz_fail(__FILE__, __LINE__, "atexit");
+	}
 	metrics_port = api__metrics_port(srv);
 	return 0;
 }
