@@ -3,14 +3,18 @@
 # PVH entry note, from Debian's linux-source-6.1 tarball, guest/patches/*.patch
 # and the guest/kernel.config fragment. See docs/guest-kernel.md.
 #
-# Usage: guest/build-kernel.sh [--force] [--print-key] [--help]
+# Usage: guest/build-kernel.sh [--unpatched] [--force] [--print-key] [--help]
 #   KERNEL=$(guest/build-kernel.sh | tail -n1)
+#   --unpatched  the same fragment with none of guest/patches applied, and
+#                without the options only those patches define (a stock
+#                Linux 6.1 guest: no int3_selftest=, no delay_ms=, no workload)
 #
 # The result is cached outside the checkout, in
 #   ${MINI_VMM_CACHE:-$HOME/.cache/mini-vmm}/kernel/<key>/vmlinux
-# where <key> is a sha256 over this script, the config fragment, every patch
-# (in order), the source tarball's name/size/mtime and the compiler version.
-# Progress goes to stderr; the last line on stdout is the vmlinux path.
+# where <key> is a sha256 over the mode (patched or unpatched), this script,
+# the config fragment, every patch applied (in order), the source tarball's
+# name/size/mtime and the compiler version. Progress goes to stderr; the last
+# line on stdout is the vmlinux path.
 #
 # Environment:
 #   MINI_VMM_CACHE           cache root (default $HOME/.cache/mini-vmm)
@@ -32,18 +36,20 @@ cache_root=${MINI_VMM_CACHE:-$HOME/.cache/mini-vmm}/kernel
 
 force=0
 print_key=0
+mode=patched
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "build-kernel: error: $*"; exit 1; }
 
 usage() {
-	sed -n '2,20s/^# \{0,1\}//p' "$script_path" >&2
+	sed -n '2,24s/^# \{0,1\}//p' "$script_path" >&2
 }
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--force) force=1 ;;
 	--print-key) print_key=1 ;;
+	--unpatched) mode=unpatched ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage; die "unknown argument: $1" ;;
 	esac
@@ -51,14 +57,40 @@ while [ $# -gt 0 ]; do
 done
 
 # Patches in the order they are applied (the glob sorts by name: 0001-, 0002-...).
-patches=()
+all_patches=()
 if [ -d "$patch_dir" ]; then
 	shopt -s nullglob
-	patches=("$patch_dir"/*.patch)
+	all_patches=("$patch_dir"/*.patch)
 	shopt -u nullglob
 fi
+patches=()
+[ "$mode" = unpatched ] || patches=("${all_patches[@]}")
 
 [ -f "$config_fragment" ] || die "config fragment missing: $config_fragment"
+
+# Options a patch adds ("+config FOO" in a Kconfig hunk) do not exist in an
+# unpatched tree: Kconfig would drop them and verify_config would fail. The
+# unpatched mode leaves their lines out of the fragment it merges (and so of
+# what it verifies); today that is CONFIG_MVMM_WORKLOAD (0003).
+patch_only_options=()
+if [ "$mode" = unpatched ] && [ ${#all_patches[@]} -gt 0 ]; then
+	mapfile -t patch_only_options < <(sed -n 's/^+config \([A-Za-z0-9_]*\).*/CONFIG_\1/p' \
+		"${all_patches[@]}" | sort -u)
+fi
+
+# The fragment this mode merges and verifies, on stdout.
+effective_fragment() {
+	local opt pattern=
+	for opt in "${patch_only_options[@]}"; do
+		pattern+="${pattern:+|}$opt"
+	done
+	if [ -z "$pattern" ]; then
+		cat "$config_fragment"
+	else
+		grep -vE "^(($pattern)=|# ($pattern) is not set)" "$config_fragment" || true
+	fi
+}
+
 [ -f "$tarball" ] ||
 	die "kernel source not found: $tarball (apt-get install linux-source-6.1, or set MINI_VMM_KERNEL_TARBALL)"
 
@@ -69,8 +101,9 @@ fi
 compute_key() {
 	local p
 	{
+		printf 'mode %s\n' "$mode"
 		printf 'script %s\n' "$(sha256sum <"$script_path" | cut -d' ' -f1)"
-		printf 'config %s\n' "$(sha256sum <"$config_fragment" | cut -d' ' -f1)"
+		printf 'config %s\n' "$(effective_fragment | sha256sum | cut -d' ' -f1)"
 		for p in "${patches[@]}"; do
 			printf 'patch %s %s\n' "$(basename "$p")" \
 				"$(sha256sum <"$p" | cut -d' ' -f1)"
@@ -91,7 +124,7 @@ result_dir=$cache_root/$key
 vmlinux=$result_dir/vmlinux
 
 if [ "$force" = 0 ] && [ -f "$vmlinux" ]; then
-	log "reusing cached kernel ($result_dir)"
+	log "reusing cached $mode kernel ($result_dir)"
 	printf '%s\n' "$vmlinux"
 	exit 0
 fi
@@ -132,7 +165,7 @@ fi
 
 # Someone else may have finished the same build while we waited.
 if [ "$force" = 0 ] && [ -f "$vmlinux" ]; then
-	log "reusing cached kernel ($result_dir)"
+	log "reusing cached $mode kernel ($result_dir)"
 	printf '%s\n' "$vmlinux"
 	exit 0
 fi
@@ -173,7 +206,7 @@ stage() {
 
 start_s=$SECONDS
 : >"$build_log"
-log "building guest kernel $key"
+log "building guest kernel $key ($mode)"
 log "  log: $build_log"
 
 # --- 1. extract ---------------------------------------------------------------
@@ -188,7 +221,14 @@ obj_dir=$work_dir/build
 mkdir -p "$obj_dir"
 
 # --- 2. patch -----------------------------------------------------------------
-stage 2 "applying ${#patches[@]} patch(es) ..."
+if [ "$mode" = unpatched ]; then
+	stage 2 "unpatched: leaving out all ${#all_patches[@]} patch(es) of guest/patches"
+	for opt in "${patch_only_options[@]}"; do
+		log "      $opt dropped from the fragment (only a patch defines it)"
+	done
+else
+	stage 2 "applying ${#patches[@]} patch(es) ..."
+fi
 for p in "${patches[@]}"; do
 	log "      $(basename "$p")"
 	# --fuzz=0: a patch that no longer applies cleanly must fail loudly.
@@ -202,6 +242,9 @@ kmake() {
 }
 
 # --- 3. configure -------------------------------------------------------------
+fragment=$work_dir/kernel.config
+effective_fragment >"$fragment"
+
 # Every line of the fragment must survive olddefconfig as written; Kconfig
 # silently drops options whose dependencies are unmet, so check each one.
 verify_config() {
@@ -226,14 +269,14 @@ verify_config() {
 			fi
 			;;
 		esac
-	done <"$config_fragment"
+	done <"$fragment"
 	return "$bad"
 }
 
-stage 3 "configuring: tinyconfig + $(basename "$config_fragment") + olddefconfig ..."
+stage 3 "configuring: tinyconfig + $(basename "$config_fragment")${patch_only_options[*]:+ without ${patch_only_options[*]}} + olddefconfig ..."
 kmake tinyconfig >>"$build_log" 2>&1 || fail_with_log "make tinyconfig failed"
 "$src_dir/scripts/kconfig/merge_config.sh" -m -O "$obj_dir" \
-	"$obj_dir/.config" "$config_fragment" >>"$build_log" 2>&1 ||
+	"$obj_dir/.config" "$fragment" >>"$build_log" 2>&1 ||
 	fail_with_log "merging $config_fragment failed"
 kmake olddefconfig >>"$build_log" 2>&1 || fail_with_log "make olddefconfig failed"
 verify_config "$obj_dir/.config" ||
@@ -283,6 +326,7 @@ out_dir=$work_dir/out
 mkdir -p "$out_dir"
 mv "$built" "$out_dir/vmlinux"
 cp "$obj_dir/.config" "$out_dir/config"
+printf '%s\n' "$mode" >"$out_dir/mode"
 cp "$obj_dir/System.map" "$out_dir/System.map" 2>/dev/null || true
 mv "$build_log" "$out_dir/build.log"
 build_log=$out_dir/build.log
