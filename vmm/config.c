@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "config.h"
 
-#include "api.h"
-#include "metrics.h"
+#include "control/api.h"
+#include "control/metrics.h"
 
 #include <ctype.h>
 #include <errno.h>

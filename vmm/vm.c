@@ -3,7 +3,6 @@
 #include "vm.h"
 #include "clock.h"
 
-#include "api.h"
 #include "boot_setup.h"
 #include "bus.h"
 #include "event_loop.h"
@@ -20,6 +19,7 @@
 #include "vcpu.h"
 #include "vm_control.h"
 
+#include "control/api.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
 #include "devices/testdev.h"
@@ -374,7 +374,7 @@ static int setup_balloon(struct vm *vm)
 	return add_virtio_device(vm, &vm->balloon->vdev);
 }
 
-/* --- control API (vmm/api.c) ---------------------------------------------- */
+/* --- control API (control/) ---------------------------------------------- */
 
 /* API threads: everything the API, /metrics and the timeline report. */
 static void vm_ctl_snapshot(void *opaque, struct vm_snapshot *s)

@@ -10,8 +10,8 @@
 #define MINI_VMM_VM_CONTROL_H
 
 #include "guest_mem.h"
-#include "metrics.h"
 
+#include "control/metrics.h"
 #include "devices/virtio_balloon.h"
 
 /*

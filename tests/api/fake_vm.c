@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A fake VM behind the real API server (vmm/api.c): the same
+ * A fake VM behind the real API server (control/): the same
  * vm_control_ops the VM provides, backed by a simulated 512 MiB guest that
  * goes through reclaim cycles (allocate, free, report, discard), so the
  * contract tests, promtool, the dashboard and the tools have live, moving,
@@ -12,7 +12,7 @@
  * Prints "ready metrics_port=N" on stdout once serving; exits 0 after
  * PUT /actions {"action_type":"Shutdown"} or SIGTERM/SIGINT.
  */
-#include "vmm/api.h"
+#include "control/api.h"
 #include "vmm/clock.h"
 #include "vmm/log.h"
 #if __has_include("vmm/seccomp.h")

@@ -6,8 +6,8 @@
  */
 #include "testlib.h"
 
-#include "vmm/api.h"
-#include "vmm/metrics.h"
+#include "control/api.h"
+#include "control/metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

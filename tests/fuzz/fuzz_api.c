@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Fuzz target: the control API and the metrics listener (vmm/api.c on
+ * Fuzz target: the control API and the metrics listener (control/ on
  * libmicrohttpd), end to end: each input is the raw bytes a client sends on
  * one connection -- request line, headers, body, pipelined requests, bad
  * chunking, lies about Content-Length, anything. The API's request handling
@@ -28,7 +28,7 @@
 #define _GNU_SOURCE
 #include "fuzz_common.h"
 
-#include "vmm/api.h"
+#include "control/api.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
-# Compiles vmm/dashboard.html into the binary as dashboard_html[] in the
-# generated header dashboard_html.h (included by vmm/dashboard.c), so the
+# Compiles control/dashboard.html into the binary as dashboard_html[] in the
+# generated header dashboard_html.h (included by control/dashboard.c), so the
 # dashboard needs no files and no network at run time. Regenerated when the
 # page changes (it is a configure dependency); written only if different.
 set(DASHBOARD_HTML ${CMAKE_CURRENT_LIST_DIR}/dashboard.html)
@@ -10,5 +10,5 @@ string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," dashboard_hex "${dashboard_he
 string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)"
        "\\1\n" dashboard_hex "${dashboard_hex}")
 file(CONFIGURE OUTPUT ${DASHBOARD_HEADER} @ONLY
-     CONTENT "/* Generated from vmm/dashboard.html by vmm/dashboard.cmake: do not edit. */\nstatic const unsigned char dashboard_html[] = {\n${dashboard_hex}};\n")
+     CONTENT "/* Generated from control/dashboard.html by control/dashboard.cmake: do not edit. */\nstatic const unsigned char dashboard_html[] = {\n${dashboard_hex}};\n")
 target_include_directories(minivmm_core PRIVATE ${CMAKE_BINARY_DIR}/generated)

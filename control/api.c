@@ -21,10 +21,10 @@
  */
 #define _GNU_SOURCE
 #include "api.h"
-#include "clock.h"
-
 #include "dashboard.h"
-#include "log.h"
+
+#include "vmm/clock.h"
+#include "vmm/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The live reclamation dashboard (GET /dashboard): one self-contained HTML
- * page, vmm/dashboard.html, compiled into the binary (vmm/dashboard.cmake),
+ * page, control/dashboard.html, compiled into the binary (control/dashboard.cmake),
  * so it needs no files and no network. It polls GET /dashboard/data.
  */
 #ifndef MINI_VMM_DASHBOARD_H

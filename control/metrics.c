@@ -10,7 +10,7 @@
  */
 #include "metrics.h"
 
-#include "log.h"
+#include "vmm/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

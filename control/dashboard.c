@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "dashboard.h"
 
-/* Generated from vmm/dashboard.html by vmm/dashboard.cmake: dashboard_html[]. */
+/* Generated from control/dashboard.html by control/dashboard.cmake: dashboard_html[]. */
 #include "dashboard_html.h"
 
 const void *dashboard__html(size_t *len)
