@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the pieces of the control API share; nothing outside control/
+ * includes it. The pieces:
+ *   api_server.c        api__start/api__stop: sockets first, then the threads
+ *   api_sockets.c       the listening sockets and the --metrics-listen parser
+ *   api_http.c          libmicrohttpd: one request's life, replies, counters
+ *   api_routes.c        the route table: paths, methods, listeners
+ *   api_json.c          request bodies (strict JSON) and JSON answers
+ *   handlers_vm.c       GET /, GET /vm, PUT /actions, GET /metrics
+ *   handlers_balloon.c  /balloon, /balloon/statistics, /balloon/reporting
+ *   dashboard.c         GET /dashboard, /dashboard/data, the metrics root
+ *   sampler.c           samples of the VM: per request and every interval
+ */
+#ifndef MINI_VMM_CONTROL_API_INTERNAL_H
+#define MINI_VMM_CONTROL_API_INTERNAL_H
+
+#include "api.h"
+#include "metrics.h"
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MIB_SHIFT 20
+
+/* Status codes counted in mini_vmm_api_requests_total (api_http.c), and "other". */
+#define NR_CODES 11
+
+enum listener_kind {
+	LISTENER_API = 0, /* the Unix socket: everything */
+	LISTENER_METRICS, /* TCP: read-only pages */
+	LISTENER__COUNT,
+};
+
+struct api_server;
+
+struct api_listener {
+	struct api_server *srv;
+	enum listener_kind kind;
+	struct MHD_Daemon *daemon;
+	uint64_t requests[NR_CODES]; /* atomics: updated on the listener's thread */
+};
+
+/* One history point for the dashboard's charts. */
+struct api_sample {
+	uint64_t t_ms; /* VM uptime */
+	uint64_t resident;
+	uint64_t target;
+	uint64_t actual;
+	uint64_t guest_free; /* UINT64_MAX: not known (no stats yet) */
+	uint64_t reported;
+	uint64_t discarded;
+};
+
+struct api_server {
+	struct api_config cfg;
+	const struct vm_control_ops *ops;
+	void *opaque;
+	char *socket_path;	 /* owned copy: unlinked at stop */
+	int socket_dirfd;	 /* O_PATH of its directory: unlinkat() at stop, under seccomp */
+	const char *socket_name; /* last component of socket_path */
+	struct api_listener listeners[LISTENER__COUNT];
+	uint16_t metrics_port;
+	uint64_t timeouts; /* atomics: requests answered 408 */
+
+	/* The sampler thread, its wakeup, and what it fills. */
+	pthread_t sampler;
+	bool sampler_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+	bool sample_now;
+	struct metrics_log mlog;
+	struct api_sample *history; /* ring of API_HISTORY_SAMPLES */
+	unsigned int hist_head, hist_len;
+};
+
+/* ---- routes ---- */
+
+enum {
+	M_GET = 1u << 0, /* HEAD is served as GET (MHD drops the body) */
+	M_PUT = 1u << 1,
+	M_PATCH = 1u << 2,
+};
+
+struct api_request;
+struct api_reply;
+typedef void (*route_fn)(struct api_request *req, struct api_reply *r);
+
+struct api_route {
+	const char *path;
+	unsigned int methods;
+	bool control; /* only on the API socket: changes the VM or is Firecracker's */
+	route_fn get, put, patch;
+};
+
+struct api_reply {
+	unsigned int status;
+	const char *content_type;
+	char *body; /* malloc'd, or NULL with static_body */
+	const void *static_body;
+	size_t len;
+	const char *allow;
+	const char *location;
+};
+
+/* Per request (MHD's con_cls): from the end of the headers to on_completed. */
+struct api_request {
+	struct api_listener *l;
+	struct MHD_Connection *conn;
+	const struct api_route *route;
+	unsigned int method;
+	uint64_t start_ns;
+	char body[API_MAX_BODY_BYTES + 1];
+	size_t len;
+	bool too_large;
+	uint64_t drained; /* body bytes dropped */
+	bool has_pending; /* an early answer, sent once the body is drained */
+	struct api_reply pending;
+	bool responded;
+	bool shutdown_after; /* PUT /actions Shutdown: once the 204 has gone out */
+	unsigned int abort_status;
+	const char *abort_msg;
+};
+
+/* A field a request body may have (api_json.c). */
+struct field_spec {
+	const char *name;
+	enum json_type type;
+	bool required;
+};
+
+/* api_http.c: replies, listeners, the server's own counters */
+void reply_json(struct api_reply *r, unsigned int status, struct json_object *obj);
+void __attribute__((format(printf, 3, 4)))
+reply_error(struct api_reply *r, unsigned int status, const char *fmt, ...);
+void reply_no_content(struct api_reply *r);
+int start_listener(struct api_server *srv, enum listener_kind kind, int listen_fd);
+void format_api_metrics(struct api_server *srv, FILE *out);
+
+/* api_routes.c */
+bool route_request(struct api_request *req, const char *url, const char *method,
+		   struct api_reply *r);
+
+/* api_json.c */
+struct json_object *parse_body(struct api_request *req, struct api_reply *r,
+			       const struct field_spec *spec, unsigned int n);
+bool get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t *out,
+	      struct api_reply *r);
+void add_u64(struct json_object *o, const char *key, uint64_t v);
+void add_seconds(struct json_object *o, const char *key, uint64_t ns);
+void add_counters(struct json_object *o, const struct metrics_counter *table, unsigned int n,
+		  const void *stats);
+struct json_object *histogram_json(const struct discard_histogram *h);
+
+/* The handlers: handlers_vm.c, handlers_balloon.c, dashboard.c */
+void get_instance(struct api_request *req, struct api_reply *r);
+void get_vm(struct api_request *req, struct api_reply *r);
+void put_actions(struct api_request *req, struct api_reply *r);
+void get_metrics(struct api_request *req, struct api_reply *r);
+void get_balloon(struct api_request *req, struct api_reply *r);
+void put_balloon(struct api_request *req, struct api_reply *r);
+void patch_balloon(struct api_request *req, struct api_reply *r);
+void get_balloon_statistics(struct api_request *req, struct api_reply *r);
+void patch_balloon_statistics(struct api_request *req, struct api_reply *r);
+void get_balloon_reporting(struct api_request *req, struct api_reply *r);
+void get_dashboard(struct api_request *req, struct api_reply *r);
+void get_root_redirect(struct api_request *req, struct api_reply *r);
+void get_dashboard_data(struct api_request *req, struct api_reply *r);
+
+/* sampler.c */
+void take_snapshot(struct api_server *srv, struct vm_snapshot *s);
+int start_sampler(struct api_server *srv);
+
+/* api_sockets.c */
+bool is_loopback(const struct sockaddr_storage *ss);
+int open_api_socket(const char *path, int *out);
+int open_metrics_socket(const char *arg, const struct sockaddr_storage *ss, socklen_t len, int *out,
+			uint16_t *port);
+void api_open_socket_dir(struct api_server *srv);
+
+#endif

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Samples of the VM. take_snapshot() asks the VM for one (every request
+ * that reports the VM takes its own); the sampler thread takes one every
+ * interval, and on PUT /actions FlushMetrics, for the dashboard's history
+ * (a ring of API_HISTORY_SAMPLES) and the --metrics-log timeline.
+ */
+#include "api_internal.h"
+
+#include "vmm/clock.h"
+#include "vmm/log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void take_snapshot(struct api_server *srv, struct vm_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	srv->ops->snapshot(srv->opaque, s);
+	s->wall_ns = wall_ns();
+}
+
+/* ---- the sampler ---- */
+
+static void record_sample(struct api_server *srv, const struct vm_snapshot *s)
+{
+	unsigned int last = (srv->hist_head + API_HISTORY_SAMPLES - 1) % API_HISTORY_SAMPLES;
+	struct api_sample *p = &srv->history[srv->hist_head];
+	uint64_t v;
+
+	/* Two samples in one millisecond (a flush right after a tick): keep the newer. */
+	if (srv->hist_len && srv->history[last].t_ms == s->uptime_ns / 1000000ULL) {
+		srv->hist_head = last;
+		srv->hist_len--;
+		p = &srv->history[last];
+	}
+
+	*p = (struct api_sample){
+		.t_ms = s->uptime_ns / 1000000ULL,
+		.resident = s->guest_resident_bytes,
+		.target = s->has_balloon ? s->balloon.target_bytes : UINT64_MAX,
+		.actual = s->has_balloon ? s->balloon.actual_bytes : UINT64_MAX,
+		.guest_free = metrics__guest_stat(s, GUEST_STAT_FREE_MEMORY, &v) ? v : UINT64_MAX,
+		.reported = s->has_balloon ? s->balloon.stats.bytes_reported : UINT64_MAX,
+		.discarded = s->has_balloon ? s->balloon.discard.bytes_discarded : UINT64_MAX,
+	};
+	srv->hist_head = (srv->hist_head + 1) % API_HISTORY_SAMPLES;
+	if (srv->hist_len < API_HISTORY_SAMPLES)
+		srv->hist_len++;
+}
+
+/*
+ * One sample per interval, on a fixed schedule (a slow sample does not
+ * shift the next ones), plus one whenever PUT /actions FlushMetrics asks.
+ */
+static void *sampler_main(void *arg)
+{
+	struct api_server *srv = arg;
+	uint64_t interval = (uint64_t)srv->cfg.interval_ms * 1000000ULL, next = clock__mono_ns();
+	struct vm_snapshot s;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&srv->lock);
+	while (!srv->stopping) {
+		srv->sample_now = false;
+		pthread_mutex_unlock(&srv->lock);
+		/* Outside the lock: the snapshot walks guest RAM's residency (mincore). */
+		take_snapshot(srv, &s);
+		metrics_log__sample(&srv->mlog, &s);
+		pthread_mutex_lock(&srv->lock);
+		record_sample(srv, &s);
+		while (next <= clock__mono_ns())
+			next += interval;
+		deadline.tv_sec = (time_t)(next / 1000000000ULL);
+		deadline.tv_nsec = (long)(next % 1000000000ULL);
+		while (!srv->stopping && !srv->sample_now &&
+		       pthread_cond_timedwait(&srv->cond, &srv->lock, &deadline) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
+int start_sampler(struct api_server *srv)
+{
+	int ret = pthread_create(&srv->sampler, NULL, sampler_main, srv);
+
+	if (ret) {
+		log_error("api: cannot start the sampler thread: %s", strerror(ret));
+		return -ret;
+	}
+	srv->sampler_started = true;
+	return 0;
+}
