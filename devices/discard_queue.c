@@ -5,9 +5,9 @@
  */
 #define _GNU_SOURCE
 #include "discard_queue.h"
-#include "../vmm/clock.h"
+#include "base/clock.h"
 
-#include "../vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -15,7 +15,7 @@
 #ifndef MINI_VMM_DISCARD_QUEUE_H
 #define MINI_VMM_DISCARD_QUEUE_H
 
-#include "../vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #include <liburing.h>
 #include <stdbool.h>

@@ -10,7 +10,7 @@
  */
 #include "i8042.h"
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <string.h>
 

@@ -7,7 +7,7 @@
  */
 #include "serial.h"
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <poll.h>

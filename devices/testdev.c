@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "testdev.h"
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The test device: the exit, progress-marker and clock ports of vmm/layout.h.
+ * The test device: the exit, progress-marker and clock ports of base/layout.h.
  *   PORT_TESTDEV_EXIT (0xf4)   write 1, 2 or 4 bytes v: exit_cb(v); 0 = pass.
  *   PORT_TESTDEV_MARKER (0xf5) write 4 bytes v: marker_cb(v & 0xff, v >> 8).
  *   PORT_TESTDEV_CLOCK (0xf9)  read 4 bytes: clock_cb() in ms, truncated to 32
@@ -19,7 +19,7 @@
 #ifndef MINI_VMM_TESTDEV_H
 #define MINI_VMM_TESTDEV_H
 
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 #include <stdbool.h>
 #include <stdint.h>

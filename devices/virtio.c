@@ -5,7 +5,7 @@
  */
 #include "virtio.h"
 
-#include "../vmm/log.h"
+#include "base/log.h"
 
 static void raise_interrupt(struct virtio_device *vdev, uint32_t why)
 {

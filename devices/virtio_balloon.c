@@ -12,11 +12,11 @@
  * around ops calls; our own event-loop callbacks take it themselves).
  */
 #include "virtio_balloon.h"
-#include "../vmm/clock.h"
+#include "base/clock.h"
 
 #include "../vmm/config.h"
-#include "../vmm/event_loop.h"
-#include "../vmm/log.h"
+#include "base/event_loop.h"
+#include "base/log.h"
 
 #include <endian.h>
 #include <errno.h>

@@ -5,7 +5,7 @@
  */
 #include "virtio_mmio.h"
 
-#include "../vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -14,7 +14,7 @@
  */
 #include "virtqueue.h"
 
-#include "../vmm/log.h"
+#include "base/log.h"
 
 #include <endian.h>
 #include <errno.h>

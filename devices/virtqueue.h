@@ -7,7 +7,7 @@
 #ifndef MINI_VMM_VIRTQUEUE_H
 #define MINI_VMM_VIRTQUEUE_H
 
-#include "../vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
  *
  *   uring xM  mini-vmm's discard queue as the balloon drives it: a "guest"
  *             thread kicks a notify eventfd (the ioeventfd), the device
- *             thread's event loop (vmm/event_loop.c) submits the report,
+ *             thread's event loop (base/event_loop.c) submits the report,
  *             completions come back on the queue's eventfd, the done callback
  *             acks (the irqfd). M reports in flight (1 = Linux today).
  *   sync xM   the same device thread making one madvise/fallocate per range
@@ -23,10 +23,10 @@
  */
 #define _GNU_SOURCE
 #include "devices/discard_queue.h"
-#include "vmm/clock.h"
-#include "vmm/event_loop.h"
-#include "vmm/guest_mem.h"
-#include "vmm/log.h"
+#include "base/clock.h"
+#include "base/event_loop.h"
+#include "base/guest_mem.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,7 +9,7 @@
  */
 #include "boot_setup.h"
 
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -11,8 +11,8 @@
 #ifndef MINI_VMM_BOOT_SETUP_H
 #define MINI_VMM_BOOT_SETUP_H
 
-#include "guest_mem.h"
-#include "layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 #include "loader.h"
 
 #include <linux/kvm.h>

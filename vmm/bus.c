@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "bus.h"
 
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <string.h>

@@ -3,8 +3,8 @@
 #ifndef MINI_VMM_CONFIG_H
 #define MINI_VMM_CONFIG_H
 
-#include "guest_mem.h"
-#include "log.h"
+#include "base/guest_mem.h"
+#include "base/log.h"
 
 #include <stdbool.h>
 #include <stdint.h>

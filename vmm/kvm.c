@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "kvm.h"
 
-#include "layout.h"
-#include "log.h"
+#include "base/layout.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

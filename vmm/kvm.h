@@ -6,7 +6,7 @@
 #ifndef MINI_VMM_KVM_H
 #define MINI_VMM_KVM_H
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -12,8 +12,8 @@
  */
 #include "loader.h"
 
-#include "layout.h"
-#include "log.h"
+#include "base/layout.h"
+#include "base/log.h"
 
 #include <elf.h>
 #include <errno.h>

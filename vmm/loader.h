@@ -20,7 +20,7 @@
 #ifndef MINI_VMM_LOADER_H
 #define MINI_VMM_LOADER_H
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 
 #include <stdbool.h>
 #include <stddef.h>

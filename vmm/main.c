@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* mini-vmm: a small KVM VMM built around memory reclamation. See README.md. */
 #include "config.h"
-#include "log.h"
+#include "base/log.h"
 #include "vcpu.h"
 #include "vm.h"
 

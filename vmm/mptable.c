@@ -7,7 +7,7 @@
  */
 #include "mptable.h"
 
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <string.h>

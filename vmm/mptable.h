@@ -9,8 +9,8 @@
 #ifndef MINI_VMM_MPTABLE_H
 #define MINI_VMM_MPTABLE_H
 
-#include "guest_mem.h"
-#include "layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 
 #include <stdint.h>
 

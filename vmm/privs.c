@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "privs.h"
 
-#include "log.h"
+#include "base/log.h"
 
 #include <cap-ng.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "reclaim_tracker.h"
 
-#include "layout.h"
+#include "base/layout.h"
 
 #include <stdio.h>
 #include <string.h>

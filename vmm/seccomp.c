@@ -28,7 +28,7 @@
 #define _GNU_SOURCE
 #include "seccomp.h"
 
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 #define _GNU_SOURCE
 #include "vcpu.h"
 
-#include "log.h"
+#include "base/log.h"
 #include "seccomp.h"
 
 #include <errno.h>

@@ -8,7 +8,7 @@
 #define MINI_VMM_VCPU_H
 
 #include "bus.h"
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 #include "kvm.h"
 
 #include <linux/kvm.h>

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
 #include "vm.h"
-#include "clock.h"
+#include "base/clock.h"
 
 #include "boot_setup.h"
 #include "bus.h"
-#include "event_loop.h"
-#include "guest_mem.h"
+#include "base/event_loop.h"
+#include "base/guest_mem.h"
 #include "kvm.h"
-#include "layout.h"
+#include "base/layout.h"
 #include "loader.h"
-#include "log.h"
+#include "base/log.h"
 #include "mptable.h"
 #include "privs.h"
 #include "quirks.h"

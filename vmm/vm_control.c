@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "vm_control.h"
 
-#include "clock.h"
+#include "base/clock.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #ifndef MINI_VMM_VM_CONTROL_H
 #define MINI_VMM_VM_CONTROL_H
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 
 #include "control/metrics.h"
 #include "devices/virtio_balloon.h"

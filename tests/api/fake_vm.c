@@ -13,8 +13,8 @@
  * PUT /actions {"action_type":"Shutdown"} or SIGTERM/SIGINT.
  */
 #include "control/api.h"
-#include "vmm/clock.h"
-#include "vmm/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 #if __has_include("vmm/seccomp.h")
 #include "vmm/seccomp.h"
 #define HAVE_SECCOMP 1

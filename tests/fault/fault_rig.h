@@ -26,7 +26,7 @@
 #include "devices/virtio_mmio.h"
 #include "fake_virtq.h"
 #include "testlib.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 #include <pthread.h>
 #include <stdbool.h>

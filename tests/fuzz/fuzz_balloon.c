@@ -30,7 +30,7 @@
 #include "fuzz_common.h"
 
 #include "devices/virtio_balloon.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 #include <endian.h>
 #include <string.h>

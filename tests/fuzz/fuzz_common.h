@@ -12,7 +12,7 @@
 #ifndef MINI_VMM_FUZZ_COMMON_H
 #define MINI_VMM_FUZZ_COMMON_H
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #include <stdbool.h>
 #include <stddef.h>

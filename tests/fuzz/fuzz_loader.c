@@ -18,7 +18,7 @@
 #include "fuzz_common.h"
 
 #include "vmm/boot_setup.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 #include "vmm/loader.h"
 
 #include <errno.h>

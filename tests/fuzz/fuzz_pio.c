@@ -25,7 +25,7 @@
 #include "devices/serial.h"
 #include "devices/testdev.h"
 #include "vmm/bus.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 #include <string.h>
 

@@ -28,7 +28,7 @@
 
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_mmio.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 #include <string.h>
 #include <sys/epoll.h>

@@ -27,7 +27,7 @@
 #define MINI_VMM_FAKE_VIRTQ_H
 
 #include "devices/virtqueue.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -6,8 +6,8 @@
  */
 #include "testlib.h"
 #include "vmm/boot_setup.h"
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 #include "vmm/loader.h"
 
 #include <errno.h>

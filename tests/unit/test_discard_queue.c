@@ -9,7 +9,7 @@
 #define _GNU_SOURCE
 #include "devices/discard_queue.h"
 #include "testlib.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The device thread's event loop (vmm/event_loop.c): callbacks run for ready
+ * The device thread's event loop (base/event_loop.c): callbacks run for ready
  * fds; a handler deleted after epoll_wait() returned is not called, even when
  * its slot was reused at once by a new handler (a device reset and
  * re-activation do exactly that); add/del from another thread while the loop
@@ -8,7 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The one checked translation: bounds, overflow, region edges, backends. */
 #include "testlib.h"
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 
 #include <stdint.h>
 #include <string.h>

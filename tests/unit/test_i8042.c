@@ -3,7 +3,7 @@
 #include "testlib.h"
 #include "devices/i8042.h"
 #include "vmm/bus.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 static int resets;
 

@@ -5,8 +5,8 @@
  * when $MINI_VMM_TEST_VMLINUX names one.
  */
 #include "testlib.h"
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 #include "vmm/loader.h"
 
 #include <elf.h>

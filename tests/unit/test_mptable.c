@@ -4,8 +4,8 @@
  * in the last KiB of base memory, checksums, entries by type).
  */
 #include "testlib.h"
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 #include "vmm/mptable.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The reclaim summary the demo prints: freed, returned, percentage, time to 90%. */
 #include "testlib.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 #include "vmm/reclaim_tracker.h"
 
 #include <string.h>

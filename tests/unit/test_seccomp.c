@@ -21,7 +21,7 @@
 #include "devices/virtio_balloon.h"
 #include "fake_virtq.h"
 #include "testlib.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 #include "vmm/seccomp.h"
 
 #include <errno.h>

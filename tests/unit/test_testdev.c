@@ -3,8 +3,8 @@
 #include "testlib.h"
 #include "devices/testdev.h"
 #include "vmm/bus.h"
-#include "vmm/clock.h"
-#include "vmm/layout.h"
+#include "base/clock.h"
+#include "base/layout.h"
 
 #include <string.h>
 #include <time.h>

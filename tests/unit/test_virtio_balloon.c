@@ -10,7 +10,7 @@
 #include "devices/virtio_balloon.h"
 #include "fake_virtq.h"
 #include "testlib.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 #include <endian.h>
 #include <errno.h>

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* From vmm/layout.h; repeated so the guests build without the VMM's headers. */
+/* From base/layout.h; repeated so the guests build without the VMM's headers. */
 #define TINY_PORT_SERIAL    0x3f8
 #define TINY_PORT_EXIT	    0xf4 /* write v: stop the VM, 0 = pass */
 #define TINY_PORT_MARKER    0xf5 /* write 32-bit v: progress marker */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "log.h"
+#include "base/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>

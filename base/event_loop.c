@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "event_loop.h"
-#include "clock.h"
+#include "base/event_loop.h"
+#include "base/clock.h"
 
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <string.h>

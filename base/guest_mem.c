@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 
-#include "layout.h"
-#include "log.h"
+#include "base/layout.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
