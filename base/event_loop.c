@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "base/event_loop.h"
-#include "base/clock.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 
 #include <errno.h>

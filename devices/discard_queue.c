@@ -4,9 +4,9 @@
  * docs/virtio-balloon.md for why each backend gets the method it gets.
  */
 #define _GNU_SOURCE
-#include "discard_queue.h"
-#include "base/clock.h"
+#include "devices/discard_queue.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 
 #include <errno.h>

@@ -8,7 +8,7 @@
  * should boot with `i8042.noaux i8042.nomux i8042.dumbkbd` or without
  * CONFIG_SERIO_I8042.
  */
-#include "i8042.h"
+#include "devices/i8042.h"
 
 #include "base/log.h"
 

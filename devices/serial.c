@@ -5,7 +5,7 @@
  * "Interrupt Control Functions"); the probing it has to survive is Linux's
  * drivers/tty/serial/8250 autoconfig() and serial8250_do_startup().
  */
-#include "serial.h"
+#include "devices/serial.h"
 
 #include "base/log.h"
 

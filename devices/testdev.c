@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "testdev.h"
+#include "devices/testdev.h"
 
 #include "base/log.h"
 

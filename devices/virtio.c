@@ -3,7 +3,7 @@
  * Transport-independent helpers for device models: interrupts and
  * DEVICE_NEEDS_RESET. All of them run with vdev->lock held.
  */
-#include "virtio.h"
+#include "devices/virtio.h"
 
 #include "base/log.h"
 

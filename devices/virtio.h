@@ -7,7 +7,7 @@
 #ifndef MINI_VMM_VIRTIO_H
 #define MINI_VMM_VIRTIO_H
 
-#include "virtqueue.h"
+#include "devices/virtqueue.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -11,12 +11,12 @@
  * Runs on the device thread with vdev->lock held (the transport takes it
  * around ops calls; our own event-loop callbacks take it themselves).
  */
-#include "virtio_balloon.h"
-#include "base/clock.h"
+#include "devices/virtio_balloon.h"
 
-#include "../vmm/config.h"
+#include "base/clock.h"
 #include "base/event_loop.h"
 #include "base/log.h"
+#include "vmm/config.h"
 
 #include <endian.h>
 #include <errno.h>

@@ -10,8 +10,8 @@
 #ifndef MINI_VMM_VIRTIO_BALLOON_H
 #define MINI_VMM_VIRTIO_BALLOON_H
 
-#include "discard_queue.h"
-#include "virtio.h"
+#include "devices/discard_queue.h"
+#include "devices/virtio.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
  * virtio-mmio transport, version 2 register layout (virtio 1.2 section 4.2.2).
  * See virtio_mmio.h for the rules it enforces.
  */
-#include "virtio_mmio.h"
+#include "devices/virtio_mmio.h"
 
 #include "base/log.h"
 

@@ -14,7 +14,7 @@
 #ifndef MINI_VMM_VIRTIO_MMIO_H
 #define MINI_VMM_VIRTIO_MMIO_H
 
-#include "virtio.h"
+#include "devices/virtio.h"
 
 #include <stdbool.h>
 #include <stddef.h>

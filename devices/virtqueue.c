@@ -12,7 +12,7 @@
  * Ring memory is little-endian (2.4). The le*toh()/htole*() calls are no-ops
  * on x86 but say what the bytes are.
  */
-#include "virtqueue.h"
+#include "devices/virtqueue.h"
 
 #include "base/log.h"
 

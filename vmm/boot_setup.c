@@ -7,7 +7,7 @@
  * public/arch-x86/hvm/start_info.h, Intel SDM vol. 3 ch. 3.4.5 (segment
  * descriptors) and 4.5 (4-level paging).
  */
-#include "boot_setup.h"
+#include "vmm/boot_setup.h"
 
 #include "base/log.h"
 

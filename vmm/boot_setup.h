@@ -13,7 +13,7 @@
 
 #include "base/guest_mem.h"
 #include "base/layout.h"
-#include "loader.h"
+#include "vmm/loader.h"
 
 #include <linux/kvm.h>
 #include <stdint.h>

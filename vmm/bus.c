@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "bus.h"
+#include "vmm/bus.h"
 
 #include "base/log.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "config.h"
+#include "vmm/config.h"
 
 #include "control/api.h"
 #include "control/metrics.h"

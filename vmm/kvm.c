@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "kvm.h"
+#include "vmm/kvm.h"
 
 #include "base/layout.h"
 #include "base/log.h"

@@ -10,7 +10,7 @@
  * the buffer size with overflow-safe arithmetic before use, and everything is
  * validated before the first byte goes into guest RAM.
  */
-#include "loader.h"
+#include "vmm/loader.h"
 
 #include "base/layout.h"
 #include "base/log.h"

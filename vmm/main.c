@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* mini-vmm: a small KVM VMM built around memory reclamation. See README.md. */
-#include "config.h"
 #include "base/log.h"
-#include "vcpu.h"
-#include "vm.h"
+#include "vmm/config.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
 
 #include <stdio.h>
 

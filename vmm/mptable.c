@@ -5,7 +5,7 @@
  * give it the APs to start, the IOAPIC entry and the I/O interrupt entries
  * route the ISA IRQs (serial on 4, virtio-mmio from LAYOUT_VIRTIO_IRQ_BASE).
  */
-#include "mptable.h"
+#include "vmm/mptable.h"
 
 #include "base/log.h"
 

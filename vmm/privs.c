@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "privs.h"
+#include "vmm/privs.h"
 
 #include "base/log.h"
 

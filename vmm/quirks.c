@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "quirks.h"
+#include "vmm/quirks.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "reclaim_tracker.h"
+#include "vmm/reclaim_tracker.h"
 
 #include "base/layout.h"
 

@@ -26,7 +26,7 @@
  * checked by seccomp; docs/threat-model.md says what bounds them.
  */
 #define _GNU_SOURCE
-#include "seccomp.h"
+#include "vmm/seccomp.h"
 
 #include "base/log.h"
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
-#include "vcpu.h"
+#include "vmm/vcpu.h"
 
 #include "base/log.h"
-#include "seccomp.h"
+#include "vmm/seccomp.h"
 
 #include <errno.h>
 #include <signal.h>

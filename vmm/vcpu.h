@@ -7,9 +7,9 @@
 #ifndef MINI_VMM_VCPU_H
 #define MINI_VMM_VCPU_H
 
-#include "bus.h"
 #include "base/guest_mem.h"
-#include "kvm.h"
+#include "vmm/bus.h"
+#include "vmm/kvm.h"
 
 #include <linux/kvm.h>
 #include <pthread.h>

@@ -1,30 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
-#include "vm.h"
-#include "base/clock.h"
+#include "vmm/vm.h"
 
-#include "boot_setup.h"
-#include "bus.h"
+#include "base/clock.h"
 #include "base/event_loop.h"
 #include "base/guest_mem.h"
-#include "kvm.h"
 #include "base/layout.h"
-#include "loader.h"
 #include "base/log.h"
-#include "mptable.h"
-#include "privs.h"
-#include "quirks.h"
-#include "reclaim_tracker.h"
-#include "seccomp.h"
-#include "vcpu.h"
-#include "vm_control.h"
-
 #include "control/api.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
 #include "devices/testdev.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_mmio.h"
+#include "vmm/boot_setup.h"
+#include "vmm/bus.h"
+#include "vmm/kvm.h"
+#include "vmm/loader.h"
+#include "vmm/mptable.h"
+#include "vmm/privs.h"
+#include "vmm/quirks.h"
+#include "vmm/reclaim_tracker.h"
+#include "vmm/seccomp.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm_control.h"
 
 #include <errno.h>
 #include <fcntl.h>

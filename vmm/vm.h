@@ -7,7 +7,7 @@
 #ifndef MINI_VMM_VM_H
 #define MINI_VMM_VM_H
 
-#include "config.h"
+#include "vmm/config.h"
 
 /* Build, boot and run the guest. Returns the process exit status (vcpu.h). */
 int vm__run(const struct vmm_config *cfg);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "vm_control.h"
+#include "vmm/vm_control.h"
 
 #include "base/clock.h"
 

@@ -10,7 +10,6 @@
 #define MINI_VMM_VM_CONTROL_H
 
 #include "base/guest_mem.h"
-
 #include "control/metrics.h"
 #include "devices/virtio_balloon.h"
 
