@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Prometheus text exposition and the JSON-lines timeline, both pure
- * functions of a struct vm_snapshot. Naming follows the Prometheus
+ * The Prometheus text exposition, a pure function of a struct vm_snapshot,
+ * and the counter tables GET /balloon/reporting shares with it (the
+ * timeline is metrics_log.c). Naming follows the Prometheus
  * conventions (https://prometheus.io/docs/practices/naming/): a mini_vmm_
  * prefix, base units in the name (_bytes, _seconds), _total on counters.
  * Every counter here is cumulative since the VM started: a scrape never
@@ -10,15 +11,11 @@
  */
 #include "metrics.h"
 
-#include "vmm/log.h"
-
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define NS_PER_S  ((uint64_t)1000000000)
 #define NS_PER_MS ((uint64_t)1000000)
@@ -382,70 +379,6 @@ void metrics__format(const struct vm_snapshot *s, FILE *out)
 	format_balloon(s, out);
 	format_discard(s, out);
 }
-
-/* ---- the JSON-lines timeline ---- */
-
-static void json_seconds(FILE *out, const char *key, uint64_t ns)
-{
-	fprintf(out, ",\"%s\":%" PRIu64 ".%03" PRIu64, key, ns / NS_PER_S,
-		(ns % NS_PER_S) / NS_PER_MS);
-}
-
-static void json_u64(FILE *out, const char *key, uint64_t v)
-{
-	fprintf(out, ",\"%s\":%" PRIu64, key, v);
-}
-
-static void json_guest_stat(FILE *out, const struct vm_snapshot *s, const char *key,
-			    unsigned int tag)
-{
-	uint64_t v;
-
-	if (metrics__guest_stat(s, tag, &v))
-		json_u64(out, key, v);
-	else
-		fprintf(out, ",\"%s\":null", key);
-}
-
-void metrics__format_log_line(const struct vm_snapshot *s, FILE *out)
-{
-	const struct vm_balloon_snapshot *b = &s->balloon;
-	const struct discard_histogram *h = &b->discard.report_latency;
-
-	/* Strings here come from fixed tables (state, backend, method): no escaping needed. */
-	fprintf(out, "{\"t_s\":%" PRIu64 ".%03" PRIu64, s->uptime_ns / NS_PER_S,
-		(s->uptime_ns % NS_PER_S) / NS_PER_MS);
-	json_seconds(out, "time", s->wall_ns);
-	fprintf(out, ",\"state\":\"%s\",\"memory_backend\":\"%s\"", vm_run_state__name(s->state),
-		s->memory_backend);
-	json_u64(out, "guest_memory_bytes", s->guest_memory_bytes);
-	json_u64(out, "guest_resident_bytes", s->guest_resident_bytes);
-	if (!s->has_balloon) {
-		fputs(",\"balloon\":false}\n", out);
-		return;
-	}
-	fprintf(out, ",\"balloon\":true,\"discard_method\":\"%s\"", b->discard_method);
-	json_u64(out, "balloon_target_bytes", b->target_bytes);
-	json_u64(out, "balloon_actual_bytes", b->actual_bytes);
-	json_guest_stat(out, s, "guest_free_memory_bytes", GUEST_STAT_FREE_MEMORY);
-	json_guest_stat(out, s, "guest_available_memory_bytes", GUEST_STAT_AVAILABLE_MEMORY);
-	json_guest_stat(out, s, "guest_total_memory_bytes", GUEST_STAT_TOTAL_MEMORY);
-	json_u64(out, "reports", b->stats.reports);
-	json_u64(out, "reports_done", b->stats.reports_done);
-	json_u64(out, "bytes_reported", b->stats.bytes_reported);
-	json_u64(out, "inflated_pages", b->stats.inflate_pages);
-	json_u64(out, "deflated_pages", b->stats.deflate_pages);
-	json_u64(out, "discard_bytes_requested", b->discard.bytes_requested);
-	json_u64(out, "bytes_discarded", b->discard.bytes_discarded);
-	json_u64(out, "discard_reports_in_flight", b->discard.reports_in_flight);
-	fprintf(out, ",\"report_latency\":{\"count\":%" PRIu64, h->count);
-	json_seconds(out, "sum_s", h->sum_ns);
-	fputs(",\"buckets\":[", out);
-	for (unsigned int i = 0; i < DISCARD_HIST_BUCKETS; i++)
-		fprintf(out, "%s%" PRIu64, i ? "," : "", h->buckets[i]);
-	fputs("]}}\n", out);
-}
-
 int metrics__parse_interval(const char *s, uint32_t *ms_out)
 {
 	unsigned long long v;
@@ -467,51 +400,4 @@ int metrics__parse_interval(const char *s, uint32_t *ms_out)
 		return -EINVAL;
 	*ms_out = (uint32_t)v;
 	return 0;
-}
-
-int metrics_log__open(struct metrics_log *log, const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	*log = (struct metrics_log){0};
-	if (fd < 0) {
-		log_error("--metrics-log %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	log->f = fdopen(fd, "w");
-	if (!log->f) {
-		int err = errno;
-
-		close(fd);
-		log_error("--metrics-log %s: %s", path, strerror(err));
-		return -err;
-	}
-	/*
-	 * The buffer now, on this thread: stdio would allocate it (and fstat
-	 * the file) at the first write, on the sampler thread, which seccomp
-	 * allows no fstat.
-	 */
-	setvbuf(log->f, NULL, _IOFBF, 0);
-	return 0;
-}
-
-void metrics_log__sample(struct metrics_log *log, const struct vm_snapshot *s)
-{
-	if (!log->f)
-		return;
-	metrics__format_log_line(s, log->f);
-	if (fflush(log->f) != 0 || ferror(log->f)) {
-		log->write_errors++;
-		clearerr(log->f);
-		log_ratelimited(LOG_WARN, "--metrics-log: write failed: %s", strerror(errno));
-		return;
-	}
-	__atomic_fetch_add(&log->samples, 1, __ATOMIC_RELAXED); /* read by /metrics */
-}
-
-void metrics_log__close(struct metrics_log *log)
-{
-	if (log->f)
-		fclose(log->f);
-	log->f = NULL;
 }

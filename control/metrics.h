@@ -107,7 +107,7 @@ bool metrics__guest_stat(const struct vm_snapshot *s, unsigned int tag, uint64_t
 /* Write v as a Prometheus label value: \\, \" and \n escaped. */
 void metrics__write_label_value(FILE *out, const char *v);
 
-/* The JSON-lines timeline (--metrics-log). Written from the sampler thread. */
+/* The JSON-lines timeline (--metrics-log, metrics_log.c). Written from the sampler thread. */
 struct metrics_log {
 	FILE *f;
 	uint64_t samples;
