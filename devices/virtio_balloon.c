@@ -16,7 +16,7 @@
 #include "base/clock.h"
 #include "base/event_loop.h"
 #include "base/log.h"
-#include "vmm/config.h"
+#include "base/parse.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -130,38 +130,6 @@ void balloon_config__default(struct balloon_config *cfg)
 	};
 }
 
-static int parse_on_off(const char *v, bool *out)
-{
-	if (strcmp(v, "on") == 0)
-		*out = true;
-	else if (strcmp(v, "off") == 0)
-		*out = false;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-/* "N" or "Ns", seconds, 0 .. one day. */
-static int parse_seconds(const char *v, uint32_t *out)
-{
-	unsigned long n = 0;
-	const char *p = v;
-
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		n = n * 10 + (unsigned long)(*p - '0');
-		if (n > 86400)
-			return -ERANGE;
-	}
-	if (*p == 's')
-		p++;
-	if (*p)
-		return -EINVAL;
-	*out = (uint32_t)n;
-	return 0;
-}
-
 int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *err, size_t err_len)
 {
 	char *copy, *rest, *tok;
@@ -190,7 +158,7 @@ int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *er
 		if (strcmp(key, "size") == 0) {
 			uint64_t bytes;
 
-			if (config__parse_size(val, &bytes) < 0) {
+			if (parse__size(val, &bytes) < 0) {
 				snprintf(err, err_len,
 					 "balloon: bad size '%s' (expected e.g. 512M, 1G)", val);
 				ret = -EINVAL;
@@ -202,20 +170,21 @@ int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *er
 				cfg->initial_target_bytes = bytes;
 			}
 		} else if (strcmp(key, "deflate-on-oom") == 0) {
-			if (parse_on_off(val, &cfg->deflate_on_oom) < 0) {
+			if (parse__on_off(val, &cfg->deflate_on_oom) < 0) {
 				snprintf(err, err_len,
 					 "balloon: bad value '%s' for deflate-on-oom (on or off)",
 					 val);
 				ret = -EINVAL;
 			}
 		} else if (strcmp(key, "reporting") == 0) {
-			if (parse_on_off(val, &cfg->reporting) < 0) {
+			if (parse__on_off(val, &cfg->reporting) < 0) {
 				snprintf(err, err_len,
 					 "balloon: bad value '%s' for reporting (on or off)", val);
 				ret = -EINVAL;
 			}
 		} else if (strcmp(key, "stats-interval") == 0) {
-			if (parse_seconds(val, &cfg->stats_interval_s) < 0) {
+			if (parse__seconds(val, BALLOON_STATS_INTERVAL_MAX_S,
+					   &cfg->stats_interval_s) < 0) {
 				snprintf(err, err_len,
 					 "balloon: bad value '%s' for stats-interval (seconds, "
 					 "e.g. 5s; 0 disables; at most 86400)",

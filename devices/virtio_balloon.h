@@ -36,6 +36,8 @@
 #define BALLOON_STATS_TAGS	  16
 #define BALLOON_STATS_MAX_ENTRIES 64
 #define BALLOON_STAT_ENTRY_SIZE	  10 /* le16 tag + le64 value, packed */
+/* stats-interval: at most one day. */
+#define BALLOON_STATS_INTERVAL_MAX_S 86400
 
 /* A queue's role; its index depends on the features negotiated. */
 enum balloon_queue {

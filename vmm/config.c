@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "vmm/config.h"
 
+#include "base/parse.h"
 #include "control/api.h"
 #include "control/metrics.h"
 
@@ -11,49 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int config__parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	switch (toupper((unsigned char)*end)) {
-	case '\0':
-		break;
-	case 'K':
-		shift = 10;
-		break;
-	case 'M':
-		shift = 20;
-		break;
-	case 'G':
-		shift = 30;
-		break;
-	case 'T':
-		shift = 40;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end) {
-		end++;
-		if (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0)
-			end += strlen(end);
-		if (*end)
-			return -EINVAL;
-	}
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
 
 static int usage_error(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -134,7 +92,7 @@ static int parse_one(struct vmm_config *cfg, int opt, const char *arg, char *err
 		cfg->cmdline = arg;
 		return 0;
 	case OPT_MEMORY:
-		if (config__parse_size(arg, &cfg->mem_size) < 0 || cfg->mem_size < (16ULL << 20))
+		if (parse__size(arg, &cfg->mem_size) < 0 || cfg->mem_size < (16ULL << 20))
 			return usage_error(err, err_len,
 					   "--memory '%s': expected a size of at least 16M, like "
 					   "512M or 2G",

@@ -42,12 +42,6 @@ struct vmm_config {
 };
 
 /*
- * Parse "512M", "1G", "4096K", "1048576" (bytes). Suffixes K/M/G/T are binary,
- * case-insensitive, optionally followed by "iB" or "B". 0 or -EINVAL/-ERANGE.
- */
-int config__parse_size(const char *s, uint64_t *out);
-
-/*
  * Parse argv into *cfg. On a usage error returns -EINVAL after writing a
  * one-line reason into err (which names the flag to fix).
  */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Command-line and size parsing, including the garbage a user can type. */
+/* Command-line parsing, including the garbage a user can type. */
 #include "testlib.h"
 #include "vmm/config.h"
 
@@ -19,33 +19,6 @@ static int parse(struct vmm_config *cfg, char *err, const char *a0, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 	return config__parse(cfg, argc, argv, err, 256);
-}
-
-static void test_sizes(void)
-{
-	uint64_t v;
-
-	CHECK_EQ(config__parse_size("512M", &v), 0);
-	CHECK_EQ(v, 512ULL << 20);
-	CHECK_EQ(config__parse_size("2g", &v), 0);
-	CHECK_EQ(v, 2ULL << 30);
-	CHECK_EQ(config__parse_size("4096K", &v), 0);
-	CHECK_EQ(v, 4096ULL << 10);
-	CHECK_EQ(config__parse_size("1048576", &v), 0);
-	CHECK_EQ(v, 1048576);
-	CHECK_EQ(config__parse_size("1GiB", &v), 0);
-	CHECK_EQ(v, 1ULL << 30);
-	CHECK_EQ(config__parse_size("64MB", &v), 0);
-	CHECK_EQ(v, 64ULL << 20);
-	CHECK(config__parse_size("", &v) < 0);
-	CHECK(config__parse_size("M", &v) < 0);
-	CHECK(config__parse_size("-1G", &v) < 0);
-	CHECK(config__parse_size("12X", &v) < 0);
-	CHECK(config__parse_size("12MM", &v) < 0);
-	CHECK(config__parse_size(" 12M", &v) < 0);
-	CHECK(config__parse_size("99999999999999999999", &v) < 0);
-	CHECK(config__parse_size("17000000T", &v) < 0); /* overflows 64 bits */
-	CHECK(config__parse_size(NULL, &v) < 0);
 }
 
 static void test_cli(void)
@@ -123,7 +96,6 @@ static void test_api_flags(void)
 
 int main(void)
 {
-	test_sizes();
 	test_cli();
 	test_api_flags();
 	return testlib_done("test_config");
