@@ -23,8 +23,8 @@
 #define _GNU_SOURCE
 #include "api_internal.h"
 
-#include "vmm/clock.h"
-#include "vmm/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -9,7 +9,7 @@
 #define _GNU_SOURCE
 #include "api_internal.h"
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

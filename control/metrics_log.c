@@ -6,7 +6,7 @@
  */
 #include "metrics.h"
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,8 +7,8 @@
  */
 #include "api_internal.h"
 
-#include "vmm/clock.h"
-#include "vmm/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <string.h>
