@@ -10,7 +10,7 @@
 #ifndef MINI_VMM_VIRTIO_BALLOON_H
 #define MINI_VMM_VIRTIO_BALLOON_H
 
-#include "devices/discard_queue.h"
+#include "devices/discard/queue.h"
 #include "devices/virtio.h"
 
 #include <stdbool.h>

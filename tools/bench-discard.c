@@ -22,7 +22,7 @@
  * failing). See docs/benchmarks.md.
  */
 #define _GNU_SOURCE
-#include "devices/discard_queue.h"
+#include "devices/discard/queue.h"
 #include "base/clock.h"
 #include "base/event_loop.h"
 #include "base/guest_mem.h"
@@ -464,7 +464,7 @@ static void *dev_thread(void *arg)
 		pthread_mutex_unlock(&dev->lock);
 
 		/* Outside the measured callbacks: the queue's first turn in this
-		 * thread starts its io-wq worker (discard_queue.c warm_up_thread). */
+		 * thread starts its io-wq worker (devices/discard/ring.c warm_up_thread). */
 		if (dev->kind == ENGINE_URING)
 			discard_queue__process_completions(dev->dq);
 		getrusage(RUSAGE_THREAD, &ru0);

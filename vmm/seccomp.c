@@ -409,7 +409,7 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_role role)
 		/*
 		 * Submitting discards: the thread itself (pid 0) switches between
 		 * SCHED_OTHER and SCHED_BATCH so new io-wq workers are born BATCH
-		 * (discard_queue.c submit_ring). Nothing else, no other thread.
+		 * (devices/discard/ring.c submit_ring). Nothing else, no other thread.
 		 */
 		a[0] = arg_eq(0, 0);
 		if ((ret = allow(ctx, SCMP_SYS(sched_getscheduler), 1, a)) < 0)

@@ -30,7 +30,7 @@ enum seccomp_role {
 	SECCOMP_ROLE_VCPU = 0, /* KVM_RUN loop and the exit handlers (device MMIO/PIO emulation) */
 	SECCOMP_ROLE_DEVICE,   /* the main thread: device event loop, then teardown */
 	SECCOMP_ROLE_API,      /* the HTTP API thread (libmicrohttpd) */
-	SECCOMP_ROLE_DISCARD,  /* the discard queue's page worker (discard_queue.c) */
+	SECCOMP_ROLE_DISCARD,  /* the discard queue's page worker (devices/discard/worker.c) */
 	SECCOMP_ROLE__COUNT,
 };
 

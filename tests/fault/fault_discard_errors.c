@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Discards that fail: EINVAL, ENOMEM and EAGAIN, first attempt and retry,
- * synchronous and through io_uring. The rule under test (discard_queue.c
+ * synchronous and through io_uring. The rule under test (devices/discard/queue.c
  * op_complete): a failed op is retried once synchronously; if the retry fails
  * too the range is acknowledged WITHOUT discard -- the guest gets its report
  * back (no hang), keeps its data (no loss: nothing was zeroed), and the

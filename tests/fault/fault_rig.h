@@ -16,7 +16,7 @@
  * inject_ring_failures, inject_retry_failures), from the kernel itself (an
  * mlocked range makes MADV_DONTNEED fail with EINVAL, an unmapped one with
  * ENOMEM), and from fault_inject below: the tier links with
- * -Wl,--wrap=madvise, so discard_queue.c's synchronous madvise() calls on
+ * -Wl,--wrap=madvise, so the discard engine's synchronous madvise() calls on
  * guest RAM can be made to fail with any errno, or to be slow.
  */
 #ifndef MINI_VMM_FAULT_RIG_H

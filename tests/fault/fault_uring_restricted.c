@@ -9,7 +9,7 @@
  * with -EACCES, while discards still work. See docs/threat-model.md, "io_uring".
  */
 #define _GNU_SOURCE
-#include "devices/discard_queue.h"
+#include "devices/discard/queue.h"
 #include "testlib.h"
 
 #include <errno.h>

@@ -7,7 +7,7 @@
  * retried and never hang a report.
  */
 #define _GNU_SOURCE
-#include "devices/discard_queue.h"
+#include "devices/discard/queue.h"
 #include "testlib.h"
 #include "base/guest_mem.h"
 

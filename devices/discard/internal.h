@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the discard engine's files share and nobody else sees: an op, a
+ * report, a page worker batch, a probe object, and the functions one file
+ * calls in another. devices/discard/queue.h is the engine's public contract.
+ *
+ *   queue.c   reports: submit, planning, routing, completion, the done
+ *             callbacks, drain; init and exit
+ *   method.c  the three discard methods as system calls and ring ops, and
+ *             choosing and proving one at init
+ *   ring.c    the io_uring: its restrictions and worker cap, ops in
+ *             chains, the deferred queue, submit and reap
+ *   worker.c  the page worker thread for small discards
+ */
+#ifndef MINI_VMM_DISCARD_INTERNAL_H
+#define MINI_VMM_DISCARD_INTERNAL_H
+
+#include "devices/discard/queue.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#ifndef MADV_REMOVE
+#define MADV_REMOVE 9
+#endif
+
+struct discard_op {
+	struct discard_report *report;
+	struct discard_op *next; /* deferred queue link */
+	uint8_t *hva;		 /* madvise methods */
+	int fd;			 /* punch-hole */
+	uint64_t offset;	 /* punch-hole: offset in fd */
+	uint64_t len;
+	uint64_t start_ns;
+	int res;   /* page worker: its result, read by the owner */
+	bool noop; /* page worker: test hook inject_noop_ops */
+};
+
+struct discard_report {
+	struct discard_report *next; /* finished list link */
+	discard_done_fn done;
+	void *cookie;
+	uint64_t submit_ns;
+	unsigned int ops_pending;
+	struct discard_batch *batches; /* its page worker batches, if any */
+	struct discard_result result;
+	unsigned int nr_ops;
+	struct discard_op ops[];
+};
+
+/* A run of small ops of one report, handed to the page worker (worker.c). */
+struct discard_batch {
+	struct discard_batch *next;
+	struct discard_op *ops; /* consecutive ops of one report */
+	unsigned int n;
+};
+
+/* A scratch object like the guest's backing, to try a method on. */
+struct probe_obj {
+	uint8_t *hva;
+	uint64_t len;
+	int fd;
+};
+
+/* queue.c */
+void histogram_add(struct discard_histogram *h, uint64_t ns);
+void signal_owner(struct discard_queue *dq);
+void op_complete(struct discard_queue *dq, struct discard_op *op, int res);
+
+/* method.c */
+int op_run_sync(enum discard_method method, const struct discard_op *op);
+void op_prep_sqe(enum discard_method method, struct io_uring_sqe *sqe, struct discard_op *op);
+int probe_obj_create(struct probe_obj *p, enum guest_mem_backend backend, uint64_t granule);
+void probe_obj_destroy(struct probe_obj *p);
+bool probe_obj_resident(const struct probe_obj *p);
+int choose_method(struct discard_queue *dq, enum discard_method requested, unsigned int flags);
+
+/* ring.c */
+int restrict_ring(struct discard_queue *dq);
+unsigned int limit_workers(struct discard_queue *dq);
+void defer_op(struct discard_queue *dq, struct discard_op *op);
+void ring_fill(struct discard_queue *dq, unsigned int budget);
+void ring_submit(struct discard_queue *dq);
+void warm_up_thread(struct discard_queue *dq);
+void reap_ring(struct discard_queue *dq, unsigned int budget);
+
+/* worker.c */
+void worker_start(struct discard_queue *dq);
+void worker_stop(struct discard_queue *dq);
+void worker_push(struct discard_queue *dq, struct discard_batch *b);
+void worker_reap(struct discard_queue *dq, unsigned int budget);
+bool worker_has_done(struct discard_queue *dq);
+
+#endif

@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The discard queue: reports from submit() to their done callback. A report
+ * is validated as a whole, coalesced and planned into ops, its ops routed to
+ * the page worker (worker.c) or the ring (ring.c), each completion checked
+ * and a failure retried, and the callback called only once every op is done.
+ * Also init and exit, which set up the method (method.c), the ring and the
+ * worker. See devices/discard/queue.h for the contract.
+ */
+#define _GNU_SOURCE
+#include "devices/discard/internal.h"
+
+#include "base/clock.h"
+#include "base/log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef IORING_SETUP_SUBMIT_ALL
+#define IORING_SETUP_SUBMIT_ALL (1U << 7)
+#endif
+
+uint64_t discard_histogram__bucket_le_us(unsigned int i)
+{
+	if (i >= DISCARD_HIST_BUCKETS - 1)
+		return UINT64_MAX;
+	return 1ULL << i;
+}
+
+void histogram_add(struct discard_histogram *h, uint64_t ns)
+{
+	uint64_t us = (ns + 999) / 1000;
+	unsigned int i = 0;
+
+	/* Smallest i with us <= 2^i, i.e. ceil(log2(us)). */
+	if (us > 1)
+		i = 64 - (unsigned int)__builtin_clzll(us - 1);
+	if (i > DISCARD_HIST_BUCKETS - 1)
+		i = DISCARD_HIST_BUCKETS - 1;
+	h->buckets[i]++;
+	h->count++;
+	h->sum_ns += ns;
+}
+
+/* Poke our own eventfd: there is something for process_completions(). */
+void signal_owner(struct discard_queue *dq)
+{
+	uint64_t one = 1;
+
+	if (write(dq->eventfd, &one, sizeof(one)) < 0) {
+		/* Only fails if the counter would overflow: it is readable then anyway. */
+	}
+}
+
+int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
+			enum discard_method method, unsigned int flags)
+{
+	unsigned int workers = 0;
+	int ret;
+
+	memset(dq, 0, sizeof(*dq));
+	dq->mem = mem;
+	dq->eventfd = -1;
+	dq->sync = method == DISCARD_METHOD_SYNC;
+	dq->granule = DISCARD_MIN_ALIGN;
+	if (mem->backend == GUEST_MEM_HUGETLBFS && mem->page_size > DISCARD_MIN_ALIGN)
+		dq->granule = mem->page_size;
+
+	dq->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dq->eventfd < 0) {
+		ret = -errno;
+		log_error("discard queue: eventfd: %s", strerror(-ret));
+		return ret;
+	}
+	if (!dq->sync) {
+		/*
+		 * SUBMIT_ALL: one bad SQE must not leave the rest unsubmitted.
+		 * R_DISABLED: restricted to discards before its first use (restrict_ring).
+		 */
+		ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring,
+					  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED);
+		if (ret == -EINVAL)
+			ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring,
+						  IORING_SETUP_R_DISABLED);
+		if (ret < 0) {
+			log_error("discard queue: io_uring unavailable (%s): use discard=sync for "
+				  "synchronous discards, or enable io_uring "
+				  "(/proc/sys/kernel/io_uring_disabled)",
+				  strerror(-ret));
+			goto err_eventfd;
+		}
+		dq->ring_ready = true;
+		workers = limit_workers(dq);
+		ret = restrict_ring(dq);
+		if (ret < 0)
+			goto err_ring;
+	}
+	ret = choose_method(dq, method, flags);
+	if (ret < 0)
+		goto err_ring;
+	if (!dq->sync) {
+		/* Registered after the probe so its completions do not poke the owner. */
+		ret = io_uring_register_eventfd(&dq->ring, dq->eventfd);
+		if (ret < 0) {
+			log_error("discard queue: io_uring_register_eventfd: %s", strerror(-ret));
+			goto err_ring;
+		}
+	}
+	if (!dq->sync && dq->granule < DISCARD_PAGE_OP_MAX)
+		worker_start(dq);
+	log_info("discard: %s guest RAM -> %s%s (%s)", guest_mem__backend_name(mem->backend),
+		 discard_method__name(dq->method), dq->sync ? ", synchronous" : " via io_uring",
+		 dq->reason);
+	if (!dq->sync)
+		log_info("discard: io_uring workers: %u at most per submitting thread (0: the "
+			 "kernel's default), SCHED_BATCH; ops linked in chains",
+			 workers);
+	return 0;
+
+err_ring:
+	if (dq->ring_ready)
+		io_uring_queue_exit(&dq->ring);
+	dq->ring_ready = false;
+err_eventfd:
+	close(dq->eventfd);
+	dq->eventfd = -1;
+	return ret;
+}
+
+/* ---- reports ---- */
+
+static bool range_valid(const struct discard_queue *dq, const struct discard_range *r)
+{
+	if (r->len == 0 || ((r->gpa | r->len) & (DISCARD_MIN_ALIGN - 1)))
+		return false;
+	return guest_mem__find(dq->mem, r->gpa, r->len) != NULL;
+}
+
+/*
+ * Turn one coalesced range into ops: round inward to the discard granule
+ * (hugetlbfs frees whole huge pages only), then cut into bounded pieces.
+ * With ops == NULL only counts. Returns the number of ops.
+ */
+static unsigned int plan_range(const struct discard_queue *dq, const struct discard_range *r,
+			       struct discard_op *ops, struct discard_result *res)
+{
+	const struct guest_region *reg = guest_mem__find(dq->mem, r->gpa, r->len);
+	uint64_t rel = r->gpa - reg->gpa;
+	/* Align on the address the kernel will see: fd offset or host address. */
+	uint64_t key = dq->method == DISCARD_METHOD_PUNCH_HOLE
+			       ? reg->fd_offset + rel
+			       : (uint64_t)(uintptr_t)(reg->hva + rel);
+	uint64_t start = (key + dq->granule - 1) & ~(dq->granule - 1);
+	uint64_t end = (key + r->len) & ~(dq->granule - 1);
+	unsigned int nr = 0;
+
+	if (end <= start) {
+		if (res)
+			res->bytes_skipped += r->len;
+		return 0;
+	}
+	if (res)
+		res->bytes_skipped += r->len - (end - start);
+	rel += start - key;
+	for (uint64_t off = 0; off < end - start; off += DISCARD_MAX_OP_BYTES, nr++) {
+		uint64_t len = end - start - off;
+
+		if (len > DISCARD_MAX_OP_BYTES)
+			len = DISCARD_MAX_OP_BYTES;
+		if (!ops)
+			continue;
+		ops[nr] = (struct discard_op){
+			.hva = reg->hva + rel + off,
+			.fd = reg->fd,
+			.offset = reg->fd_offset + rel + off,
+			.len = len,
+		};
+	}
+	return nr;
+}
+
+/* Coalesce adjacent ranges (same region) and plan each run. Returns the op count. */
+static unsigned int plan_report(const struct discard_queue *dq, const struct discard_range *ranges,
+				unsigned int n, struct discard_op *ops, struct discard_result *res)
+{
+	struct discard_range cur = ranges[0];
+	unsigned int nr = 0;
+
+	for (unsigned int i = 1; i <= n; i++) {
+		if (i < n && cur.gpa + cur.len == ranges[i].gpa &&
+		    guest_mem__find(dq->mem, cur.gpa, cur.len + ranges[i].len)) {
+			cur.len += ranges[i].len;
+			continue;
+		}
+		nr += plan_range(dq, &cur, ops ? ops + nr : NULL, res);
+		if (i < n)
+			cur = ranges[i];
+	}
+	return nr;
+}
+
+static void report_op_done(struct discard_queue *dq, struct discard_report *rep)
+{
+	dq->stats.ops_in_flight--;
+	if (--rep->ops_pending)
+		return;
+	rep->result.latency_ns = clock__mono_ns() - rep->submit_ns;
+	histogram_add(&dq->stats.report_latency, rep->result.latency_ns);
+	rep->next = NULL;
+	if (dq->finished_tail)
+		dq->finished_tail->next = rep;
+	else
+		dq->finished_head = rep;
+	dq->finished_tail = rep;
+}
+
+/*
+ * Reconcile a "successful" discard with the host's view: until the report is
+ * acknowledged the guest cannot touch these pages (they are isolated in its
+ * allocator, or in its balloon), so after a working discard its first and
+ * last host pages are not resident. Two one-page mincore() calls keep this
+ * cheap on the event loop; a method that silently frees nothing fails it.
+ */
+static bool still_resident(const struct discard_op *op)
+{
+	const uint64_t page = 4096;
+	unsigned char first = 0, last = 0;
+
+	if (mincore(op->hva, page, &first) < 0 ||
+	    mincore(op->hva + op->len - page, page, &last) < 0)
+		return false; /* cannot tell: do not accuse the method */
+	return (first | last) & 1;
+}
+
+/*
+ * An op came back with `res`. A failure is retried once synchronously;
+ * if that fails too the range is acknowledged without discard: the guest
+ * must never wait forever on host trouble.
+ */
+void op_complete(struct discard_queue *dq, struct discard_op *op, int res)
+{
+	struct discard_report *rep = op->report;
+
+	if (res < 0) {
+		dq->stats.op_errors++;
+		rep->result.op_errors++;
+		dq->stats.sync_retries++;
+		res = op_run_sync(dq->method, op);
+		if (dq->inject_retry_failures) {
+			dq->inject_retry_failures--;
+			res = -EIO;
+		}
+		if (res < 0) {
+			dq->stats.acked_without_discard++;
+			dq->stats.bytes_acked_without_discard += op->len;
+			rep->result.bytes_failed += op->len;
+			log_ratelimited(LOG_WARN,
+					"discard: %s of %llu bytes failed twice (%s); "
+					"acknowledged without discard",
+					discard_method__name(dq->method),
+					(unsigned long long)op->len, strerror(-res));
+			report_op_done(dq, rep);
+			return;
+		}
+	}
+	/*
+	 * Sample the first op of each report: a method that frees nothing fails
+	 * on every op, and checking all of them cost inflate (256 x 4 KiB ops a
+	 * chain) half its loop-thread CPU (tools/bench-discard, perf).
+	 */
+	if (op == &rep->ops[0] && still_resident(op)) {
+		dq->stats.ineffective_ops++;
+		dq->stats.bytes_not_freed += op->len;
+		log_ratelimited(LOG_WARN,
+				"discard: %s said it freed %llu bytes at %p but they are still "
+				"resident: this method frees nothing for this backend",
+				discard_method__name(dq->method), (unsigned long long)op->len,
+				(void *)op->hva);
+	} else {
+		dq->stats.bytes_discarded += op->len;
+		rep->result.bytes_discarded += op->len;
+	}
+	report_op_done(dq, rep);
+}
+
+/*
+ * Whether a bounded turn left work that only this queue can move on: ops
+ * that may go on the ring now, or completions not yet reaped. (Ops waiting
+ * for a full ring need no poke: the ring's completions signal the eventfd.)
+ */
+static bool work_left(struct discard_queue *dq)
+{
+	if (worker_has_done(dq))
+		return true;
+	if (!dq->ring_ready)
+		return false;
+	return (dq->deferred_head && dq->ops_in_ring < DISCARD_RING_ENTRIES) ||
+	       io_uring_cq_ready(&dq->ring) > 0;
+}
+
+static bool goes_to_worker(const struct discard_queue *dq, const struct discard_op *op)
+{
+	return dq->worker && !dq->ring_only && op->len < DISCARD_PAGE_OP_MAX;
+}
+
+/*
+ * Send a new report's ops on their way: runs of small ops, cut at
+ * DISCARD_PAGE_BATCH_OPS, to the page worker as batches; the others to the
+ * ring's deferred queue. Returns how many went to the ring.
+ */
+static unsigned int route_ops(struct discard_queue *dq, struct discard_report *rep)
+{
+	unsigned int nr_batches = 0, nr_ring = 0, i = 0;
+	uint64_t now;
+
+	for (unsigned int j = 0, run = 0; j < rep->nr_ops; j++) {
+		if (!goes_to_worker(dq, &rep->ops[j])) {
+			run = 0;
+			continue;
+		}
+		if (run++ % DISCARD_PAGE_BATCH_OPS == 0)
+			nr_batches++;
+	}
+	if (nr_batches) {
+		rep->batches = calloc(nr_batches, sizeof(rep->batches[0]));
+		if (!rep->batches)
+			nr_batches = 0; /* no memory for batches: all on the ring */
+	}
+	nr_batches = 0;
+	now = rep->batches ? clock__mono_ns() : 0;
+	while (i < rep->nr_ops) {
+		struct discard_batch *b;
+
+		if (!rep->batches || !goes_to_worker(dq, &rep->ops[i])) {
+			defer_op(dq, &rep->ops[i++]);
+			nr_ring++;
+			continue;
+		}
+		b = &rep->batches[nr_batches++];
+		b->ops = &rep->ops[i];
+		while (i < rep->nr_ops && b->n < DISCARD_PAGE_BATCH_OPS &&
+		       goes_to_worker(dq, &rep->ops[i])) {
+			struct discard_op *op = &rep->ops[i++];
+
+			op->start_ns = now;
+			if (dq->inject_noop_ops) {
+				dq->inject_noop_ops--;
+				op->noop = true;
+			}
+			b->n++;
+		}
+		worker_push(dq, b);
+	}
+	return nr_ring;
+}
+
+int discard_queue__submit(struct discard_queue *dq, const struct discard_range *ranges,
+			  unsigned int n, discard_done_fn done, void *cookie)
+{
+	struct discard_report *rep;
+	unsigned int invalid = 0, nr_ops, nr_ring, waiting;
+	uint64_t bytes = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (!range_valid(dq, &ranges[i]))
+			invalid++;
+		else
+			bytes += ranges[i].len;
+	}
+	if (invalid) {
+		dq->stats.invalid_ranges += invalid;
+		dq->stats.reports_rejected++;
+		return -EINVAL;
+	}
+	nr_ops = n ? plan_report(dq, ranges, n, NULL, NULL) : 0;
+	rep = calloc(1, sizeof(*rep) + (size_t)nr_ops * sizeof(rep->ops[0]));
+	if (!rep)
+		return -ENOMEM;
+	rep->done = done;
+	rep->cookie = cookie;
+	rep->submit_ns = clock__mono_ns();
+	rep->result.bytes_requested = bytes;
+	if (n)
+		plan_report(dq, ranges, n, rep->ops, &rep->result);
+	rep->nr_ops = nr_ops;
+	rep->result.ops = nr_ops;
+	/* One extra count held by submit itself, dropped below: a report with
+	 * no ops (all skipped) or with only synchronous ops finishes the same
+	 * way as the others, through the finished list. */
+	rep->ops_pending = nr_ops + 1;
+
+	dq->stats.reports++;
+	dq->stats.reports_in_flight++;
+	dq->stats.ranges += n;
+	dq->stats.ops += nr_ops;
+	dq->stats.bytes_requested += bytes;
+	dq->stats.bytes_skipped += rep->result.bytes_skipped;
+	dq->stats.ops_in_flight += nr_ops + 1;
+
+	for (unsigned int i = 0; i < nr_ops; i++) {
+		struct discard_op *op = &rep->ops[i];
+
+		op->report = rep;
+		if (dq->sync) {
+			uint64_t t0 = clock__mono_ns();
+			int res = op_run_sync(dq->method, op);
+
+			histogram_add(&dq->stats.op_latency, clock__mono_ns() - t0);
+			op_complete(dq, op, res);
+		}
+	}
+	if (!dq->sync) {
+		/* Small ops to the page worker, the rest to the ring. */
+		nr_ring = route_ops(dq, rep);
+		/* Behind older deferred ops (FIFO), one bounded batch this turn. */
+		ring_fill(dq, DISCARD_SUBMIT_BATCH);
+		/* What is still deferred is the queue's tail: this report's ops last. */
+		waiting = dq->nr_deferred < nr_ring ? dq->nr_deferred : nr_ring;
+		if (dq->ops_in_ring >= DISCARD_RING_ENTRIES)
+			dq->stats.sq_full_deferrals += waiting;
+		else
+			dq->stats.batch_deferrals += waiting;
+		ring_submit(dq);
+	}
+	report_op_done(dq, rep); /* submit's own count */
+	if (dq->finished_head || work_left(dq))
+		signal_owner(dq);
+	return 0;
+}
+
+int discard_queue__process_completions(struct discard_queue *dq)
+{
+	struct discard_report *rep;
+	uint64_t counter;
+	int done = 0;
+
+	if (dq->hold_completions)
+		return 0;
+	if (read(dq->eventfd, &counter, sizeof(counter)) < 0) {
+		/* EAGAIN: called without an event, fine. */
+	}
+	if (dq->ring_ready) {
+		warm_up_thread(dq);
+		reap_ring(dq, DISCARD_REAP_BATCH);
+		ring_fill(dq, DISCARD_SUBMIT_BATCH);
+		ring_submit(dq);
+	}
+	worker_reap(dq, DISCARD_PAGE_BATCH_OPS);
+	/* Detach first: a callback may submit a new report. */
+	rep = dq->finished_head;
+	dq->finished_head = dq->finished_tail = NULL;
+	while (rep) {
+		struct discard_report *next = rep->next;
+
+		dq->stats.reports_in_flight--;
+		dq->stats.reports_completed++;
+		if (rep->done)
+			rep->done(rep->cookie, &rep->result);
+		free(rep->batches);
+		free(rep);
+		rep = next;
+		done++;
+	}
+	/* Bounded turn: come back for the rest after the loop served others. */
+	if (work_left(dq))
+		signal_owner(dq);
+	return done;
+}
+
+void discard_queue__drain(struct discard_queue *dq)
+{
+	bool held = dq->hold_completions;
+
+	dq->hold_completions = false;
+	while (dq->stats.reports_in_flight) {
+		if (dq->ring_ready && dq->ops_in_ring) {
+			struct io_uring_cqe *cqe;
+			int ret = io_uring_wait_cqe(&dq->ring, &cqe);
+
+			if (ret < 0 && ret != -EINTR && ret != -EAGAIN) {
+				log_ratelimited(LOG_WARN, "discard: drain: io_uring_wait_cqe: %s",
+						strerror(-ret));
+				usleep(1000);
+			}
+		} else if (dq->batches_in_worker && !worker_has_done(dq)) {
+			/* The worker pokes the eventfd when a batch is done. */
+			struct pollfd pfd = {.fd = dq->eventfd, .events = POLLIN};
+
+			poll(&pfd, 1, 100);
+		}
+		discard_queue__process_completions(dq);
+	}
+	dq->hold_completions = held;
+}
+
+void discard_queue__exit(struct discard_queue *dq)
+{
+	if (!dq->mem)
+		return;
+	if (dq->eventfd >= 0)
+		discard_queue__drain(dq);
+	worker_stop(dq); /* before the eventfd it writes to goes */
+	if (dq->ring_ready) {
+		io_uring_unregister_eventfd(&dq->ring);
+		io_uring_queue_exit(&dq->ring);
+		dq->ring_ready = false;
+	}
+	if (dq->eventfd >= 0)
+		close(dq->eventfd);
+	dq->eventfd = -1;
+	dq->mem = NULL;
+}
