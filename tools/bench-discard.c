@@ -464,7 +464,8 @@ static void *dev_thread(void *arg)
 		pthread_mutex_unlock(&dev->lock);
 
 		/* Outside the measured callbacks: the queue's first turn in this
-		 * thread starts its io-wq worker (devices/discard/ring.c warm_up_thread). */
+		 * thread starts its io-wq worker (devices/discard/ring.c
+		 * discard_ring__warm_up_thread). */
 		if (dev->kind == ENGINE_URING)
 			discard_queue__process_completions(dev->dq);
 		getrusage(RUSAGE_THREAD, &ru0);

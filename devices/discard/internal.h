@@ -57,39 +57,42 @@ struct discard_batch {
 };
 
 /* A scratch object like the guest's backing, to try a method on. */
-struct probe_obj {
+struct discard_probe {
 	uint8_t *hva;
 	uint64_t len;
 	int fd;
 };
 
 /* queue.c */
-void histogram_add(struct discard_histogram *h, uint64_t ns);
-void signal_owner(struct discard_queue *dq);
-void op_complete(struct discard_queue *dq, struct discard_op *op, int res);
+void discard_histogram__add(struct discard_histogram *h, uint64_t ns);
+void discard_queue__signal_owner(struct discard_queue *dq);
+void discard_op__complete(struct discard_queue *dq, struct discard_op *op, int res);
 
 /* method.c */
-int op_run_sync(enum discard_method method, const struct discard_op *op);
-void op_prep_sqe(enum discard_method method, struct io_uring_sqe *sqe, struct discard_op *op);
-int probe_obj_create(struct probe_obj *p, enum guest_mem_backend backend, uint64_t granule);
-void probe_obj_destroy(struct probe_obj *p);
-bool probe_obj_resident(const struct probe_obj *p);
-int choose_method(struct discard_queue *dq, enum discard_method requested, unsigned int flags);
+int discard_method__run_sync(enum discard_method method, const struct discard_op *op);
+void discard_method__prep_sqe(enum discard_method method, struct io_uring_sqe *sqe,
+			      struct discard_op *op);
+int discard_probe__create(struct discard_probe *p, enum guest_mem_backend backend,
+			  uint64_t granule);
+void discard_probe__destroy(struct discard_probe *p);
+bool discard_probe__resident(const struct discard_probe *p);
+int discard_method__choose(struct discard_queue *dq, enum discard_method requested,
+			   unsigned int flags);
 
 /* ring.c */
-int restrict_ring(struct discard_queue *dq);
-unsigned int limit_workers(struct discard_queue *dq);
-void defer_op(struct discard_queue *dq, struct discard_op *op);
-void ring_fill(struct discard_queue *dq, unsigned int budget);
-void ring_submit(struct discard_queue *dq);
-void warm_up_thread(struct discard_queue *dq);
-void reap_ring(struct discard_queue *dq, unsigned int budget);
+int discard_ring__restrict(struct discard_queue *dq);
+unsigned int discard_ring__limit_workers(struct discard_queue *dq);
+void discard_ring__defer(struct discard_queue *dq, struct discard_op *op);
+void discard_ring__fill(struct discard_queue *dq, unsigned int budget);
+void discard_ring__submit(struct discard_queue *dq);
+void discard_ring__warm_up_thread(struct discard_queue *dq);
+void discard_ring__reap(struct discard_queue *dq, unsigned int budget);
 
 /* worker.c */
-void worker_start(struct discard_queue *dq);
-void worker_stop(struct discard_queue *dq);
-void worker_push(struct discard_queue *dq, struct discard_batch *b);
-void worker_reap(struct discard_queue *dq, unsigned int budget);
-bool worker_has_done(struct discard_queue *dq);
+void discard_worker__start(struct discard_queue *dq);
+void discard_worker__stop(struct discard_queue *dq);
+void discard_worker__push(struct discard_queue *dq, struct discard_batch *b);
+void discard_worker__reap(struct discard_queue *dq, unsigned int budget);
+bool discard_worker__has_done(struct discard_queue *dq);
 
 #endif

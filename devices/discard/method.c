@@ -51,7 +51,7 @@ const char *discard_queue__method_name(const struct discard_queue *dq)
 
 /* ---- the three methods as plain system calls ---- */
 
-int op_run_sync(enum discard_method method, const struct discard_op *op)
+int discard_method__run_sync(enum discard_method method, const struct discard_op *op)
 {
 	int ret;
 
@@ -72,7 +72,8 @@ int op_run_sync(enum discard_method method, const struct discard_op *op)
 	return ret < 0 ? -errno : 0;
 }
 
-void op_prep_sqe(enum discard_method method, struct io_uring_sqe *sqe, struct discard_op *op)
+void discard_method__prep_sqe(enum discard_method method, struct io_uring_sqe *sqe,
+			      struct discard_op *op)
 {
 	switch (method) {
 	case DISCARD_METHOD_MADVISE:
@@ -91,7 +92,7 @@ void op_prep_sqe(enum discard_method method, struct io_uring_sqe *sqe, struct di
 
 /* ---- start-up: choose a method and prove it frees memory ---- */
 
-void probe_obj_destroy(struct probe_obj *p)
+void discard_probe__destroy(struct discard_probe *p)
 {
 	if (p->hva)
 		munmap(p->hva, p->len);
@@ -99,7 +100,7 @@ void probe_obj_destroy(struct probe_obj *p)
 		close(p->fd);
 }
 
-int probe_obj_create(struct probe_obj *p, enum guest_mem_backend backend, uint64_t granule)
+int discard_probe__create(struct discard_probe *p, enum guest_mem_backend backend, uint64_t granule)
 {
 	unsigned int mfd_flags = MFD_CLOEXEC;
 	void *hva;
@@ -142,12 +143,12 @@ int probe_obj_create(struct probe_obj *p, enum guest_mem_backend backend, uint64
 err:;
 	int err = -errno;
 
-	probe_obj_destroy(p);
+	discard_probe__destroy(p);
 	return err;
 }
 
 /* Whether the probe object still holds memory: the file's blocks, or mincore. */
-bool probe_obj_resident(const struct probe_obj *p)
+bool discard_probe__resident(const struct discard_probe *p)
 {
 	unsigned char vec[1];
 	struct stat st;
@@ -166,11 +167,11 @@ static int run_one_blocking(struct discard_queue *dq, enum discard_method method
 	int ret;
 
 	if (dq->sync)
-		return op_run_sync(method, op);
+		return discard_method__run_sync(method, op);
 	sqe = io_uring_get_sqe(&dq->ring);
 	if (!sqe)
 		return -EBUSY;
-	op_prep_sqe(method, sqe, op);
+	discard_method__prep_sqe(method, sqe, op);
 	ret = io_uring_submit_and_wait(&dq->ring, 1);
 	if (ret < 0)
 		return ret;
@@ -190,15 +191,15 @@ static int run_one_blocking(struct discard_queue *dq, enum discard_method method
 static int verify_method(struct discard_queue *dq, enum discard_method method, char *why,
 			 size_t why_len)
 {
-	struct probe_obj p;
+	struct discard_probe p;
 	struct discard_op op = {0};
 	int ret;
 
-	ret = probe_obj_create(&p, dq->mem->backend, dq->granule);
+	ret = discard_probe__create(&p, dq->mem->backend, dq->granule);
 	if (ret < 0)
 		return ret;
-	if (!probe_obj_resident(&p)) {
-		probe_obj_destroy(&p);
+	if (!discard_probe__resident(&p)) {
+		discard_probe__destroy(&p);
 		return -EAGAIN; /* cannot tell gone from never there */
 	}
 	op.hva = p.hva;
@@ -210,14 +211,14 @@ static int verify_method(struct discard_queue *dq, enum discard_method method, c
 		snprintf(why, why_len, "%s failed on a probe page: %s",
 			 discard_method__name(method), strerror(-ret));
 		ret = 0;
-	} else if (probe_obj_resident(&p)) {
+	} else if (discard_probe__resident(&p)) {
 		snprintf(why, why_len, "%s succeeded but freed nothing on %s memory",
 			 discard_method__name(method), guest_mem__backend_name(dq->mem->backend));
 		ret = 0;
 	} else {
 		ret = 1;
 	}
-	probe_obj_destroy(&p);
+	discard_probe__destroy(&p);
 	return ret;
 }
 
@@ -263,7 +264,8 @@ static int method_applicable(struct discard_queue *dq, struct io_uring_probe *pr
  * Try the candidate methods for the backend in order; the first that is
  * applicable and frees a probe page wins. dq->reason records why.
  */
-int choose_method(struct discard_queue *dq, enum discard_method requested, unsigned int flags)
+int discard_method__choose(struct discard_queue *dq, enum discard_method requested,
+			   unsigned int flags)
 {
 	bool by_default = requested == DISCARD_METHOD_AUTO || requested == DISCARD_METHOD_SYNC;
 	enum discard_method candidates[2];

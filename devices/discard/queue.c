@@ -33,7 +33,7 @@ uint64_t discard_histogram__bucket_le_us(unsigned int i)
 	return 1ULL << i;
 }
 
-void histogram_add(struct discard_histogram *h, uint64_t ns)
+void discard_histogram__add(struct discard_histogram *h, uint64_t ns)
 {
 	uint64_t us = (ns + 999) / 1000;
 	unsigned int i = 0;
@@ -49,7 +49,7 @@ void histogram_add(struct discard_histogram *h, uint64_t ns)
 }
 
 /* Poke our own eventfd: there is something for process_completions(). */
-void signal_owner(struct discard_queue *dq)
+void discard_queue__signal_owner(struct discard_queue *dq)
 {
 	uint64_t one = 1;
 
@@ -81,7 +81,7 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 	if (!dq->sync) {
 		/*
 		 * SUBMIT_ALL: one bad SQE must not leave the rest unsubmitted.
-		 * R_DISABLED: restricted to discards before its first use (restrict_ring).
+		 * R_DISABLED: restricted to discards before its first use (discard_ring__restrict).
 		 */
 		ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring,
 					  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED);
@@ -96,12 +96,12 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 			goto err_eventfd;
 		}
 		dq->ring_ready = true;
-		workers = limit_workers(dq);
-		ret = restrict_ring(dq);
+		workers = discard_ring__limit_workers(dq);
+		ret = discard_ring__restrict(dq);
 		if (ret < 0)
 			goto err_ring;
 	}
-	ret = choose_method(dq, method, flags);
+	ret = discard_method__choose(dq, method, flags);
 	if (ret < 0)
 		goto err_ring;
 	if (!dq->sync) {
@@ -113,7 +113,7 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 		}
 	}
 	if (!dq->sync && dq->granule < DISCARD_PAGE_OP_MAX)
-		worker_start(dq);
+		discard_worker__start(dq);
 	log_info("discard: %s guest RAM -> %s%s (%s)", guest_mem__backend_name(mem->backend),
 		 discard_method__name(dq->method), dq->sync ? ", synchronous" : " via io_uring",
 		 dq->reason);
@@ -211,7 +211,7 @@ static void report_op_done(struct discard_queue *dq, struct discard_report *rep)
 	if (--rep->ops_pending)
 		return;
 	rep->result.latency_ns = clock__mono_ns() - rep->submit_ns;
-	histogram_add(&dq->stats.report_latency, rep->result.latency_ns);
+	discard_histogram__add(&dq->stats.report_latency, rep->result.latency_ns);
 	rep->next = NULL;
 	if (dq->finished_tail)
 		dq->finished_tail->next = rep;
@@ -243,7 +243,7 @@ static bool still_resident(const struct discard_op *op)
  * if that fails too the range is acknowledged without discard: the guest
  * must never wait forever on host trouble.
  */
-void op_complete(struct discard_queue *dq, struct discard_op *op, int res)
+void discard_op__complete(struct discard_queue *dq, struct discard_op *op, int res)
 {
 	struct discard_report *rep = op->report;
 
@@ -251,7 +251,7 @@ void op_complete(struct discard_queue *dq, struct discard_op *op, int res)
 		dq->stats.op_errors++;
 		rep->result.op_errors++;
 		dq->stats.sync_retries++;
-		res = op_run_sync(dq->method, op);
+		res = discard_method__run_sync(dq->method, op);
 		if (dq->inject_retry_failures) {
 			dq->inject_retry_failures--;
 			res = -EIO;
@@ -296,7 +296,7 @@ void op_complete(struct discard_queue *dq, struct discard_op *op, int res)
  */
 static bool work_left(struct discard_queue *dq)
 {
-	if (worker_has_done(dq))
+	if (discard_worker__has_done(dq))
 		return true;
 	if (!dq->ring_ready)
 		return false;
@@ -338,7 +338,7 @@ static unsigned int route_ops(struct discard_queue *dq, struct discard_report *r
 		struct discard_batch *b;
 
 		if (!rep->batches || !goes_to_worker(dq, &rep->ops[i])) {
-			defer_op(dq, &rep->ops[i++]);
+			discard_ring__defer(dq, &rep->ops[i++]);
 			nr_ring++;
 			continue;
 		}
@@ -355,7 +355,7 @@ static unsigned int route_ops(struct discard_queue *dq, struct discard_report *r
 			}
 			b->n++;
 		}
-		worker_push(dq, b);
+		discard_worker__push(dq, b);
 	}
 	return nr_ring;
 }
@@ -409,28 +409,28 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 		op->report = rep;
 		if (dq->sync) {
 			uint64_t t0 = clock__mono_ns();
-			int res = op_run_sync(dq->method, op);
+			int res = discard_method__run_sync(dq->method, op);
 
-			histogram_add(&dq->stats.op_latency, clock__mono_ns() - t0);
-			op_complete(dq, op, res);
+			discard_histogram__add(&dq->stats.op_latency, clock__mono_ns() - t0);
+			discard_op__complete(dq, op, res);
 		}
 	}
 	if (!dq->sync) {
 		/* Small ops to the page worker, the rest to the ring. */
 		nr_ring = route_ops(dq, rep);
 		/* Behind older deferred ops (FIFO), one bounded batch this turn. */
-		ring_fill(dq, DISCARD_SUBMIT_BATCH);
+		discard_ring__fill(dq, DISCARD_SUBMIT_BATCH);
 		/* What is still deferred is the queue's tail: this report's ops last. */
 		waiting = dq->nr_deferred < nr_ring ? dq->nr_deferred : nr_ring;
 		if (dq->ops_in_ring >= DISCARD_RING_ENTRIES)
 			dq->stats.sq_full_deferrals += waiting;
 		else
 			dq->stats.batch_deferrals += waiting;
-		ring_submit(dq);
+		discard_ring__submit(dq);
 	}
 	report_op_done(dq, rep); /* submit's own count */
 	if (dq->finished_head || work_left(dq))
-		signal_owner(dq);
+		discard_queue__signal_owner(dq);
 	return 0;
 }
 
@@ -446,12 +446,12 @@ int discard_queue__process_completions(struct discard_queue *dq)
 		/* EAGAIN: called without an event, fine. */
 	}
 	if (dq->ring_ready) {
-		warm_up_thread(dq);
-		reap_ring(dq, DISCARD_REAP_BATCH);
-		ring_fill(dq, DISCARD_SUBMIT_BATCH);
-		ring_submit(dq);
+		discard_ring__warm_up_thread(dq);
+		discard_ring__reap(dq, DISCARD_REAP_BATCH);
+		discard_ring__fill(dq, DISCARD_SUBMIT_BATCH);
+		discard_ring__submit(dq);
 	}
-	worker_reap(dq, DISCARD_PAGE_BATCH_OPS);
+	discard_worker__reap(dq, DISCARD_PAGE_BATCH_OPS);
 	/* Detach first: a callback may submit a new report. */
 	rep = dq->finished_head;
 	dq->finished_head = dq->finished_tail = NULL;
@@ -469,7 +469,7 @@ int discard_queue__process_completions(struct discard_queue *dq)
 	}
 	/* Bounded turn: come back for the rest after the loop served others. */
 	if (work_left(dq))
-		signal_owner(dq);
+		discard_queue__signal_owner(dq);
 	return done;
 }
 
@@ -488,7 +488,7 @@ void discard_queue__drain(struct discard_queue *dq)
 						strerror(-ret));
 				usleep(1000);
 			}
-		} else if (dq->batches_in_worker && !worker_has_done(dq)) {
+		} else if (dq->batches_in_worker && !discard_worker__has_done(dq)) {
 			/* The worker pokes the eventfd when a batch is done. */
 			struct pollfd pfd = {.fd = dq->eventfd, .events = POLLIN};
 
@@ -505,7 +505,7 @@ void discard_queue__exit(struct discard_queue *dq)
 		return;
 	if (dq->eventfd >= 0)
 		discard_queue__drain(dq);
-	worker_stop(dq); /* before the eventfd it writes to goes */
+	discard_worker__stop(dq); /* before the eventfd it writes to goes */
 	if (dq->ring_ready) {
 		io_uring_unregister_eventfd(&dq->ring);
 		io_uring_queue_exit(&dq->ring);

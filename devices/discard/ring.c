@@ -22,14 +22,14 @@
  * mini-vmm open files or sockets its filters forbid. Registered while the
  * ring is still disabled, then the ring is enabled.
  */
-int restrict_ring(struct discard_queue *dq)
+int discard_ring__restrict(struct discard_queue *dq)
 {
 	struct io_uring_restriction res[] = {
 		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_MADVISE},
 		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FALLOCATE},
 		{.opcode = IORING_RESTRICTION_SQE_OP,
 		 .sqe_op = IORING_OP_NOP}, /* inject_noop_ops */
-		/* Chains (ring_fill); IOSQE_ASYNC: straight to io-wq. */
+		/* Chains (discard_ring__fill); IOSQE_ASYNC: straight to io-wq. */
 		{.opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED,
 		 .sqe_flags = IOSQE_IO_LINK | IOSQE_ASYNC},
 		{.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_REGISTER_PROBE},
@@ -62,7 +62,7 @@ int restrict_ring(struct discard_queue *dq)
  * cost the device loop its CPU. Set while the ring is still disabled (the
  * restrictions do not allow it later); applies to every thread that submits.
  */
-unsigned int limit_workers(struct discard_queue *dq)
+unsigned int discard_ring__limit_workers(struct discard_queue *dq)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int n = cpus > 1 ? (unsigned int)(cpus / 2) : 1;
@@ -108,7 +108,7 @@ static void prep_op(struct discard_queue *dq, struct io_uring_sqe *sqe, struct d
 		io_uring_prep_nop(sqe);
 		io_uring_sqe_set_data(sqe, op);
 	} else {
-		op_prep_sqe(dq->method, sqe, op);
+		discard_method__prep_sqe(dq->method, sqe, op);
 	}
 	/* Discards always block: skip the inline attempt that would just say -EAGAIN. */
 	sqe->flags |= IOSQE_ASYNC;
@@ -130,7 +130,7 @@ static struct discard_op *deferred_pop(struct discard_queue *dq)
  * ops and never more than DISCARD_RING_ENTRIES in the kernel at once (so the
  * CQ, twice that, cannot overflow).
  */
-void ring_fill(struct discard_queue *dq, unsigned int budget)
+void discard_ring__fill(struct discard_queue *dq, unsigned int budget)
 {
 	unsigned int placed = 0;
 
@@ -202,9 +202,9 @@ static int submit_ring(struct discard_queue *dq)
  * inside the first report: creating it costs ~150 us of CPU and, when the
  * policy is switched back, often the CPU for a scheduler slice (a 2-4 ms
  * callback in bench-discard). A NOP sent with IOSQE_ASYNC goes to io-wq,
- * which starts the worker; its CQE (no user data) is dropped by reap_ring.
+ * which starts the worker; its CQE (no user data) is dropped by discard_ring__reap.
  */
-void warm_up_thread(struct discard_queue *dq)
+void discard_ring__warm_up_thread(struct discard_queue *dq)
 {
 	struct io_uring_sqe *sqe;
 
@@ -220,7 +220,7 @@ void warm_up_thread(struct discard_queue *dq)
 	submit_ring(dq);
 }
 
-void ring_submit(struct discard_queue *dq)
+void discard_ring__submit(struct discard_queue *dq)
 {
 	int ret;
 
@@ -231,11 +231,11 @@ void ring_submit(struct discard_queue *dq)
 		/* The SQEs stay in the SQ ring: the next call submits them again. */
 		log_ratelimited(LOG_WARN, "discard: io_uring_submit: %s; will retry",
 				strerror(-ret));
-		signal_owner(dq);
+		discard_queue__signal_owner(dq);
 	}
 }
 
-void defer_op(struct discard_queue *dq, struct discard_op *op)
+void discard_ring__defer(struct discard_queue *dq, struct discard_op *op)
 {
 	op->next = NULL;
 	if (dq->deferred_tail)
@@ -246,7 +246,7 @@ void defer_op(struct discard_queue *dq, struct discard_op *op)
 	dq->nr_deferred++;
 }
 
-void reap_ring(struct discard_queue *dq, unsigned int budget)
+void discard_ring__reap(struct discard_queue *dq, unsigned int budget)
 {
 	struct io_uring_cqe *cqe;
 
@@ -257,7 +257,7 @@ void reap_ring(struct discard_queue *dq, unsigned int budget)
 
 		io_uring_cqe_seen(&dq->ring, cqe);
 		if (!op) {
-			dq->nops_in_ring--; /* warm_up_thread's NOP */
+			dq->nops_in_ring--; /* discard_ring__warm_up_thread's NOP */
 			continue;
 		}
 		if (dq->inject_ring_failures) {
@@ -265,7 +265,7 @@ void reap_ring(struct discard_queue *dq, unsigned int budget)
 			res = -EIO;
 		}
 		dq->ops_in_ring--;
-		histogram_add(&dq->stats.op_latency, clock__mono_ns() - op->start_ns);
-		op_complete(dq, op, res);
+		discard_histogram__add(&dq->stats.op_latency, clock__mono_ns() - op->start_ns);
+		discard_op__complete(dq, op, res);
 	}
 }

@@ -130,7 +130,7 @@ static void run_vectored(const struct discard_worker *w, struct discard_op *ops,
 				continue;
 			}
 			/* The first op it did not get through: alone, for its error. */
-			ops[i + j].res = op_run_sync(w->method, &ops[i + j]);
+			ops[i + j].res = discard_method__run_sync(w->method, &ops[i + j]);
 			k = j + 1;
 			break;
 		}
@@ -145,7 +145,8 @@ static void run_batch(const struct discard_worker *w, struct discard_batch *b)
 		return;
 	}
 	for (unsigned int i = 0; i < b->n; i++)
-		b->ops[i].res = b->ops[i].noop ? 0 : op_run_sync(w->method, &b->ops[i]);
+		b->ops[i].res =
+			b->ops[i].noop ? 0 : discard_method__run_sync(w->method, &b->ops[i]);
 }
 
 static void *worker_main(void *arg)
@@ -194,20 +195,20 @@ static void *worker_main(void *arg)
 /* Whether process_madvise(method) frees a probe object like guest RAM's. */
 static bool vectored_works(const struct discard_queue *dq, int pidfd)
 {
-	struct probe_obj p;
+	struct discard_probe p;
 	struct iovec iov;
 	bool ok;
 
 	if (pidfd < 0 || dq->method == DISCARD_METHOD_PUNCH_HOLE)
 		return false;
-	if (probe_obj_create(&p, dq->mem->backend, dq->granule) < 0)
+	if (discard_probe__create(&p, dq->mem->backend, dq->granule) < 0)
 		return false;
 	iov.iov_base = p.hva;
 	iov.iov_len = p.len;
-	ok = probe_obj_resident(&p) &&
+	ok = discard_probe__resident(&p) &&
 	     sys_process_madvise(pidfd, &iov, 1, madvise_advice(dq->method)) == (ssize_t)p.len &&
-	     !probe_obj_resident(&p);
-	probe_obj_destroy(&p);
+	     !discard_probe__resident(&p);
+	discard_probe__destroy(&p);
 	return ok;
 }
 
@@ -224,7 +225,7 @@ static void worker_destroy(struct discard_worker *w)
  * Start the page worker. Without one (no memory, no thread, the setup hook
  * refused) every op goes on the ring: slower for 4 KiB pages, never wrong.
  */
-void worker_start(struct discard_queue *dq)
+void discard_worker__start(struct discard_queue *dq)
 {
 	struct discard_worker *w = calloc(1, sizeof(*w));
 	sigset_t all, old;
@@ -281,7 +282,7 @@ void worker_start(struct discard_queue *dq)
 			       "method)");
 }
 
-void worker_stop(struct discard_queue *dq)
+void discard_worker__stop(struct discard_queue *dq)
 {
 	struct discard_worker *w = dq->worker;
 
@@ -297,7 +298,7 @@ void worker_stop(struct discard_queue *dq)
 }
 
 /* Hand one batch to the worker. */
-void worker_push(struct discard_queue *dq, struct discard_batch *b)
+void discard_worker__push(struct discard_queue *dq, struct discard_batch *b)
 {
 	struct discard_worker *w = dq->worker;
 
@@ -315,7 +316,7 @@ void worker_push(struct discard_queue *dq, struct discard_batch *b)
  * (whole batches: one is at most DISCARD_PAGE_BATCH_OPS). What is left stays
  * on the done list for the next turn.
  */
-void worker_reap(struct discard_queue *dq, unsigned int budget)
+void discard_worker__reap(struct discard_queue *dq, unsigned int budget)
 {
 	struct discard_worker *w = dq->worker;
 	unsigned int used = 0;
@@ -333,7 +334,7 @@ void worker_reap(struct discard_queue *dq, unsigned int budget)
 			break;
 		dq->batches_in_worker--;
 		/*
-		 * b lives in its report: op_complete() may finish the report,
+		 * b lives in its report: discard_op__complete() may finish the report,
 		 * but it is freed only after this turn's reaping.
 		 * One clock read per batch: its ops started and ended together.
 		 */
@@ -346,15 +347,15 @@ void worker_reap(struct discard_queue *dq, unsigned int budget)
 				dq->inject_ring_failures--;
 				res = -EIO;
 			}
-			histogram_add(&dq->stats.op_latency, now - op->start_ns);
-			op_complete(dq, op, res);
+			discard_histogram__add(&dq->stats.op_latency, now - op->start_ns);
+			discard_op__complete(dq, op, res);
 		}
 		used += b->n;
 	}
 }
 
-/* Whether finished batches wait for worker_reap(). */
-bool worker_has_done(struct discard_queue *dq)
+/* Whether finished batches wait for discard_worker__reap(). */
+bool discard_worker__has_done(struct discard_queue *dq)
 {
 	struct discard_worker *w = dq->worker;
 	bool any;

@@ -2,7 +2,7 @@
 /*
  * Discards that fail: EINVAL, ENOMEM and EAGAIN, first attempt and retry,
  * synchronous and through io_uring. The rule under test (devices/discard/queue.c
- * op_complete): a failed op is retried once synchronously; if the retry fails
+ * discard_op__complete): a failed op is retried once synchronously; if the retry fails
  * too the range is acknowledged WITHOUT discard -- the guest gets its report
  * back (no hang), keeps its data (no loss: nothing was zeroed), and the
  * counters say so (op_errors, sync_retries, acked_without_discard and its
