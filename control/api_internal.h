@@ -68,7 +68,7 @@ struct api_server {
 	uint16_t metrics_port;
 	uint64_t timeouts; /* atomics: requests answered 408 */
 
-	/* The sampler thread, its wakeup, and what it fills. */
+	/* The sampler thread, its wakeup, and what it fills: sampler.c's alone. */
 	pthread_t sampler;
 	bool sampler_started;
 	pthread_mutex_t lock;
@@ -173,9 +173,25 @@ void get_dashboard(struct api_request *req, struct api_reply *r);
 void get_root_redirect(struct api_request *req, struct api_reply *r);
 void get_dashboard_data(struct api_request *req, struct api_reply *r);
 
-/* sampler.c */
+/*
+ * sampler.c: the sampler's lock, wakeup and history ring are its own; the
+ * rest of control/ goes through these.
+ */
 void take_snapshot(struct api_server *srv, struct vm_snapshot *s);
-int start_sampler(struct api_server *srv);
+/* The lock, the wakeup and the history ring. 0 or -ENOMEM. */
+int sampler__init(struct api_server *srv);
+/* The sampler thread (from api_server.c's setup thread). 0 or -errno. */
+int sampler__start(struct api_server *srv);
+/* A sample now (PUT /actions FlushMetrics), without waiting for it. */
+void sampler__flush(struct api_server *srv);
+/*
+ * Copy the history, oldest first, to out (room for API_HISTORY_SAMPLES):
+ * every point, or only those later than *after_ms. Returns how many.
+ */
+unsigned int sampler__history(struct api_server *srv, const uint64_t *after_ms,
+			      struct api_sample *out);
+/* Stop and join the thread if it runs; free what sampler__init made. */
+void sampler__stop(struct api_server *srv);
 
 /* api_sockets.c */
 bool is_loopback(const struct sockaddr_storage *ss);

@@ -72,7 +72,7 @@ static void *api_setup_main(void *arg)
 		if (st->ret < 0)
 			return NULL;
 	}
-	st->ret = start_sampler(srv);
+	st->ret = sampler__start(srv);
 	return NULL;
 }
 
@@ -106,7 +106,6 @@ int api__start(struct api_server **out, const struct api_config *cfg,
 	struct api_setup st = {.fd = {-1, -1}};
 	struct sockaddr_storage ss = {0};
 	struct api_server *srv;
-	pthread_condattr_t ca;
 	pthread_t setup;
 	sigset_t all, old;
 	socklen_t sslen;
@@ -137,16 +136,9 @@ int api__start(struct api_server **out, const struct api_config *cfg,
 		srv->cfg.instance_id = "mini-vmm";
 	srv->ops = ops;
 	srv->opaque = opaque;
-	pthread_mutex_init(&srv->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&srv->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	srv->history = calloc(API_HISTORY_SAMPLES, sizeof(*srv->history));
-	if (!srv->history) {
-		ret = -ENOMEM;
+	ret = sampler__init(srv);
+	if (ret < 0)
 		goto err;
-	}
 
 	/*
 	 * Files and sockets first, on this thread: the API threads may not make
@@ -236,17 +228,8 @@ void api__stop(struct api_server *srv)
 		}
 		free(srv->socket_path);
 	}
-	if (srv->sampler_started) {
-		pthread_mutex_lock(&srv->lock);
-		srv->stopping = true;
-		pthread_cond_signal(&srv->cond);
-		pthread_mutex_unlock(&srv->lock);
-		pthread_join(srv->sampler, NULL);
-	}
-	pthread_cond_destroy(&srv->cond);
+	sampler__stop(srv);
 	metrics_log__close(&srv->mlog);
-	pthread_mutex_destroy(&srv->lock);
-	free(srv->history);
 	free(srv);
 }
 

@@ -61,7 +61,7 @@ void get_dashboard_data(struct api_request *req, struct api_reply *r)
 	uint64_t since = since_arg ? strtoull(since_arg, NULL, 10) : 0;
 	struct json_object *o = json_object_new_object(), *now, *hist;
 	struct api_sample *copy;
-	unsigned int n = 0;
+	unsigned int n;
 	struct vm_snapshot s;
 	uint64_t v;
 
@@ -71,16 +71,7 @@ void get_dashboard_data(struct api_request *req, struct api_reply *r)
 		reply_error(r, 500, "out of memory");
 		return;
 	}
-	pthread_mutex_lock(&srv->lock);
-	for (unsigned int i = 0; i < srv->hist_len; i++) {
-		const struct api_sample *p =
-			&srv->history[(srv->hist_head + API_HISTORY_SAMPLES - srv->hist_len + i) %
-				      API_HISTORY_SAMPLES];
-
-		if (!since_arg || p->t_ms > since)
-			copy[n++] = *p;
-	}
-	pthread_mutex_unlock(&srv->lock);
+	n = sampler__history(srv, since_arg ? &since : NULL, copy);
 
 	take_snapshot(srv, &s);
 	now = json_object_new_object();

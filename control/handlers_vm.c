@@ -59,10 +59,7 @@ void put_actions(struct api_request *req, struct api_reply *r)
 		req->shutdown_after = true;
 		reply_no_content(r);
 	} else if (strcmp(action, "FlushMetrics") == 0) {
-		pthread_mutex_lock(&srv->lock);
-		srv->sample_now = true;
-		pthread_cond_signal(&srv->cond);
-		pthread_mutex_unlock(&srv->lock);
+		sampler__flush(srv);
 		reply_no_content(r);
 	} else {
 		reply_error(r, 400,

@@ -11,6 +11,7 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -90,7 +91,20 @@ static void *sampler_main(void *arg)
 	return NULL;
 }
 
-int start_sampler(struct api_server *srv)
+int sampler__init(struct api_server *srv)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	srv->history = calloc(API_HISTORY_SAMPLES, sizeof(*srv->history));
+	return srv->history ? 0 : -ENOMEM;
+}
+
+int sampler__start(struct api_server *srv)
 {
 	int ret = pthread_create(&srv->sampler, NULL, sampler_main, srv);
 
@@ -100,4 +114,44 @@ int start_sampler(struct api_server *srv)
 	}
 	srv->sampler_started = true;
 	return 0;
+}
+
+void sampler__flush(struct api_server *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	srv->sample_now = true;
+	pthread_cond_signal(&srv->cond);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+unsigned int sampler__history(struct api_server *srv, const uint64_t *after_ms,
+			      struct api_sample *out)
+{
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	for (unsigned int i = 0; i < srv->hist_len; i++) {
+		const struct api_sample *p =
+			&srv->history[(srv->hist_head + API_HISTORY_SAMPLES - srv->hist_len + i) %
+				      API_HISTORY_SAMPLES];
+
+		if (!after_ms || p->t_ms > *after_ms)
+			out[n++] = *p;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return n;
+}
+
+void sampler__stop(struct api_server *srv)
+{
+	if (srv->sampler_started) {
+		pthread_mutex_lock(&srv->lock);
+		srv->stopping = true;
+		pthread_cond_signal(&srv->cond);
+		pthread_mutex_unlock(&srv->lock);
+		pthread_join(srv->sampler, NULL);
+	}
+	pthread_cond_destroy(&srv->cond);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv->history);
 }
