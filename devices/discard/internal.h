@@ -80,13 +80,25 @@ int discard_method__choose(struct discard_queue *dq, enum discard_method request
 			   unsigned int flags);
 
 /* ring.c */
-int discard_ring__restrict(struct discard_queue *dq);
-unsigned int discard_ring__limit_workers(struct discard_queue *dq);
+/*
+ * Create the ring, cap its io-wq workers (*workers: the cap, 0 for the
+ * kernel's default), restrict it to discards and enable it. 0 or -errno,
+ * logged with what to change.
+ */
+int discard_ring__init(struct discard_queue *dq, unsigned int *workers);
+/* From now on completions poke dq->eventfd. 0 or -errno, logged. */
+int discard_ring__watch(struct discard_queue *dq);
+/* Free the ring (its ops must be done). Safe without one. */
+void discard_ring__exit(struct discard_queue *dq);
 void discard_ring__defer(struct discard_queue *dq, struct discard_op *op);
 void discard_ring__fill(struct discard_queue *dq, unsigned int budget);
 void discard_ring__submit(struct discard_queue *dq);
 void discard_ring__warm_up_thread(struct discard_queue *dq);
 void discard_ring__reap(struct discard_queue *dq, unsigned int budget);
+/* Ops that may go on the ring now, or completions not reaped yet. */
+bool discard_ring__has_work(struct discard_queue *dq);
+/* Block until a completion is there (drain). */
+void discard_ring__wait(struct discard_queue *dq);
 
 /* worker.c */
 void discard_worker__start(struct discard_queue *dq);

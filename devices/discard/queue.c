@@ -22,10 +22,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifndef IORING_SETUP_SUBMIT_ALL
-#define IORING_SETUP_SUBMIT_ALL (1U << 7)
-#endif
-
 uint64_t discard_histogram__bucket_le_us(unsigned int i)
 {
 	if (i >= DISCARD_HIST_BUCKETS - 1)
@@ -79,38 +75,18 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 		return ret;
 	}
 	if (!dq->sync) {
-		/*
-		 * SUBMIT_ALL: one bad SQE must not leave the rest unsubmitted.
-		 * R_DISABLED: restricted to discards before its first use (discard_ring__restrict).
-		 */
-		ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring,
-					  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED);
-		if (ret == -EINVAL)
-			ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring,
-						  IORING_SETUP_R_DISABLED);
-		if (ret < 0) {
-			log_error("discard queue: io_uring unavailable (%s): use discard=sync for "
-				  "synchronous discards, or enable io_uring "
-				  "(/proc/sys/kernel/io_uring_disabled)",
-				  strerror(-ret));
-			goto err_eventfd;
-		}
-		dq->ring_ready = true;
-		workers = discard_ring__limit_workers(dq);
-		ret = discard_ring__restrict(dq);
+		ret = discard_ring__init(dq, &workers);
 		if (ret < 0)
-			goto err_ring;
+			goto err_eventfd;
 	}
 	ret = discard_method__choose(dq, method, flags);
 	if (ret < 0)
 		goto err_ring;
+	/* After the probe, so that its completions do not poke the owner. */
 	if (!dq->sync) {
-		/* Registered after the probe so its completions do not poke the owner. */
-		ret = io_uring_register_eventfd(&dq->ring, dq->eventfd);
-		if (ret < 0) {
-			log_error("discard queue: io_uring_register_eventfd: %s", strerror(-ret));
+		ret = discard_ring__watch(dq);
+		if (ret < 0)
 			goto err_ring;
-		}
 	}
 	if (!dq->sync && dq->granule < DISCARD_PAGE_OP_MAX)
 		discard_worker__start(dq);
@@ -124,9 +100,7 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 	return 0;
 
 err_ring:
-	if (dq->ring_ready)
-		io_uring_queue_exit(&dq->ring);
-	dq->ring_ready = false;
+	discard_ring__exit(dq);
 err_eventfd:
 	close(dq->eventfd);
 	dq->eventfd = -1;
@@ -298,10 +272,7 @@ static bool work_left(struct discard_queue *dq)
 {
 	if (discard_worker__has_done(dq))
 		return true;
-	if (!dq->ring_ready)
-		return false;
-	return (dq->deferred_head && dq->ops_in_ring < DISCARD_RING_ENTRIES) ||
-	       io_uring_cq_ready(&dq->ring) > 0;
+	return discard_ring__has_work(dq);
 }
 
 static bool goes_to_worker(const struct discard_queue *dq, const struct discard_op *op)
@@ -480,14 +451,7 @@ void discard_queue__drain(struct discard_queue *dq)
 	dq->hold_completions = false;
 	while (dq->stats.reports_in_flight) {
 		if (dq->ring_ready && dq->ops_in_ring) {
-			struct io_uring_cqe *cqe;
-			int ret = io_uring_wait_cqe(&dq->ring, &cqe);
-
-			if (ret < 0 && ret != -EINTR && ret != -EAGAIN) {
-				log_ratelimited(LOG_WARN, "discard: drain: io_uring_wait_cqe: %s",
-						strerror(-ret));
-				usleep(1000);
-			}
+			discard_ring__wait(dq);
 		} else if (dq->batches_in_worker && !discard_worker__has_done(dq)) {
 			/* The worker pokes the eventfd when a batch is done. */
 			struct pollfd pfd = {.fd = dq->eventfd, .events = POLLIN};
@@ -506,11 +470,7 @@ void discard_queue__exit(struct discard_queue *dq)
 	if (dq->eventfd >= 0)
 		discard_queue__drain(dq);
 	discard_worker__stop(dq); /* before the eventfd it writes to goes */
-	if (dq->ring_ready) {
-		io_uring_unregister_eventfd(&dq->ring);
-		io_uring_queue_exit(&dq->ring);
-		dq->ring_ready = false;
-	}
+	discard_ring__exit(dq);
 	if (dq->eventfd >= 0)
 		close(dq->eventfd);
 	dq->eventfd = -1;

@@ -16,13 +16,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef IORING_SETUP_SUBMIT_ALL
+#define IORING_SETUP_SUBMIT_ALL (1U << 7)
+#endif
+
 /*
  * The ring may only ever carry discards. io_uring requests are not checked
  * by seccomp (vmm/seccomp.c): unrestricted, the ring would let a compromised
  * mini-vmm open files or sockets its filters forbid. Registered while the
  * ring is still disabled, then the ring is enabled.
  */
-int discard_ring__restrict(struct discard_queue *dq)
+static int restrict_ring(struct discard_queue *dq)
 {
 	struct io_uring_restriction res[] = {
 		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_MADVISE},
@@ -62,7 +66,7 @@ int discard_ring__restrict(struct discard_queue *dq)
  * cost the device loop its CPU. Set while the ring is still disabled (the
  * restrictions do not allow it later); applies to every thread that submits.
  */
-unsigned int discard_ring__limit_workers(struct discard_queue *dq)
+static unsigned int limit_workers(struct discard_queue *dq)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int n = cpus > 1 ? (unsigned int)(cpus / 2) : 1;
@@ -80,6 +84,51 @@ unsigned int discard_ring__limit_workers(struct discard_queue *dq)
 		return 0;
 	}
 	return n;
+}
+
+int discard_ring__init(struct discard_queue *dq, unsigned int *workers)
+{
+	int ret;
+
+	/*
+	 * SUBMIT_ALL: one bad SQE must not leave the rest unsubmitted.
+	 * R_DISABLED: restricted to discards before its first use (restrict_ring).
+	 */
+	ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring,
+				  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED);
+	if (ret == -EINVAL)
+		ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring, IORING_SETUP_R_DISABLED);
+	if (ret < 0) {
+		log_error("discard queue: io_uring unavailable (%s): use discard=sync for "
+			  "synchronous discards, or enable io_uring "
+			  "(/proc/sys/kernel/io_uring_disabled)",
+			  strerror(-ret));
+		return ret;
+	}
+	dq->ring_ready = true;
+	*workers = limit_workers(dq);
+	ret = restrict_ring(dq);
+	if (ret < 0)
+		discard_ring__exit(dq);
+	return ret;
+}
+
+int discard_ring__watch(struct discard_queue *dq)
+{
+	int ret = io_uring_register_eventfd(&dq->ring, dq->eventfd);
+
+	if (ret < 0)
+		log_error("discard queue: io_uring_register_eventfd: %s", strerror(-ret));
+	return ret;
+}
+
+void discard_ring__exit(struct discard_queue *dq)
+{
+	if (!dq->ring_ready)
+		return;
+	io_uring_unregister_eventfd(&dq->ring);
+	io_uring_queue_exit(&dq->ring);
+	dq->ring_ready = false;
 }
 
 /*
@@ -244,6 +293,25 @@ void discard_ring__defer(struct discard_queue *dq, struct discard_op *op)
 		dq->deferred_head = op;
 	dq->deferred_tail = op;
 	dq->nr_deferred++;
+}
+
+bool discard_ring__has_work(struct discard_queue *dq)
+{
+	if (!dq->ring_ready)
+		return false;
+	return (dq->deferred_head && dq->ops_in_ring < DISCARD_RING_ENTRIES) ||
+	       io_uring_cq_ready(&dq->ring) > 0;
+}
+
+void discard_ring__wait(struct discard_queue *dq)
+{
+	struct io_uring_cqe *cqe;
+	int ret = io_uring_wait_cqe(&dq->ring, &cqe);
+
+	if (ret < 0 && ret != -EINTR && ret != -EAGAIN) {
+		log_ratelimited(LOG_WARN, "discard: drain: io_uring_wait_cqe: %s", strerror(-ret));
+		usleep(1000);
+	}
 }
 
 void discard_ring__reap(struct discard_queue *dq, unsigned int budget)
