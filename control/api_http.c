@@ -49,7 +49,7 @@ static const char *const listener_names[LISTENER__COUNT] = {"api", "metrics"};
 
 /* ---- replies ---- */
 
-void reply_json(struct api_reply *r, unsigned int status, struct json_object *obj)
+void api_reply__json(struct api_reply *r, unsigned int status, struct json_object *obj)
 {
 	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
 								    JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -76,7 +76,7 @@ static char *fault_json(const char *msg)
 }
 
 void __attribute__((format(printf, 3, 4)))
-reply_error(struct api_reply *r, unsigned int status, const char *fmt, ...)
+api_reply__error(struct api_reply *r, unsigned int status, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -90,7 +90,7 @@ reply_error(struct api_reply *r, unsigned int status, const char *fmt, ...)
 	r->len = r->body ? strlen(r->body) : 0;
 }
 
-void reply_no_content(struct api_reply *r)
+void api_reply__no_content(struct api_reply *r)
 {
 	r->status = 204;
 	r->content_type = NULL;
@@ -201,12 +201,14 @@ static bool check_body_headers(struct api_request *req, struct api_reply *r)
 	const char *clen = header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 	if (ctype && strncasecmp(ctype, "application/json", 16) != 0) {
-		reply_error(r, 415, "Content-Type must be application/json, not '%.64s'", ctype);
+		api_reply__error(r, 415, "Content-Type must be application/json, not '%.64s'",
+				 ctype);
 		return false;
 	}
 	if (clen && strtoull(clen, NULL, 10) > API_MAX_BODY_BYTES) {
-		reply_error(r, 413, "request body of %.20s bytes is over the limit of %u bytes",
-			    clen, API_MAX_BODY_BYTES);
+		api_reply__error(r, 413,
+				 "request body of %.20s bytes is over the limit of %u bytes", clen,
+				 API_MAX_BODY_BYTES);
 		return false;
 	}
 	return true;
@@ -257,7 +259,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->l = l;
 		req->conn = conn;
 		req->start_ns = clock__mono_ns();
-		if (!route_request(req, url, method, &r) ||
+		if (!api_routes__route(req, url, method, &r) ||
 		    ((req->method & (M_PUT | M_PATCH)) && !check_body_headers(req, &r)))
 			return send_early_reply(req, &r);
 		return MHD_YES;
@@ -295,8 +297,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_reply(req, &req->pending);
 	}
 	if (req->too_large) {
-		reply_error(&r, 413, "request body is over the limit of %u bytes",
-			    API_MAX_BODY_BYTES);
+		api_reply__error(&r, 413, "request body is over the limit of %u bytes",
+				 API_MAX_BODY_BYTES);
 		return send_reply(req, &r);
 	}
 	req->body[req->len] = '\0';
@@ -349,7 +351,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* Serve listen_fd from a new MHD daemon (which owns the fd from then on). */
-int start_listener(struct api_server *srv, enum listener_kind kind, int listen_fd)
+int api_http__start_listener(struct api_server *srv, enum listener_kind kind, int listen_fd)
 {
 	struct api_listener *l = &srv->listeners[kind];
 	struct MHD_OptionItem opts[] = {
@@ -378,7 +380,7 @@ int start_listener(struct api_server *srv, enum listener_kind kind, int listen_f
 
 /* ---- the server's own counters, for GET /metrics ---- */
 
-void format_api_metrics(struct api_server *srv, FILE *out)
+void api_http__format_metrics(struct api_server *srv, FILE *out)
 {
 	fputs("# HELP mini_vmm_api_requests_total HTTP requests answered, by listener and "
 	      "status code.\n# TYPE mini_vmm_api_requests_total counter\n",

@@ -47,7 +47,7 @@ struct api_listener {
 };
 
 /* One history point for the dashboard's charts. */
-struct api_sample {
+struct history_point {
 	uint64_t t_ms; /* VM uptime */
 	uint64_t resident;
 	uint64_t target;
@@ -76,7 +76,7 @@ struct api_server {
 	bool stopping;
 	bool sample_now;
 	struct metrics_log mlog;
-	struct api_sample *history; /* ring of API_HISTORY_SAMPLES */
+	struct history_point *history; /* ring of API_HISTORY_SAMPLES */
 	unsigned int hist_head, hist_len;
 };
 
@@ -136,48 +136,48 @@ struct field_spec {
 };
 
 /* api_http.c: replies, listeners, the server's own counters */
-void reply_json(struct api_reply *r, unsigned int status, struct json_object *obj);
+void api_reply__json(struct api_reply *r, unsigned int status, struct json_object *obj);
 void __attribute__((format(printf, 3, 4)))
-reply_error(struct api_reply *r, unsigned int status, const char *fmt, ...);
-void reply_no_content(struct api_reply *r);
-int start_listener(struct api_server *srv, enum listener_kind kind, int listen_fd);
-void format_api_metrics(struct api_server *srv, FILE *out);
+api_reply__error(struct api_reply *r, unsigned int status, const char *fmt, ...);
+void api_reply__no_content(struct api_reply *r);
+int api_http__start_listener(struct api_server *srv, enum listener_kind kind, int listen_fd);
+void api_http__format_metrics(struct api_server *srv, FILE *out);
 
 /* api_routes.c */
-bool route_request(struct api_request *req, const char *url, const char *method,
-		   struct api_reply *r);
+bool api_routes__route(struct api_request *req, const char *url, const char *method,
+		       struct api_reply *r);
 
 /* api_json.c */
-struct json_object *parse_body(struct api_request *req, struct api_reply *r,
-			       const struct field_spec *spec, unsigned int n);
-bool get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t *out,
-	      struct api_reply *r);
-void add_u64(struct json_object *o, const char *key, uint64_t v);
-void add_seconds(struct json_object *o, const char *key, uint64_t ns);
-void add_counters(struct json_object *o, const struct metrics_counter *table, unsigned int n,
-		  const void *stats);
-struct json_object *histogram_json(const struct discard_histogram *h);
+struct json_object *api_json__parse_body(struct api_request *req, struct api_reply *r,
+					 const struct field_spec *spec, unsigned int n);
+bool api_json__get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t *out,
+			struct api_reply *r);
+void api_json__add_u64(struct json_object *o, const char *key, uint64_t v);
+void api_json__add_seconds(struct json_object *o, const char *key, uint64_t ns);
+void api_json__add_counters(struct json_object *o, const struct metrics_counter *table,
+			    unsigned int n, const void *stats);
+struct json_object *api_json__histogram(const struct discard_histogram *h);
 
 /* The handlers: handlers_vm.c, handlers_balloon.c, dashboard.c */
-void get_instance(struct api_request *req, struct api_reply *r);
-void get_vm(struct api_request *req, struct api_reply *r);
-void put_actions(struct api_request *req, struct api_reply *r);
-void get_metrics(struct api_request *req, struct api_reply *r);
-void get_balloon(struct api_request *req, struct api_reply *r);
-void put_balloon(struct api_request *req, struct api_reply *r);
-void patch_balloon(struct api_request *req, struct api_reply *r);
-void get_balloon_statistics(struct api_request *req, struct api_reply *r);
-void patch_balloon_statistics(struct api_request *req, struct api_reply *r);
-void get_balloon_reporting(struct api_request *req, struct api_reply *r);
-void get_dashboard(struct api_request *req, struct api_reply *r);
-void get_root_redirect(struct api_request *req, struct api_reply *r);
-void get_dashboard_data(struct api_request *req, struct api_reply *r);
+void api_get_instance(struct api_request *req, struct api_reply *r);
+void api_get_vm(struct api_request *req, struct api_reply *r);
+void api_put_actions(struct api_request *req, struct api_reply *r);
+void api_get_metrics(struct api_request *req, struct api_reply *r);
+void api_get_balloon(struct api_request *req, struct api_reply *r);
+void api_put_balloon(struct api_request *req, struct api_reply *r);
+void api_patch_balloon(struct api_request *req, struct api_reply *r);
+void api_get_balloon_statistics(struct api_request *req, struct api_reply *r);
+void api_patch_balloon_statistics(struct api_request *req, struct api_reply *r);
+void api_get_balloon_reporting(struct api_request *req, struct api_reply *r);
+void api_get_dashboard(struct api_request *req, struct api_reply *r);
+void api_get_root_redirect(struct api_request *req, struct api_reply *r);
+void api_get_dashboard_data(struct api_request *req, struct api_reply *r);
 
 /*
  * sampler.c: the sampler's lock, wakeup and history ring are its own; the
  * rest of control/ goes through these.
  */
-void take_snapshot(struct api_server *srv, struct vm_snapshot *s);
+void sampler__take(struct api_server *srv, struct vm_snapshot *s);
 /* The lock, the wakeup and the history ring. 0 or -ENOMEM. */
 int sampler__init(struct api_server *srv);
 /* The sampler thread (from api_server.c's setup thread). 0 or -errno. */
@@ -189,15 +189,15 @@ void sampler__flush(struct api_server *srv);
  * every point, or only those later than *after_ms. Returns how many.
  */
 unsigned int sampler__history(struct api_server *srv, const uint64_t *after_ms,
-			      struct api_sample *out);
+			      struct history_point *out);
 /* Stop and join the thread if it runs; free what sampler__init made. */
 void sampler__stop(struct api_server *srv);
 
 /* api_sockets.c */
-bool is_loopback(const struct sockaddr_storage *ss);
-int open_api_socket(const char *path, int *out);
-int open_metrics_socket(const char *arg, const struct sockaddr_storage *ss, socklen_t len, int *out,
-			uint16_t *port);
-void api_open_socket_dir(struct api_server *srv);
+bool api_sockets__is_loopback(const struct sockaddr_storage *ss);
+int api_sockets__open_unix(const char *path, int *out);
+int api_sockets__open_tcp(const char *arg, const struct sockaddr_storage *ss, socklen_t len,
+			  int *out, uint16_t *port);
+void api_sockets__open_dir(struct api_server *srv);
 
 #endif

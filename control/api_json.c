@@ -30,8 +30,8 @@ static const char *type_word(enum json_type t)
  * Parse the body as one JSON object holding only the fields in spec, each of
  * its type, the required ones present. NULL after a 400 otherwise.
  */
-struct json_object *parse_body(struct api_request *req, struct api_reply *r,
-			       const struct field_spec *spec, unsigned int n)
+struct json_object *api_json__parse_body(struct api_request *req, struct api_reply *r,
+					 const struct field_spec *spec, unsigned int n)
 {
 	struct json_tokener *tok;
 	struct json_object *obj;
@@ -40,12 +40,12 @@ struct json_object *parse_body(struct api_request *req, struct api_reply *r,
 	char expected[160] = "";
 
 	if (req->len == 0) {
-		reply_error(r, 400, "empty body: expected a JSON object");
+		api_reply__error(r, 400, "empty body: expected a JSON object");
 		return NULL;
 	}
 	tok = json_tokener_new();
 	if (!tok) {
-		reply_error(r, 500, "out of memory");
+		api_reply__error(r, 500, "out of memory");
 		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -56,8 +56,8 @@ struct json_object *parse_body(struct api_request *req, struct api_reply *r,
 	json_tokener_free(tok);
 	if (!obj || jerr != json_tokener_success) {
 		json_object_put(obj);
-		reply_error(r, 400, "malformed JSON at byte %zu: %s", end,
-			    json_tokener_error_desc(jerr));
+		api_reply__error(r, 400, "malformed JSON at byte %zu: %s", end,
+				 json_tokener_error_desc(jerr));
 		return NULL;
 	}
 	for (; end < req->len; end++) {
@@ -65,15 +65,16 @@ struct json_object *parse_body(struct api_request *req, struct api_reply *r,
 
 		if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
 			json_object_put(obj);
-			reply_error(r, 400,
-				    "malformed JSON: unexpected data after the object at byte %zu",
-				    end);
+			api_reply__error(
+				r, 400,
+				"malformed JSON: unexpected data after the object at byte %zu",
+				end);
 			return NULL;
 		}
 	}
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
-		reply_error(r, 400, "the body must be a JSON object");
+		api_reply__error(r, 400, "the body must be a JSON object");
 		return NULL;
 	}
 	for (unsigned int i = 0; i < n; i++)
@@ -87,20 +88,21 @@ struct json_object *parse_body(struct api_request *req, struct api_reply *r,
 			if (strcmp(key, spec[i].name) == 0)
 				break;
 		if (i == n) {
-			reply_error(r, 400, "unknown field '%.64s' (expected: %s)", key, expected);
+			api_reply__error(r, 400, "unknown field '%.64s' (expected: %s)", key,
+					 expected);
 			json_object_put(obj);
 			return NULL;
 		}
 		if (!json_object_is_type(val, spec[i].type)) {
-			reply_error(r, 400, "'%s' must be %s", spec[i].name,
-				    type_word(spec[i].type));
+			api_reply__error(r, 400, "'%s' must be %s", spec[i].name,
+					 type_word(spec[i].type));
 			json_object_put(obj);
 			return NULL;
 		}
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		if (spec[i].required && !json_object_object_get_ex(obj, spec[i].name, NULL)) {
-			reply_error(r, 400, "missing field '%s'", spec[i].name);
+			api_reply__error(r, 400, "missing field '%s'", spec[i].name);
 			json_object_put(obj);
 			return NULL;
 		}
@@ -109,8 +111,8 @@ struct json_object *parse_body(struct api_request *req, struct api_reply *r,
 }
 
 /* An integer field in [0, max]; false after a 400. Absent: *out untouched, true. */
-bool get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t *out,
-	      struct api_reply *r)
+bool api_json__get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t *out,
+			struct api_reply *r)
 {
 	struct json_object *v;
 	int64_t x;
@@ -119,8 +121,8 @@ bool get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t 
 		return true;
 	x = json_object_get_int64(v); /* saturates at INT64_MAX: still out of range */
 	if (x < 0 || (uint64_t)x > max) {
-		reply_error(r, 400, "'%s' must be between 0 and %llu", name,
-			    (unsigned long long)max);
+		api_reply__error(r, 400, "'%s' must be between 0 and %llu", name,
+				 (unsigned long long)max);
 		return false;
 	}
 	*out = (uint64_t)x;
@@ -129,13 +131,13 @@ bool get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t 
 
 /* ---- JSON views of a snapshot ---- */
 
-void add_u64(struct json_object *o, const char *key, uint64_t v)
+void api_json__add_u64(struct json_object *o, const char *key, uint64_t v)
 {
 	json_object_object_add(o, key, json_object_new_uint64(v));
 }
 
 /* Seconds with microsecond digits (json-c would print doubles with 17 digits). */
-void add_seconds(struct json_object *o, const char *key, uint64_t ns)
+void api_json__add_seconds(struct json_object *o, const char *key, uint64_t ns)
 {
 	char text[32];
 
@@ -145,19 +147,19 @@ void add_seconds(struct json_object *o, const char *key, uint64_t ns)
 }
 
 /* Every counter of a table (metrics.h) under its field's name. */
-void add_counters(struct json_object *o, const struct metrics_counter *table, unsigned int n,
-		  const void *stats)
+void api_json__add_counters(struct json_object *o, const struct metrics_counter *table,
+			    unsigned int n, const void *stats)
 {
 	for (unsigned int i = 0; i < n; i++)
-		add_u64(o, table[i].key, metrics_counter__get(&table[i], stats));
+		api_json__add_u64(o, table[i].key, metrics_counter__get(&table[i], stats));
 }
 
-struct json_object *histogram_json(const struct discard_histogram *h)
+struct json_object *api_json__histogram(const struct discard_histogram *h)
 {
 	struct json_object *o = json_object_new_object(), *buckets = json_object_new_array();
 
-	add_u64(o, "count", h->count);
-	add_seconds(o, "sum_s", h->sum_ns);
+	api_json__add_u64(o, "count", h->count);
+	api_json__add_seconds(o, "sum_s", h->sum_ns);
 	for (unsigned int i = 0; i < DISCARD_HIST_BUCKETS; i++) {
 		struct json_object *b = json_object_new_object();
 		uint64_t le = discard_histogram__bucket_le_us(i);
@@ -165,7 +167,7 @@ struct json_object *histogram_json(const struct discard_histogram *h)
 		/* le_us: upper bound in microseconds, null for +Inf; count: this bucket alone. */
 		json_object_object_add(b, "le_us",
 				       le == UINT64_MAX ? NULL : json_object_new_uint64(le));
-		add_u64(b, "count", h->buckets[i]);
+		api_json__add_u64(b, "count", h->buckets[i]);
 		json_object_array_add(buckets, b);
 	}
 	json_object_object_add(o, "buckets", buckets);

@@ -11,21 +11,21 @@
 #include <string.h>
 
 static const struct api_route routes[] = {
-	{"/", M_GET, true, .get = get_instance},
-	{"/vm", M_GET, true, .get = get_vm},
-	{"/actions", M_PUT, true, .put = put_actions},
-	{"/balloon", M_GET | M_PUT | M_PATCH, true, .get = get_balloon, .put = put_balloon,
-	 .patch = patch_balloon},
-	{"/balloon/statistics", M_GET | M_PATCH, true, .get = get_balloon_statistics,
-	 .patch = patch_balloon_statistics},
-	{"/balloon/reporting", M_GET, true, .get = get_balloon_reporting},
-	{"/metrics", M_GET, false, .get = get_metrics},
-	{"/dashboard", M_GET, false, .get = get_dashboard},
-	{"/dashboard/data", M_GET, false, .get = get_dashboard_data},
+	{"/", M_GET, true, .get = api_get_instance},
+	{"/vm", M_GET, true, .get = api_get_vm},
+	{"/actions", M_PUT, true, .put = api_put_actions},
+	{"/balloon", M_GET | M_PUT | M_PATCH, true, .get = api_get_balloon, .put = api_put_balloon,
+	 .patch = api_patch_balloon},
+	{"/balloon/statistics", M_GET | M_PATCH, true, .get = api_get_balloon_statistics,
+	 .patch = api_patch_balloon_statistics},
+	{"/balloon/reporting", M_GET, true, .get = api_get_balloon_reporting},
+	{"/metrics", M_GET, false, .get = api_get_metrics},
+	{"/dashboard", M_GET, false, .get = api_get_dashboard},
+	{"/dashboard/data", M_GET, false, .get = api_get_dashboard_data},
 };
 
 /* On the metrics listener, "/" leads a browser to the dashboard. */
-static const struct api_route metrics_root = {"/", M_GET, false, .get = get_root_redirect};
+static const struct api_route metrics_root = {"/", M_GET, false, .get = api_get_root_redirect};
 
 static const char *allow_header(unsigned int methods)
 {
@@ -54,8 +54,8 @@ static unsigned int method_bit(const char *method)
 }
 
 /* Route the request; false after filling a 404 or 405 reply. */
-bool route_request(struct api_request *req, const char *url, const char *method,
-		   struct api_reply *r)
+bool api_routes__route(struct api_request *req, const char *url, const char *method,
+		       struct api_reply *r)
 {
 	const struct api_route *route = NULL;
 
@@ -65,18 +65,19 @@ bool route_request(struct api_request *req, const char *url, const char *method,
 		if (strcmp(url, routes[i].path) == 0)
 			route = &routes[i];
 	if (!route) {
-		reply_error(r, 404, "no such endpoint: %.128s", url);
+		api_reply__error(r, 404, "no such endpoint: %.128s", url);
 		return false;
 	}
 	if (route->control && req->l->kind != LISTENER_API) {
-		reply_error(r, 404, "%.128s is served on the API socket (--api-socket) only", url);
+		api_reply__error(r, 404, "%.128s is served on the API socket (--api-socket) only",
+				 url);
 		return false;
 	}
 	req->route = route;
 	req->method = method_bit(method);
 	if (!(req->method & route->methods)) {
-		reply_error(r, 405, "method %.16s not allowed on %s (allowed: %s)", method,
-			    route->path, allow_header(route->methods));
+		api_reply__error(r, 405, "method %.16s not allowed on %s (allowed: %s)", method,
+				 route->path, allow_header(route->methods));
 		r->allow = allow_header(route->methods);
 		return false;
 	}

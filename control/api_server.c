@@ -67,7 +67,7 @@ static void *api_setup_main(void *arg)
 	for (unsigned int i = 0; i < LISTENER__COUNT; i++) {
 		if (st->fd[i] < 0)
 			continue;
-		st->ret = start_listener(srv, (enum listener_kind)i, st->fd[i]);
+		st->ret = api_http__start_listener(srv, (enum listener_kind)i, st->fd[i]);
 		st->fd[i] = -1; /* MHD's, or closed */
 		if (st->ret < 0)
 			return NULL;
@@ -90,7 +90,7 @@ static void log_started(struct api_server *srv, const struct sockaddr_storage *s
 		log_info("api: metrics on http://%.*s:%u/metrics, dashboard on "
 			 "http://%.*s:%u/dashboard",
 			 hostlen, host, srv->metrics_port, hostlen, host, srv->metrics_port);
-		if (!is_loopback(ss))
+		if (!api_sockets__is_loopback(ss))
 			log_warn("--metrics-listen %s: not a loopback address: anyone who can "
 				 "reach it can read the metrics and the dashboard (read-only)",
 				 cfg->metrics_listen);
@@ -152,16 +152,16 @@ int api__start(struct api_server **out, const struct api_config *cfg,
 			goto err;
 	}
 	if (cfg->socket_path) {
-		ret = open_api_socket(cfg->socket_path, &st.fd[LISTENER_API]);
+		ret = api_sockets__open_unix(cfg->socket_path, &st.fd[LISTENER_API]);
 		if (ret < 0)
 			goto err;
 		srv->socket_path = strdup(cfg->socket_path);
 		if (srv->socket_path)
-			api_open_socket_dir(srv);
+			api_sockets__open_dir(srv);
 	}
 	if (cfg->metrics_listen) {
-		ret = open_metrics_socket(cfg->metrics_listen, &ss, sslen, &st.fd[LISTENER_METRICS],
-					  &srv->metrics_port);
+		ret = api_sockets__open_tcp(cfg->metrics_listen, &ss, sslen,
+					    &st.fd[LISTENER_METRICS], &srv->metrics_port);
 		if (ret < 0)
 			goto err;
 	}

@@ -74,7 +74,7 @@ int api__parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len
 	return 0;
 }
 
-bool is_loopback(const struct sockaddr_storage *ss)
+bool api_sockets__is_loopback(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
@@ -102,7 +102,7 @@ static bool unix_socket_live(const struct sockaddr_un *sa)
  * mini-vmm that did not exit cleanly is replaced; a live one, or a file that
  * is not a socket, is an error.
  */
-int open_api_socket(const char *path, int *out)
+int api_sockets__open_unix(const char *path, int *out)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
@@ -144,8 +144,8 @@ int open_api_socket(const char *path, int *out)
  * here rather than by MHD so that every socket exists before the API
  * threads are confined (seccomp: they may not create sockets).
  */
-int open_metrics_socket(const char *arg, const struct sockaddr_storage *ss, socklen_t len, int *out,
-			uint16_t *port)
+int api_sockets__open_tcp(const char *arg, const struct sockaddr_storage *ss, socklen_t len,
+			  int *out, uint16_t *port)
 {
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
@@ -171,7 +171,7 @@ int open_metrics_socket(const char *arg, const struct sockaddr_storage *ss, sock
 	return 0;
 }
 
-void api_open_socket_dir(struct api_server *srv)
+void api_sockets__open_dir(struct api_server *srv)
 {
 	char *slash = strrchr(srv->socket_path, '/');
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];

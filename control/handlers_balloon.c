@@ -17,33 +17,33 @@ static bool no_balloon(const struct vm_snapshot *s, struct api_reply *r)
 {
 	if (s->has_balloon)
 		return false;
-	reply_error(r, 400,
-		    "No balloon device: start mini-vmm with --balloon or --balloon-reporting");
+	api_reply__error(r, 400,
+			 "No balloon device: start mini-vmm with --balloon or --balloon-reporting");
 	return true;
 }
 
-void get_balloon(struct api_request *req, struct api_reply *r)
+void api_get_balloon(struct api_request *req, struct api_reply *r)
 {
 	struct json_object *o;
 	struct vm_snapshot s;
 
-	take_snapshot(req->l->srv, &s);
+	sampler__take(req->l->srv, &s);
 	if (no_balloon(&s, r))
 		return;
 	o = json_object_new_object();
-	add_u64(o, "amount_mib", s.balloon.target_bytes >> MIB_SHIFT);
+	api_json__add_u64(o, "amount_mib", s.balloon.target_bytes >> MIB_SHIFT);
 	json_object_object_add(o, "deflate_on_oom",
 			       json_object_new_boolean(s.balloon.deflate_on_oom));
-	add_u64(o, "stats_polling_interval_s", s.balloon.stats_interval_s);
-	reply_json(r, 200, o);
+	api_json__add_u64(o, "stats_polling_interval_s", s.balloon.stats_interval_s);
+	api_reply__json(r, 200, o);
 }
 
 /* Firecracker's words, and what to do about it. */
 static void reply_no_stats(struct api_reply *r)
 {
-	reply_error(r, 400,
-		    "Statistics for the balloon device are not enabled: start mini-vmm with "
-		    "--balloon stats-interval=N");
+	api_reply__error(r, 400,
+			 "Statistics for the balloon device are not enabled: start mini-vmm with "
+			 "--balloon stats-interval=N");
 }
 
 /* The interval it has is always fine (a no-op); another needs the stats queue. */
@@ -61,11 +61,11 @@ static bool apply_target(struct api_server *srv, const struct vm_snapshot *s, ui
 	int ret = srv->ops->set_balloon_target(srv->opaque, mib << MIB_SHIFT);
 
 	if (ret == -ERANGE)
-		reply_error(r, 400, "amount_mib %llu is more than guest RAM (%llu MiB)",
-			    (unsigned long long)mib,
-			    (unsigned long long)(s->guest_memory_bytes >> MIB_SHIFT));
+		api_reply__error(r, 400, "amount_mib %llu is more than guest RAM (%llu MiB)",
+				 (unsigned long long)mib,
+				 (unsigned long long)(s->guest_memory_bytes >> MIB_SHIFT));
 	else if (ret < 0)
-		reply_error(r, 400, "setting the balloon target failed: %s", strerror(-ret));
+		api_reply__error(r, 400, "setting the balloon target failed: %s", strerror(-ret));
 	return ret == 0;
 }
 
@@ -76,7 +76,8 @@ static bool apply_stats_interval(struct api_server *srv, uint64_t secs, struct a
 	if (ret == -EOPNOTSUPP)
 		reply_no_stats(r);
 	else if (ret < 0)
-		reply_error(r, 400, "setting the statistics interval failed: %s", strerror(-ret));
+		api_reply__error(r, 400, "setting the statistics interval failed: %s",
+				 strerror(-ret));
 	return ret == 0;
 }
 
@@ -87,7 +88,7 @@ static bool apply_stats_interval(struct api_server *srv, uint64_t secs, struct a
  * feature bit, negotiated at boot). Everything is checked before anything
  * changes.
  */
-void put_balloon(struct api_request *req, struct api_reply *r)
+void api_put_balloon(struct api_request *req, struct api_reply *r)
 {
 	static const struct field_spec spec[] = {
 		{"amount_mib", json_type_int, true},
@@ -95,23 +96,23 @@ void put_balloon(struct api_request *req, struct api_reply *r)
 		{"stats_polling_interval_s", json_type_int, false},
 	};
 	struct api_server *srv = req->l->srv;
-	struct json_object *obj = parse_body(req, r, spec, 3), *v;
+	struct json_object *obj = api_json__parse_body(req, r, spec, 3), *v;
 	uint64_t mib = 0, secs;
 	struct vm_snapshot s;
 
 	if (!obj)
 		return;
-	take_snapshot(srv, &s);
+	sampler__take(srv, &s);
 	secs = s.balloon.stats_interval_s;
-	if (no_balloon(&s, r) || !get_uint(obj, "amount_mib", UINT32_MAX, &mib, r) ||
-	    !get_uint(obj, "stats_polling_interval_s", STATS_INTERVAL_MAX, &secs, r))
+	if (no_balloon(&s, r) || !api_json__get_uint(obj, "amount_mib", UINT32_MAX, &mib, r) ||
+	    !api_json__get_uint(obj, "stats_polling_interval_s", STATS_INTERVAL_MAX, &secs, r))
 		goto out;
 	json_object_object_get_ex(obj, "deflate_on_oom", &v);
 	if (json_object_get_boolean(v) != s.balloon.deflate_on_oom) {
-		reply_error(r, 400,
-			    "deflate_on_oom is fixed when the VM starts (--balloon "
-			    "deflate-on-oom=on|off); this balloon has it %s",
-			    s.balloon.deflate_on_oom ? "on" : "off");
+		api_reply__error(r, 400,
+				 "deflate_on_oom is fixed when the VM starts (--balloon "
+				 "deflate-on-oom=on|off); this balloon has it %s",
+				 s.balloon.deflate_on_oom ? "on" : "off");
 		goto out;
 	}
 	/* The target is the first change and checks itself; the interval is checked here. */
@@ -119,25 +120,25 @@ void put_balloon(struct api_request *req, struct api_reply *r)
 		goto out;
 	if (secs != s.balloon.stats_interval_s && !apply_stats_interval(srv, secs, r))
 		goto out;
-	reply_no_content(r);
+	api_reply__no_content(r);
 out:
 	json_object_put(obj);
 }
 
-void patch_balloon(struct api_request *req, struct api_reply *r)
+void api_patch_balloon(struct api_request *req, struct api_reply *r)
 {
 	static const struct field_spec spec[] = {{"amount_mib", json_type_int, true}};
 	struct api_server *srv = req->l->srv;
-	struct json_object *obj = parse_body(req, r, spec, 1);
+	struct json_object *obj = api_json__parse_body(req, r, spec, 1);
 	struct vm_snapshot s;
 	uint64_t mib = 0;
 
 	if (!obj)
 		return;
-	take_snapshot(srv, &s);
-	if (!no_balloon(&s, r) && get_uint(obj, "amount_mib", UINT32_MAX, &mib, r) &&
+	sampler__take(srv, &s);
+	if (!no_balloon(&s, r) && api_json__get_uint(obj, "amount_mib", UINT32_MAX, &mib, r) &&
 	    apply_target(srv, &s, mib, r))
-		reply_no_content(r);
+		api_reply__no_content(r);
 	json_object_put(obj);
 }
 
@@ -151,13 +152,13 @@ static const char *const firecracker_stat_names[BALLOON_STATS_TAGS] = {
 	"direct_reclaim",
 };
 
-void get_balloon_statistics(struct api_request *req, struct api_reply *r)
+void api_get_balloon_statistics(struct api_request *req, struct api_reply *r)
 {
 	struct json_object *o;
 	struct vm_snapshot s;
 	uint64_t v;
 
-	take_snapshot(req->l->srv, &s);
+	sampler__take(req->l->srv, &s);
 	if (no_balloon(&s, r))
 		return;
 	if (!s.balloon.stats_enabled) {
@@ -165,47 +166,47 @@ void get_balloon_statistics(struct api_request *req, struct api_reply *r)
 		return;
 	}
 	o = json_object_new_object();
-	add_u64(o, "target_pages", s.balloon.target_bytes >> PAGE_4K_SHIFT);
-	add_u64(o, "actual_pages", s.balloon.actual_bytes >> PAGE_4K_SHIFT);
-	add_u64(o, "target_mib", s.balloon.target_bytes >> MIB_SHIFT);
-	add_u64(o, "actual_mib", s.balloon.actual_bytes >> MIB_SHIFT);
+	api_json__add_u64(o, "target_pages", s.balloon.target_bytes >> PAGE_4K_SHIFT);
+	api_json__add_u64(o, "actual_pages", s.balloon.actual_bytes >> PAGE_4K_SHIFT);
+	api_json__add_u64(o, "target_mib", s.balloon.target_bytes >> MIB_SHIFT);
+	api_json__add_u64(o, "actual_mib", s.balloon.actual_bytes >> MIB_SHIFT);
 	/* As Firecracker: a statistic is present once the guest has sent it. */
 	for (unsigned int tag = 0; tag < BALLOON_STATS_TAGS; tag++)
 		if (metrics__guest_stat(&s, tag, &v))
-			add_u64(o, firecracker_stat_names[tag], v);
-	reply_json(r, 200, o);
+			api_json__add_u64(o, firecracker_stat_names[tag], v);
+	api_reply__json(r, 200, o);
 }
 
-void patch_balloon_statistics(struct api_request *req, struct api_reply *r)
+void api_patch_balloon_statistics(struct api_request *req, struct api_reply *r)
 {
 	static const struct field_spec spec[] = {
 		{"stats_polling_interval_s", json_type_int, true},
 	};
 	struct api_server *srv = req->l->srv;
-	struct json_object *obj = parse_body(req, r, spec, 1);
+	struct json_object *obj = api_json__parse_body(req, r, spec, 1);
 	struct vm_snapshot s;
 	uint64_t secs = 0;
 
 	if (!obj)
 		return;
-	take_snapshot(srv, &s);
+	sampler__take(srv, &s);
 	/* As Firecracker: the interval it already has is a no-op, with or without stats. */
 	if (!no_balloon(&s, r) &&
-	    get_uint(obj, "stats_polling_interval_s", STATS_INTERVAL_MAX, &secs, r) &&
+	    api_json__get_uint(obj, "stats_polling_interval_s", STATS_INTERVAL_MAX, &secs, r) &&
 	    check_stats_interval(&s, secs, r) &&
 	    (secs == s.balloon.stats_interval_s || apply_stats_interval(srv, secs, r)))
-		reply_no_content(r);
+		api_reply__no_content(r);
 	json_object_put(obj);
 }
 
-void get_balloon_reporting(struct api_request *req, struct api_reply *r)
+void api_get_balloon_reporting(struct api_request *req, struct api_reply *r)
 {
 	struct json_object *o, *b, *d, *rej;
 	const struct balloon_stats *st;
 	const struct discard_stats *ds;
 	struct vm_snapshot s;
 
-	take_snapshot(req->l->srv, &s);
+	sampler__take(req->l->srv, &s);
 	if (no_balloon(&s, r))
 		return;
 	st = &s.balloon.stats;
@@ -213,17 +214,18 @@ void get_balloon_reporting(struct api_request *req, struct api_reply *r)
 	o = json_object_new_object();
 	json_object_object_add(o, "reporting_enabled",
 			       json_object_new_boolean(s.balloon.reporting));
-	add_u64(o, "guest_memory_bytes", s.guest_memory_bytes);
-	add_u64(o, "guest_resident_bytes", s.guest_resident_bytes);
+	api_json__add_u64(o, "guest_memory_bytes", s.guest_memory_bytes);
+	api_json__add_u64(o, "guest_resident_bytes", s.guest_resident_bytes);
 	json_object_object_add(o, "memory_backend", json_object_new_string(s.memory_backend));
-	add_u64(o, "balloon_target_bytes", s.balloon.target_bytes);
-	add_u64(o, "balloon_actual_bytes", s.balloon.actual_bytes);
+	api_json__add_u64(o, "balloon_target_bytes", s.balloon.target_bytes);
+	api_json__add_u64(o, "balloon_actual_bytes", s.balloon.actual_bytes);
 
 	b = json_object_new_object();
-	add_counters(b, metrics__balloon_counters, metrics__nr_balloon_counters, st);
+	api_json__add_counters(b, metrics__balloon_counters, metrics__nr_balloon_counters, st);
 	rej = json_object_new_object();
 	for (unsigned int i = 0; i < BALLOON_REJ__COUNT; i++)
-		add_u64(rej, balloon_reject__name((enum balloon_reject)i), st->rejected[i]);
+		api_json__add_u64(rej, balloon_reject__name((enum balloon_reject)i),
+				  st->rejected[i]);
 	json_object_object_add(b, "rejected", rej);
 	json_object_object_add(o, "balloon", b);
 
@@ -231,10 +233,10 @@ void get_balloon_reporting(struct api_request *req, struct api_reply *r)
 	json_object_object_add(d, "method", json_object_new_string(s.balloon.discard_method));
 	json_object_object_add(d, "engine", json_object_new_string(s.balloon.discard_engine));
 	json_object_object_add(d, "reason", json_object_new_string(s.balloon.discard_reason));
-	add_u64(d, "granule_bytes", s.balloon.discard_granule_bytes);
-	add_counters(d, metrics__discard_counters, metrics__nr_discard_counters, ds);
-	json_object_object_add(d, "report_latency", histogram_json(&ds->report_latency));
-	json_object_object_add(d, "op_latency", histogram_json(&ds->op_latency));
+	api_json__add_u64(d, "granule_bytes", s.balloon.discard_granule_bytes);
+	api_json__add_counters(d, metrics__discard_counters, metrics__nr_discard_counters, ds);
+	json_object_object_add(d, "report_latency", api_json__histogram(&ds->report_latency));
+	json_object_object_add(d, "op_latency", api_json__histogram(&ds->op_latency));
 	json_object_object_add(o, "discard", d);
-	reply_json(r, 200, o);
+	api_reply__json(r, 200, o);
 }

@@ -11,43 +11,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-void get_instance(struct api_request *req, struct api_reply *r)
+void api_get_instance(struct api_request *req, struct api_reply *r)
 {
 	struct api_server *srv = req->l->srv;
 	struct json_object *o = json_object_new_object();
 	struct vm_snapshot s;
 
-	take_snapshot(srv, &s);
+	sampler__take(srv, &s);
 	json_object_object_add(o, "id", json_object_new_string(srv->cfg.instance_id));
 	json_object_object_add(o, "state", json_object_new_string(vm_run_state__name(s.state)));
 	json_object_object_add(o, "vmm_version", json_object_new_string(srv->cfg.vmm_version));
 	json_object_object_add(o, "app_name", json_object_new_string("mini-vmm"));
-	reply_json(r, 200, o);
+	api_reply__json(r, 200, o);
 }
 
-void get_vm(struct api_request *req, struct api_reply *r)
+void api_get_vm(struct api_request *req, struct api_reply *r)
 {
 	struct json_object *o = json_object_new_object();
 	struct vm_snapshot s;
 
-	take_snapshot(req->l->srv, &s);
+	sampler__take(req->l->srv, &s);
 	json_object_object_add(o, "state", json_object_new_string(vm_run_state__name(s.state)));
-	add_seconds(o, "uptime_s", s.uptime_ns);
-	add_u64(o, "vcpus", s.vcpus);
-	add_u64(o, "guest_memory_bytes", s.guest_memory_bytes);
-	add_u64(o, "guest_memory_mib", s.guest_memory_bytes >> MIB_SHIFT);
-	add_u64(o, "guest_resident_bytes", s.guest_resident_bytes);
+	api_json__add_seconds(o, "uptime_s", s.uptime_ns);
+	api_json__add_u64(o, "vcpus", s.vcpus);
+	api_json__add_u64(o, "guest_memory_bytes", s.guest_memory_bytes);
+	api_json__add_u64(o, "guest_memory_mib", s.guest_memory_bytes >> MIB_SHIFT);
+	api_json__add_u64(o, "guest_resident_bytes", s.guest_resident_bytes);
 	json_object_object_add(o, "memory_backend", json_object_new_string(s.memory_backend));
 	json_object_object_add(o, "balloon", json_object_new_boolean(s.has_balloon));
-	add_seconds(o, "event_loop_max_callback_s", s.event_loop_max_callback_ns);
-	reply_json(r, 200, o);
+	api_json__add_seconds(o, "event_loop_max_callback_s", s.event_loop_max_callback_ns);
+	api_reply__json(r, 200, o);
 }
 
-void put_actions(struct api_request *req, struct api_reply *r)
+void api_put_actions(struct api_request *req, struct api_reply *r)
 {
 	static const struct field_spec spec[] = {{"action_type", json_type_string, true}};
 	struct api_server *srv = req->l->srv;
-	struct json_object *obj = parse_body(req, r, spec, 1), *v;
+	struct json_object *obj = api_json__parse_body(req, r, spec, 1), *v;
 	const char *action;
 
 	if (!obj)
@@ -57,19 +57,20 @@ void put_actions(struct api_request *req, struct api_reply *r)
 	if (strcmp(action, "Shutdown") == 0) {
 		/* Stopped from on_completed, once this 204 is on its way. */
 		req->shutdown_after = true;
-		reply_no_content(r);
+		api_reply__no_content(r);
 	} else if (strcmp(action, "FlushMetrics") == 0) {
 		sampler__flush(srv);
-		reply_no_content(r);
+		api_reply__no_content(r);
 	} else {
-		reply_error(r, 400,
-			    "unsupported action_type '%.64s' (expected Shutdown or FlushMetrics)",
-			    action);
+		api_reply__error(
+			r, 400,
+			"unsupported action_type '%.64s' (expected Shutdown or FlushMetrics)",
+			action);
 	}
 	json_object_put(obj);
 }
 
-void get_metrics(struct api_request *req, struct api_reply *r)
+void api_get_metrics(struct api_request *req, struct api_reply *r)
 {
 	struct api_server *srv = req->l->srv;
 	struct vm_snapshot s;
@@ -78,15 +79,15 @@ void get_metrics(struct api_request *req, struct api_reply *r)
 	FILE *out = open_memstream(&buf, &len);
 
 	if (!out) {
-		reply_error(r, 500, "out of memory");
+		api_reply__error(r, 500, "out of memory");
 		return;
 	}
-	take_snapshot(srv, &s);
+	sampler__take(srv, &s);
 	metrics__format(&s, out);
-	format_api_metrics(srv, out);
+	api_http__format_metrics(srv, out);
 	if (fclose(out) != 0) {
 		free(buf);
-		reply_error(r, 500, "out of memory");
+		api_reply__error(r, 500, "out of memory");
 		return;
 	}
 	r->status = 200;

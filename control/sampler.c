@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Samples of the VM. take_snapshot() asks the VM for one (every request
+ * Samples of the VM. sampler__take() asks the VM for one (every request
  * that reports the VM takes its own); the sampler thread takes one every
  * interval, and on PUT /actions FlushMetrics, for the dashboard's history
  * (a ring of API_HISTORY_SAMPLES) and the --metrics-log timeline.
@@ -23,7 +23,7 @@ static uint64_t wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-void take_snapshot(struct api_server *srv, struct vm_snapshot *s)
+void sampler__take(struct api_server *srv, struct vm_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	srv->ops->snapshot(srv->opaque, s);
@@ -35,7 +35,7 @@ void take_snapshot(struct api_server *srv, struct vm_snapshot *s)
 static void record_sample(struct api_server *srv, const struct vm_snapshot *s)
 {
 	unsigned int last = (srv->hist_head + API_HISTORY_SAMPLES - 1) % API_HISTORY_SAMPLES;
-	struct api_sample *p = &srv->history[srv->hist_head];
+	struct history_point *p = &srv->history[srv->hist_head];
 	uint64_t v;
 
 	/* Two samples in one millisecond (a flush right after a tick): keep the newer. */
@@ -45,7 +45,7 @@ static void record_sample(struct api_server *srv, const struct vm_snapshot *s)
 		p = &srv->history[last];
 	}
 
-	*p = (struct api_sample){
+	*p = (struct history_point){
 		.t_ms = s->uptime_ns / 1000000ULL,
 		.resident = s->guest_resident_bytes,
 		.target = s->has_balloon ? s->balloon.target_bytes : UINT64_MAX,
@@ -75,7 +75,7 @@ static void *sampler_main(void *arg)
 		srv->sample_now = false;
 		pthread_mutex_unlock(&srv->lock);
 		/* Outside the lock: the snapshot walks guest RAM's residency (mincore). */
-		take_snapshot(srv, &s);
+		sampler__take(srv, &s);
 		metrics_log__sample(&srv->mlog, &s);
 		pthread_mutex_lock(&srv->lock);
 		record_sample(srv, &s);
@@ -125,13 +125,13 @@ void sampler__flush(struct api_server *srv)
 }
 
 unsigned int sampler__history(struct api_server *srv, const uint64_t *after_ms,
-			      struct api_sample *out)
+			      struct history_point *out)
 {
 	unsigned int n = 0;
 
 	pthread_mutex_lock(&srv->lock);
 	for (unsigned int i = 0; i < srv->hist_len; i++) {
-		const struct api_sample *p =
+		const struct history_point *p =
 			&srv->history[(srv->hist_head + API_HISTORY_SAMPLES - srv->hist_len + i) %
 				      API_HISTORY_SAMPLES];
 
