@@ -122,7 +122,7 @@ run_tier() {
 			;;
 		*) fail=$((fail + 1)) ;;
 		esac
-	done < <(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.*(\*\*\*)?([A-Za-z]+( Run)?).*/\1 \3/p' "$log")
+	done < <(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.* *(\*\*\*)?([A-Za-z]+( Run)?).*/\1 \3/p' "$log")
 	if [ "$tier_rc" != 0 ] && [ "$fail" = 0 ]; then
 		fail=1 # ctest (or the nested host) failed without a failed test line
 		echo "test.sh: tier $name exited $tier_rc with no failed test: see above" >&2
