@@ -17,6 +17,7 @@
 
 #include "devices/discard/queue.h"
 
+#include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>

@@ -168,18 +168,18 @@ static int run_one_blocking(struct discard_queue *dq, enum discard_method method
 
 	if (dq->sync)
 		return discard_method__run_sync(method, op);
-	sqe = io_uring_get_sqe(&dq->ring);
+	sqe = io_uring_get_sqe(dq->ring);
 	if (!sqe)
 		return -EBUSY;
 	discard_method__prep_sqe(method, sqe, op);
-	ret = io_uring_submit_and_wait(&dq->ring, 1);
+	ret = io_uring_submit_and_wait(dq->ring, 1);
 	if (ret < 0)
 		return ret;
-	ret = io_uring_wait_cqe(&dq->ring, &cqe);
+	ret = io_uring_wait_cqe(dq->ring, &cqe);
 	if (ret < 0)
 		return ret;
 	ret = cqe->res;
-	io_uring_cqe_seen(&dq->ring, cqe);
+	io_uring_cqe_seen(dq->ring, cqe);
 	return ret;
 }
 
@@ -284,7 +284,7 @@ int discard_method__choose(struct discard_queue *dq, enum discard_method request
 		candidates[nr++] = DISCARD_METHOD_MADVISE;
 	}
 	if (!dq->sync) {
-		probe = io_uring_get_probe_ring(&dq->ring);
+		probe = io_uring_get_probe_ring(dq->ring);
 		if (!probe)
 			log_warn("discard: io_uring opcode probe unavailable; relying on the "
 				 "probe page");

@@ -416,7 +416,7 @@ int discard_queue__process_completions(struct discard_queue *dq)
 	if (read(dq->eventfd, &counter, sizeof(counter)) < 0) {
 		/* EAGAIN: called without an event, fine. */
 	}
-	if (dq->ring_ready) {
+	if (dq->ring) {
 		discard_ring__warm_up_thread(dq);
 		discard_ring__reap(dq, DISCARD_REAP_BATCH);
 		discard_ring__fill(dq, DISCARD_SUBMIT_BATCH);
@@ -450,7 +450,7 @@ void discard_queue__drain(struct discard_queue *dq)
 
 	dq->hold_completions = false;
 	while (dq->stats.reports_in_flight) {
-		if (dq->ring_ready && dq->ops_in_ring) {
+		if (dq->ring && dq->ops_in_ring) {
 			discard_ring__wait(dq);
 		} else if (dq->batches_in_worker && !discard_worker__has_done(dq)) {
 			/* The worker pokes the eventfd when a batch is done. */

@@ -17,7 +17,6 @@
 
 #include "base/guest_mem.h"
 
-#include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -122,6 +121,7 @@ struct discard_stats {
 	struct discard_histogram op_latency;	 /* ring submit -> completion */
 };
 
+struct io_uring; /* <liburing.h>: only devices/discard/ needs it */
 struct discard_op;
 struct discard_report;
 struct discard_batch;
@@ -134,9 +134,8 @@ struct discard_queue {
 	uint64_t granule;	    /* discard granularity: 4 KiB, or the huge page size */
 	char reason[160];	    /* why this method (logged at init) */
 
-	struct io_uring ring;
-	bool ring_ready;
-	int eventfd; /* readable when there is something for process_completions() */
+	struct io_uring *ring; /* NULL: none (discard=sync, or not set up) */
+	int eventfd;	       /* readable when there is something for process_completions() */
 	unsigned int ops_in_ring;
 	unsigned int nr_deferred;	/* ops in the deferred queue */
 	unsigned int nops_in_ring;	/* warm-up NOPs not reaped yet */

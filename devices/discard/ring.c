@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,11 +47,11 @@ static int restrict_ring(struct discard_queue *dq)
 	 * io_uring_enable_rings(): Debian's liburing 2.3 declares those two but
 	 * does not export them.
 	 */
-	int ret = io_uring_register(dq->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
+	int ret = io_uring_register(dq->ring->ring_fd, IORING_REGISTER_RESTRICTIONS, res,
 				    sizeof(res) / sizeof(res[0]));
 
 	if (ret == 0)
-		ret = io_uring_register(dq->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+		ret = io_uring_register(dq->ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
 	if (ret < 0)
 		log_error("discard queue: cannot restrict the io_uring to discards (%s): use "
 			  "discard=sync",
@@ -76,7 +77,7 @@ static unsigned int limit_workers(struct discard_queue *dq)
 	if (n > 4)
 		n = 4;
 	limits[0] = limits[1] = n; /* bounded, unbounded */
-	ret = io_uring_register_iowq_max_workers(&dq->ring, limits);
+	ret = io_uring_register_iowq_max_workers(dq->ring, limits);
 	if (ret < 0) {
 		log_warn("discard: cannot cap io_uring workers at %u (%s); the kernel's default "
 			 "applies",
@@ -88,24 +89,30 @@ static unsigned int limit_workers(struct discard_queue *dq)
 
 int discard_ring__init(struct discard_queue *dq, unsigned int *workers)
 {
+	struct io_uring *ring = calloc(1, sizeof(*ring));
 	int ret;
 
+	if (!ring) {
+		log_error("discard queue: out of memory");
+		return -ENOMEM;
+	}
 	/*
 	 * SUBMIT_ALL: one bad SQE must not leave the rest unsubmitted.
 	 * R_DISABLED: restricted to discards before its first use (restrict_ring).
 	 */
-	ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring,
+	ret = io_uring_queue_init(DISCARD_RING_ENTRIES, ring,
 				  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED);
 	if (ret == -EINVAL)
-		ret = io_uring_queue_init(DISCARD_RING_ENTRIES, &dq->ring, IORING_SETUP_R_DISABLED);
+		ret = io_uring_queue_init(DISCARD_RING_ENTRIES, ring, IORING_SETUP_R_DISABLED);
 	if (ret < 0) {
 		log_error("discard queue: io_uring unavailable (%s): use discard=sync for "
 			  "synchronous discards, or enable io_uring "
 			  "(/proc/sys/kernel/io_uring_disabled)",
 			  strerror(-ret));
+		free(ring);
 		return ret;
 	}
-	dq->ring_ready = true;
+	dq->ring = ring;
 	*workers = limit_workers(dq);
 	ret = restrict_ring(dq);
 	if (ret < 0)
@@ -115,7 +122,7 @@ int discard_ring__init(struct discard_queue *dq, unsigned int *workers)
 
 int discard_ring__watch(struct discard_queue *dq)
 {
-	int ret = io_uring_register_eventfd(&dq->ring, dq->eventfd);
+	int ret = io_uring_register_eventfd(dq->ring, dq->eventfd);
 
 	if (ret < 0)
 		log_error("discard queue: io_uring_register_eventfd: %s", strerror(-ret));
@@ -124,11 +131,12 @@ int discard_ring__watch(struct discard_queue *dq)
 
 void discard_ring__exit(struct discard_queue *dq)
 {
-	if (!dq->ring_ready)
+	if (!dq->ring)
 		return;
-	io_uring_unregister_eventfd(&dq->ring);
-	io_uring_queue_exit(&dq->ring);
-	dq->ring_ready = false;
+	io_uring_unregister_eventfd(dq->ring);
+	io_uring_queue_exit(dq->ring);
+	free(dq->ring);
+	dq->ring = NULL;
 }
 
 /*
@@ -193,7 +201,7 @@ void discard_ring__fill(struct discard_queue *dq, unsigned int budget)
 		       dq->ops_in_ring < DISCARD_RING_ENTRIES &&
 		       (n == 0 || (n < DISCARD_CHAIN_OPS &&
 				   bytes + dq->deferred_head->len <= DISCARD_CHAIN_BYTES))) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&dq->ring);
+			struct io_uring_sqe *sqe = io_uring_get_sqe(dq->ring);
 			struct discard_op *op;
 
 			if (!sqe)
@@ -240,7 +248,7 @@ static int submit_ring(struct discard_queue *dq)
 		lowered = sched_getscheduler(0) == SCHED_OTHER &&
 			  sched_setscheduler(0, SCHED_BATCH, &param) == 0;
 	}
-	ret = io_uring_submit(&dq->ring);
+	ret = io_uring_submit(dq->ring);
 	if (lowered)
 		sched_setscheduler(0, SCHED_OTHER, &param);
 	return ret;
@@ -257,9 +265,9 @@ void discard_ring__warm_up_thread(struct discard_queue *dq)
 {
 	struct io_uring_sqe *sqe;
 
-	if (workers_born_batch || !dq->ring_ready)
+	if (workers_born_batch || !dq->ring)
 		return;
-	sqe = io_uring_get_sqe(&dq->ring);
+	sqe = io_uring_get_sqe(dq->ring);
 	if (!sqe)
 		return; /* the next submit does it */
 	io_uring_prep_nop(sqe);
@@ -273,7 +281,7 @@ void discard_ring__submit(struct discard_queue *dq)
 {
 	int ret;
 
-	if (!io_uring_sq_ready(&dq->ring))
+	if (!io_uring_sq_ready(dq->ring))
 		return;
 	ret = submit_ring(dq);
 	if (ret < 0 && ret != -EINTR) {
@@ -297,16 +305,16 @@ void discard_ring__defer(struct discard_queue *dq, struct discard_op *op)
 
 bool discard_ring__has_work(struct discard_queue *dq)
 {
-	if (!dq->ring_ready)
+	if (!dq->ring)
 		return false;
 	return (dq->deferred_head && dq->ops_in_ring < DISCARD_RING_ENTRIES) ||
-	       io_uring_cq_ready(&dq->ring) > 0;
+	       io_uring_cq_ready(dq->ring) > 0;
 }
 
 void discard_ring__wait(struct discard_queue *dq)
 {
 	struct io_uring_cqe *cqe;
-	int ret = io_uring_wait_cqe(&dq->ring, &cqe);
+	int ret = io_uring_wait_cqe(dq->ring, &cqe);
 
 	if (ret < 0 && ret != -EINTR && ret != -EAGAIN) {
 		log_ratelimited(LOG_WARN, "discard: drain: io_uring_wait_cqe: %s", strerror(-ret));
@@ -319,11 +327,11 @@ void discard_ring__reap(struct discard_queue *dq, unsigned int budget)
 	struct io_uring_cqe *cqe;
 
 	while (budget-- && (dq->ops_in_ring || dq->nops_in_ring) &&
-	       io_uring_peek_cqe(&dq->ring, &cqe) == 0) {
+	       io_uring_peek_cqe(dq->ring, &cqe) == 0) {
 		struct discard_op *op = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
-		io_uring_cqe_seen(&dq->ring, cqe);
+		io_uring_cqe_seen(dq->ring, cqe);
 		if (!op) {
 			dq->nops_in_ring--; /* discard_ring__warm_up_thread's NOP */
 			continue;

@@ -445,7 +445,7 @@ static void test_sync_and_hold(void)
 	CHECK_EQ(guest_mem__init(&mem, 4 * MiB, GUEST_MEM_MEMFD), 0);
 	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_SYNC, 0), 0);
 	CHECK(dq.sync);
-	CHECK(!dq.ring_ready);
+	CHECK(dq.ring == NULL);
 	CHECK_EQ(dq.method, DISCARD_METHOD_PUNCH_HOLE);
 	fill(&mem, 0, 4 * MiB);
 
