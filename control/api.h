@@ -8,7 +8,7 @@
  *   reclamation needs (GET /balloon/reporting, GET /vm, /metrics).
  * - Metrics listener: read-only HTTP on a TCP address (GET /metrics,
  *   GET /dashboard, GET /dashboard/data), for Prometheus and a browser.
- * - A sampler thread: every interval it snapshots the VM into the
+ * - A sampler thread: every interval it samples the VM into the
  *   dashboard's history and the --metrics-log timeline.
  *
  * libmicrohttpd serves each listener from its own thread. The VM is only
@@ -36,7 +36,7 @@ struct vm_control_ops {
 	 * Fill *s (every field but wall_ns, which the API sets). Short locks
 	 * only: it runs for every request and every sample.
 	 */
-	void (*snapshot)(void *opaque, struct vm_snapshot *s);
+	void (*sample)(void *opaque, struct vm_sample *s);
 	/* Balloon target in bytes. 0, -ENODEV (no balloon) or -ERANGE (more than guest RAM). */
 	int (*set_balloon_target)(void *opaque, uint64_t bytes);
 	/* Guest stats polling interval, 0 stops. 0, -ENODEV or -EOPNOTSUPP (no stats queue). */

@@ -177,7 +177,7 @@ void api_get_dashboard_data(struct api_request *req, struct api_reply *r);
  * sampler.c: the sampler's lock, wakeup and history ring are its own; the
  * rest of control/ goes through these.
  */
-void sampler__take(struct api_server *srv, struct vm_snapshot *s);
+void sampler__take(struct api_server *srv, struct vm_sample *s);
 /* The lock, the wakeup and the history ring. 0 or -ENOMEM. */
 int sampler__init(struct api_server *srv);
 /* The sampler thread (from api_server.c's setup thread). 0 or -errno. */

@@ -129,7 +129,7 @@ bool api_json__get_uint(struct json_object *obj, const char *name, uint64_t max,
 	return true;
 }
 
-/* ---- JSON views of a snapshot ---- */
+/* ---- JSON views of a sample ---- */
 
 void api_json__add_u64(struct json_object *o, const char *key, uint64_t v)
 {

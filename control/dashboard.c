@@ -62,7 +62,7 @@ void api_get_dashboard_data(struct api_request *req, struct api_reply *r)
 	struct json_object *o = json_object_new_object(), *now, *hist;
 	struct history_point *copy;
 	unsigned int n;
-	struct vm_snapshot s;
+	struct vm_sample s;
 	uint64_t v;
 
 	copy = malloc(sizeof(*copy) * API_HISTORY_SAMPLES);

@@ -13,7 +13,7 @@
 #define PAGE_4K_SHIFT	   12
 #define STATS_INTERVAL_MAX 86400 /* the balloon's own limit (docs/virtio-balloon.md) */
 
-static bool no_balloon(const struct vm_snapshot *s, struct api_reply *r)
+static bool no_balloon(const struct vm_sample *s, struct api_reply *r)
 {
 	if (s->has_balloon)
 		return false;
@@ -25,7 +25,7 @@ static bool no_balloon(const struct vm_snapshot *s, struct api_reply *r)
 void api_get_balloon(struct api_request *req, struct api_reply *r)
 {
 	struct json_object *o;
-	struct vm_snapshot s;
+	struct vm_sample s;
 
 	sampler__take(req->l->srv, &s);
 	if (no_balloon(&s, r))
@@ -47,7 +47,7 @@ static void reply_no_stats(struct api_reply *r)
 }
 
 /* The interval it has is always fine (a no-op); another needs the stats queue. */
-static bool check_stats_interval(const struct vm_snapshot *s, uint64_t secs, struct api_reply *r)
+static bool check_stats_interval(const struct vm_sample *s, uint64_t secs, struct api_reply *r)
 {
 	if (secs == s->balloon.stats_interval_s || s->balloon.stats_enabled)
 		return true;
@@ -55,7 +55,7 @@ static bool check_stats_interval(const struct vm_snapshot *s, uint64_t secs, str
 	return false;
 }
 
-static bool apply_target(struct api_server *srv, const struct vm_snapshot *s, uint64_t mib,
+static bool apply_target(struct api_server *srv, const struct vm_sample *s, uint64_t mib,
 			 struct api_reply *r)
 {
 	int ret = srv->ops->set_balloon_target(srv->opaque, mib << MIB_SHIFT);
@@ -98,7 +98,7 @@ void api_put_balloon(struct api_request *req, struct api_reply *r)
 	struct api_server *srv = req->l->srv;
 	struct json_object *obj = api_json__parse_body(req, r, spec, 3), *v;
 	uint64_t mib = 0, secs;
-	struct vm_snapshot s;
+	struct vm_sample s;
 
 	if (!obj)
 		return;
@@ -130,7 +130,7 @@ void api_patch_balloon(struct api_request *req, struct api_reply *r)
 	static const struct field_spec spec[] = {{"amount_mib", json_type_int, true}};
 	struct api_server *srv = req->l->srv;
 	struct json_object *obj = api_json__parse_body(req, r, spec, 1);
-	struct vm_snapshot s;
+	struct vm_sample s;
 	uint64_t mib = 0;
 
 	if (!obj)
@@ -155,7 +155,7 @@ static const char *const firecracker_stat_names[BALLOON_STATS_TAGS] = {
 void api_get_balloon_statistics(struct api_request *req, struct api_reply *r)
 {
 	struct json_object *o;
-	struct vm_snapshot s;
+	struct vm_sample s;
 	uint64_t v;
 
 	sampler__take(req->l->srv, &s);
@@ -184,7 +184,7 @@ void api_patch_balloon_statistics(struct api_request *req, struct api_reply *r)
 	};
 	struct api_server *srv = req->l->srv;
 	struct json_object *obj = api_json__parse_body(req, r, spec, 1);
-	struct vm_snapshot s;
+	struct vm_sample s;
 	uint64_t secs = 0;
 
 	if (!obj)
@@ -204,7 +204,7 @@ void api_get_balloon_reporting(struct api_request *req, struct api_reply *r)
 	struct json_object *o, *b, *d, *rej;
 	const struct balloon_stats *st;
 	const struct discard_stats *ds;
-	struct vm_snapshot s;
+	struct vm_sample s;
 
 	sampler__take(req->l->srv, &s);
 	if (no_balloon(&s, r))

@@ -15,7 +15,7 @@ void api_get_instance(struct api_request *req, struct api_reply *r)
 {
 	struct api_server *srv = req->l->srv;
 	struct json_object *o = json_object_new_object();
-	struct vm_snapshot s;
+	struct vm_sample s;
 
 	sampler__take(srv, &s);
 	json_object_object_add(o, "id", json_object_new_string(srv->cfg.instance_id));
@@ -28,7 +28,7 @@ void api_get_instance(struct api_request *req, struct api_reply *r)
 void api_get_vm(struct api_request *req, struct api_reply *r)
 {
 	struct json_object *o = json_object_new_object();
-	struct vm_snapshot s;
+	struct vm_sample s;
 
 	sampler__take(req->l->srv, &s);
 	json_object_object_add(o, "state", json_object_new_string(vm_run_state__name(s.state)));
@@ -73,7 +73,7 @@ void api_put_actions(struct api_request *req, struct api_reply *r)
 void api_get_metrics(struct api_request *req, struct api_reply *r)
 {
 	struct api_server *srv = req->l->srv;
-	struct vm_snapshot s;
+	struct vm_sample s;
 	size_t len = 0;
 	char *buf = NULL;
 	FILE *out = open_memstream(&buf, &len);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The Prometheus text exposition, a pure function of a struct vm_snapshot,
+ * The Prometheus text exposition, a pure function of a struct vm_sample,
  * and the counter tables GET /balloon/reporting shares with it (the
  * timeline is metrics_log.c). Naming follows the Prometheus
  * conventions (https://prometheus.io/docs/practices/naming/): a mini_vmm_
@@ -66,7 +66,7 @@ static const struct guest_stat_metric guest_stat_metrics[BALLOON_STATS_TAGS] = {
 	[15] = {"direct_reclaimed_pages_total", "counter", "Pages reclaimed by direct reclaim."},
 };
 
-bool metrics__guest_stat(const struct vm_snapshot *s, unsigned int tag, uint64_t *out)
+bool metrics__guest_stat(const struct vm_sample *s, unsigned int tag, uint64_t *out)
 {
 	const struct balloon_guest_stats *g = &s->balloon.stats.guest;
 
@@ -161,7 +161,7 @@ static void histogram(FILE *out, const char *name, const char *help,
 
 /* ---- the exposition ---- */
 
-static void format_vm(const struct vm_snapshot *s, FILE *out)
+static void format_vm(const struct vm_sample *s, FILE *out)
 {
 	family(out, "vm_state", "gauge", "1 for the VM's current state, 0 for the others.");
 	for (unsigned int i = 0; i < VM_RUN_STATE__COUNT; i++)
@@ -180,7 +180,7 @@ static void format_vm(const struct vm_snapshot *s, FILE *out)
 	sample_seconds(out, "event_loop_max_callback_seconds", s->event_loop_max_callback_ns);
 }
 
-static void format_guest_stats(const struct vm_snapshot *s, FILE *out)
+static void format_guest_stats(const struct vm_sample *s, FILE *out)
 {
 	const struct balloon_guest_stats *g = &s->balloon.stats.guest;
 	char name[64];
@@ -323,9 +323,9 @@ static void format_counters(FILE *out, const struct metrics_counter *table, unsi
 			   metrics_counter__get(&table[i], stats));
 }
 
-static void format_balloon(const struct vm_snapshot *s, FILE *out)
+static void format_balloon(const struct vm_sample *s, FILE *out)
 {
-	const struct vm_balloon_snapshot *b = &s->balloon;
+	const struct vm_balloon_sample *b = &s->balloon;
 
 	metric_u64(out, "balloon_target_bytes", "gauge",
 		   "Balloon size the host asks for (num_pages * 4 KiB).", b->target_bytes);
@@ -347,9 +347,9 @@ static void format_balloon(const struct vm_snapshot *s, FILE *out)
 	format_guest_stats(s, out);
 }
 
-static void format_discard(const struct vm_snapshot *s, FILE *out)
+static void format_discard(const struct vm_sample *s, FILE *out)
 {
-	const struct vm_balloon_snapshot *b = &s->balloon;
+	const struct vm_balloon_sample *b = &s->balloon;
 
 	family(out, "discard_method_info", "gauge",
 	       "How freed guest memory is given back to the host: method, engine, backend.");
@@ -369,7 +369,7 @@ static void format_discard(const struct vm_snapshot *s, FILE *out)
 		  &b->discard.op_latency);
 }
 
-void metrics__format(const struct vm_snapshot *s, FILE *out)
+void metrics__format(const struct vm_sample *s, FILE *out)
 {
 	format_vm(s, out);
 	metric_u64(out, "balloon_device_present", "gauge", "1 if the VM has a virtio-balloon.",

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the outside world sees of a running VM: one snapshot struct, taken by
+ * What the outside world sees of a running VM: one sample struct, taken by
  * the VM (vm_control.c) whenever the API asks, and pure formatters over it:
  * Prometheus text exposition (/metrics) and the JSON-lines timeline written
  * by --metrics-log. docs/api.md lists every metric with its meaning.
@@ -25,8 +25,8 @@ enum vm_run_state {
 
 const char *vm_run_state__name(enum vm_run_state s);
 
-/* The balloon part of a snapshot (only meaningful when has_balloon). */
-struct vm_balloon_snapshot {
+/* The balloon part of a sample (only meaningful when has_balloon). */
+struct vm_balloon_sample {
 	bool deflate_on_oom; /* VIRTIO_BALLOON_F_DEFLATE_ON_OOM offered (fixed at start) */
 	bool reporting;	     /* VIRTIO_BALLOON_F_REPORTING offered (fixed at start) */
 	bool stats_enabled;  /* STATS_VQ offered: the polling interval may change */
@@ -42,7 +42,7 @@ struct vm_balloon_snapshot {
 };
 
 /* Everything the API, /metrics and the timeline report, at one instant. */
-struct vm_snapshot {
+struct vm_sample {
 	uint64_t monotonic_ns; /* CLOCK_MONOTONIC when taken (guest stats age) */
 	uint64_t wall_ns;      /* CLOCK_REALTIME when taken (timeline timestamps) */
 	uint64_t uptime_ns;
@@ -53,7 +53,7 @@ struct vm_snapshot {
 	char memory_backend[16];       /* anon, memfd, hugetlbfs, thp */
 	uint64_t event_loop_max_callback_ns;
 	bool has_balloon;
-	struct vm_balloon_snapshot balloon;
+	struct vm_balloon_sample balloon;
 };
 
 /*
@@ -82,13 +82,13 @@ uint64_t metrics_counter__get(const struct metrics_counter *c, const void *stats
  * name prefixed mini_vmm_ with its unit, counters cumulative (_total),
  * latency histograms in seconds with _bucket/_sum/_count. Pure.
  */
-void metrics__format(const struct vm_snapshot *s, FILE *out);
+void metrics__format(const struct vm_sample *s, FILE *out);
 
 /*
  * One line of the --metrics-log timeline: a JSON object and '\n'
  * (docs/api.md lists the fields). Pure.
  */
-void metrics__format_log_line(const struct vm_snapshot *s, FILE *out);
+void metrics__format_log_line(const struct vm_sample *s, FILE *out);
 
 /*
  * Parse a sampling interval: "500ms", "2s" or "2" (seconds); 100 ms to
@@ -102,7 +102,7 @@ int metrics__parse_interval(const char *s, uint32_t *ms_out);
 #define GUEST_STAT_AVAILABLE_MEMORY 6
 
 /* The guest's latest value of stats tag `tag`, if its last stats buffer carried it. */
-bool metrics__guest_stat(const struct vm_snapshot *s, unsigned int tag, uint64_t *out);
+bool metrics__guest_stat(const struct vm_sample *s, unsigned int tag, uint64_t *out);
 
 /* Write v as a Prometheus label value: \\, \" and \n escaped. */
 void metrics__write_label_value(FILE *out, const char *v);
@@ -117,7 +117,7 @@ struct metrics_log {
 /* Create or truncate path (0644). 0 or -errno with a log line. */
 int metrics_log__open(struct metrics_log *log, const char *path);
 /* Append one sample and flush it, so a crash loses at most one line. */
-void metrics_log__sample(struct metrics_log *log, const struct vm_snapshot *s);
+void metrics_log__sample(struct metrics_log *log, const struct vm_sample *s);
 void metrics_log__close(struct metrics_log *log);
 
 #endif

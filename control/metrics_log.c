@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The --metrics-log timeline: one JSON object per line and per sample (a
- * pure function of a struct vm_snapshot; docs/api.md lists the fields),
+ * pure function of a struct vm_sample; docs/api.md lists the fields),
  * appended and flushed by the sampler thread.
  */
 #include "metrics.h"
@@ -28,8 +28,7 @@ static void json_u64(FILE *out, const char *key, uint64_t v)
 	fprintf(out, ",\"%s\":%" PRIu64, key, v);
 }
 
-static void json_guest_stat(FILE *out, const struct vm_snapshot *s, const char *key,
-			    unsigned int tag)
+static void json_guest_stat(FILE *out, const struct vm_sample *s, const char *key, unsigned int tag)
 {
 	uint64_t v;
 
@@ -39,9 +38,9 @@ static void json_guest_stat(FILE *out, const struct vm_snapshot *s, const char *
 		fprintf(out, ",\"%s\":null", key);
 }
 
-void metrics__format_log_line(const struct vm_snapshot *s, FILE *out)
+void metrics__format_log_line(const struct vm_sample *s, FILE *out)
 {
-	const struct vm_balloon_snapshot *b = &s->balloon;
+	const struct vm_balloon_sample *b = &s->balloon;
 	const struct discard_histogram *h = &b->discard.report_latency;
 
 	/* Strings here come from fixed tables (state, backend, method): no escaping needed. */
@@ -104,7 +103,7 @@ int metrics_log__open(struct metrics_log *log, const char *path)
 	return 0;
 }
 
-void metrics_log__sample(struct metrics_log *log, const struct vm_snapshot *s)
+void metrics_log__sample(struct metrics_log *log, const struct vm_sample *s)
 {
 	if (!log->f)
 		return;

@@ -23,16 +23,16 @@ static uint64_t wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-void sampler__take(struct api_server *srv, struct vm_snapshot *s)
+void sampler__take(struct api_server *srv, struct vm_sample *s)
 {
 	memset(s, 0, sizeof(*s));
-	srv->ops->snapshot(srv->opaque, s);
+	srv->ops->sample(srv->opaque, s);
 	s->wall_ns = wall_ns();
 }
 
 /* ---- the sampler ---- */
 
-static void record_sample(struct api_server *srv, const struct vm_snapshot *s)
+static void record_sample(struct api_server *srv, const struct vm_sample *s)
 {
 	unsigned int last = (srv->hist_head + API_HISTORY_SAMPLES - 1) % API_HISTORY_SAMPLES;
 	struct history_point *p = &srv->history[srv->hist_head];
@@ -67,14 +67,14 @@ static void *sampler_main(void *arg)
 {
 	struct api_server *srv = arg;
 	uint64_t interval = (uint64_t)srv->cfg.interval_ms * 1000000ULL, next = clock__mono_ns();
-	struct vm_snapshot s;
+	struct vm_sample s;
 	struct timespec deadline;
 
 	pthread_mutex_lock(&srv->lock);
 	while (!srv->stopping) {
 		srv->sample_now = false;
 		pthread_mutex_unlock(&srv->lock);
-		/* Outside the lock: the snapshot walks guest RAM's residency (mincore). */
+		/* Outside the lock: the sample walks guest RAM's residency (mincore). */
 		sampler__take(srv, &s);
 		metrics_log__sample(&srv->mlog, &s);
 		pthread_mutex_lock(&srv->lock);

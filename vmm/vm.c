@@ -376,7 +376,7 @@ static int setup_balloon(struct vm *vm)
 /* --- control API (control/) ---------------------------------------------- */
 
 /* API threads: everything the API, /metrics and the timeline report. */
-static void vm_ctl_snapshot(void *opaque, struct vm_snapshot *s)
+static void vm_ctl_sample(void *opaque, struct vm_sample *s)
 {
 	struct vm *vm = opaque;
 
@@ -412,7 +412,7 @@ static void vm_ctl_shutdown(void *opaque)
 }
 
 static const struct vm_control_ops vm_control_ops = {
-	.snapshot = vm_ctl_snapshot,
+	.sample = vm_ctl_sample,
 	.set_balloon_target = vm_ctl_set_balloon_target,
 	.set_stats_interval = vm_ctl_set_stats_interval,
 	.request_shutdown = vm_ctl_shutdown,

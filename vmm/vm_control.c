@@ -13,9 +13,9 @@ static void copy_name(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src ? src : "");
 }
 
-void vm_control__fill(struct vm_snapshot *s, const struct guest_mem *mem, struct virtio_balloon *b)
+void vm_control__fill(struct vm_sample *s, const struct guest_mem *mem, struct virtio_balloon *b)
 {
-	struct vm_balloon_snapshot *bs = &s->balloon;
+	struct vm_balloon_sample *bs = &s->balloon;
 
 	s->monotonic_ns = clock__mono_ns();
 	s->guest_memory_bytes = mem->ram_size;

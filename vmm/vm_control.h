@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The VM side of the control API: fills a struct vm_snapshot from the VM's
+ * The VM side of the control API: fills a struct vm_sample from the VM's
  * pieces, given as parameters so vm.c keeps its struct vm private. Safe to
  * call from the API's threads: guest RAM residency is a mincore() walk, the
  * balloon is read under its vdev.lock (the same short lock its device
@@ -17,7 +17,7 @@
  * Fill guest RAM and balloon fields of *s (balloon may be NULL). Leaves the
  * VM-wide ones (state, uptime, vcpus, event loop) to the caller.
  */
-void vm_control__fill(struct vm_snapshot *s, const struct guest_mem *mem,
+void vm_control__fill(struct vm_sample *s, const struct guest_mem *mem,
 		      struct virtio_balloon *balloon);
 
 #endif

@@ -81,7 +81,7 @@ static uint64_t reported_until(double t)
 	return cycles * WORKLOAD + reported_in_cycle(phase);
 }
 
-/* Account the reports made since the last snapshot: counters only ever grow. */
+/* Account the reports made since the last sample: counters only ever grow. */
 static void advance(struct fake_vm *vm, double t)
 {
 	uint64_t total = reported_until(t) / REPORT_BYTES;
@@ -119,7 +119,7 @@ static void advance(struct fake_vm *vm, double t)
 	vm->last_t = t;
 }
 
-static void fake_snapshot(void *opaque, struct vm_snapshot *s)
+static void fake_sample(void *opaque, struct vm_sample *s)
 {
 	struct fake_vm *vm = opaque;
 	uint64_t now = clock__mono_ns();
@@ -149,7 +149,7 @@ static void fake_snapshot(void *opaque, struct vm_snapshot *s)
 	s->event_loop_max_callback_ns = 123456;
 	s->has_balloon = vm->balloon;
 	if (vm->balloon) {
-		struct vm_balloon_snapshot *b = &s->balloon;
+		struct vm_balloon_sample *b = &s->balloon;
 		struct balloon_guest_stats *g = &vm->bstats.guest;
 
 		b->deflate_on_oom = true;
@@ -240,7 +240,7 @@ static int confine_api(void *opaque)
 }
 
 static const struct vm_control_ops fake_ops = {
-	.snapshot = fake_snapshot,
+	.sample = fake_sample,
 	.set_balloon_target = fake_set_target,
 	.set_stats_interval = fake_set_stats_interval,
 	.request_shutdown = fake_shutdown,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The pure parts of the API: Prometheus exposition of a snapshot (names,
+ * The pure parts of the API: Prometheus exposition of a sample (names,
  * units, cumulative histogram buckets, only what the guest sent), the
  * --metrics-log line, and the parsers config.c can use for its flags.
  */
@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <string.h>
 
-static char *format(const struct vm_snapshot *s, void (*fn)(const struct vm_snapshot *, FILE *))
+static char *format(const struct vm_sample *s, void (*fn)(const struct vm_sample *, FILE *))
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -37,7 +37,7 @@ static bool has_line(const char *text, const char *line)
 	return false;
 }
 
-static void fill(struct vm_snapshot *s)
+static void fill(struct vm_sample *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->monotonic_ns = 10000000000ULL;
@@ -74,7 +74,7 @@ static void fill(struct vm_snapshot *s)
 
 static void test_exposition(void)
 {
-	struct vm_snapshot s;
+	struct vm_sample s;
 	char *text, *line, *save = NULL;
 	char last_family[128] = "";
 
@@ -170,7 +170,7 @@ static void test_counter_tables(void)
 
 static void test_log_line(void)
 {
-	struct vm_snapshot s;
+	struct vm_sample s;
 	char *text;
 
 	fill(&s);

@@ -49,7 +49,7 @@ static char answer[ANSWER_MAX];
 static uint64_t target_bytes;
 static uint32_t stats_interval;
 
-static void fake_snapshot(void *opaque, struct vm_snapshot *s)
+static void fake_sample(void *opaque, struct vm_sample *s)
 {
 	(void)opaque;
 	s->uptime_ns = 12345678900ULL;
@@ -97,7 +97,7 @@ static void fake_shutdown(void *opaque)
 }
 
 static const struct vm_control_ops fake_ops = {
-	.snapshot = fake_snapshot,
+	.sample = fake_sample,
 	.set_balloon_target = fake_set_target,
 	.set_stats_interval = fake_set_stats_interval,
 	.request_shutdown = fake_shutdown,
