@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the outside world sees of a running VM: one sample struct, taken by
- * the VM (vm_control.c) whenever the API asks, and pure formatters over it:
+ * the VM (vmm/vm_sample.c) whenever the API asks, and pure formatters over it:
  * Prometheus text exposition (/metrics) and the JSON-lines timeline written
  * by --metrics-log. docs/api.md lists every metric with its meaning.
  */

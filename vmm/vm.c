@@ -23,7 +23,7 @@
 #include "vmm/reclaim_tracker.h"
 #include "vmm/seccomp.h"
 #include "vmm/vcpu.h"
-#include "vmm/vm_control.h"
+#include "vmm/vm_sample.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -380,7 +380,7 @@ static void vm_ctl_sample(void *opaque, struct vm_sample *s)
 {
 	struct vm *vm = opaque;
 
-	vm_control__fill(s, &vm->mem, vm->balloon);
+	vm_sample__fill(s, &vm->mem, vm->balloon);
 	s->uptime_ns = clock__mono_ns() - vm->t_start_ns;
 	s->vcpus = vm->cfg->cpus;
 	s->event_loop_max_callback_ns =

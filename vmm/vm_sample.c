@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "vmm/vm_control.h"
+#include "vmm/vm_sample.h"
 
 #include "base/clock.h"
 
@@ -13,7 +13,7 @@ static void copy_name(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src ? src : "");
 }
 
-void vm_control__fill(struct vm_sample *s, const struct guest_mem *mem, struct virtio_balloon *b)
+void vm_sample__fill(struct vm_sample *s, const struct guest_mem *mem, struct virtio_balloon *b)
 {
 	struct vm_balloon_sample *bs = &s->balloon;
 

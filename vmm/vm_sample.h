@@ -6,8 +6,8 @@
  * balloon is read under its vdev.lock (the same short lock its device
  * callbacks take).
  */
-#ifndef MINI_VMM_VM_CONTROL_H
-#define MINI_VMM_VM_CONTROL_H
+#ifndef MINI_VMM_VM_SAMPLE_H
+#define MINI_VMM_VM_SAMPLE_H
 
 #include "base/guest_mem.h"
 #include "control/metrics.h"
@@ -17,7 +17,7 @@
  * Fill guest RAM and balloon fields of *s (balloon may be NULL). Leaves the
  * VM-wide ones (state, uptime, vcpus, event loop) to the caller.
  */
-void vm_control__fill(struct vm_sample *s, const struct guest_mem *mem,
-		      struct virtio_balloon *balloon);
+void vm_sample__fill(struct vm_sample *s, const struct guest_mem *mem,
+		     struct virtio_balloon *balloon);
 
 #endif
