@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The device thread's epoll loop. Devices add their own fds (queue ioeventfds,
- * io_uring completion eventfds, timers); callbacks run on the loop's thread.
+ * The device thread's epoll loop. The VMM's wiring adds the devices' fds (queue
+ * ioeventfds, io_uring completion eventfds, timers: vmm/vm.c, vmm/vm_devices.c);
+ * callbacks run on the loop's thread.
  * event_loop__stop(), event_loop__add() and event_loop__del() may be called
  * from any thread (a vCPU thread resets and re-activates a device, and with
  * it its fds): the handler table is under the loop's lock, never held while

@@ -34,7 +34,6 @@
 #define VIRTIO_MAX_QUEUES 8
 
 struct virtio_device;
-struct event_loop;
 
 struct virtio_device_ops {
 	const char *name;
@@ -64,8 +63,6 @@ struct virtio_device {
 	const struct virtio_device_ops *ops;
 	void *priv; /* the device model's own state */
 	const struct guest_mem *mem;
-	/* The device thread's loop: devices add their own fds (io_uring, timers) here. */
-	struct event_loop *loop;
 
 	/*
 	 * Serialises the transport (vCPU threads) against the device thread.

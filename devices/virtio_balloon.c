@@ -9,12 +9,13 @@
  * zero memory the guest is already using again.
  *
  * Runs on the device thread with vdev->lock held (the transport takes it
- * around ops calls; our own event-loop callbacks take it themselves).
+ * around ops calls; the entry points the host calls, discards_ready and
+ * stats_tick, take it themselves). The model creates no fd: its host
+ * (struct balloon_host_ops) watches the discard queue and runs the timer.
  */
 #include "devices/virtio_balloon.h"
 
 #include "base/clock.h"
-#include "base/event_loop.h"
 #include "base/log.h"
 #include "base/parse.h"
 
@@ -23,10 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
 
 #define PAGE_4K (1ULL << VIRTIO_BALLOON_PFN_SHIFT)
 
@@ -512,31 +509,23 @@ static void process_stats(struct virtio_balloon *b, unsigned int qidx, const str
 	b->stats.stats_buffers++;
 }
 
+/* Have the host's stats timer tick every stats_interval_s while the stats queue runs. */
 static void arm_stats_timer(struct virtio_balloon *b)
 {
-	struct itimerspec its = {0};
+	uint32_t secs = 0;
 
-	if (b->stats_timerfd < 0)
+	if (!virtio_balloon__stats_offered(b) || !b->host)
 		return;
-	if (b->active && b->qidx[BALLOON_Q_STATS] >= 0 && b->stats_interval_s) {
-		its.it_interval.tv_sec = b->stats_interval_s;
-		its.it_value.tv_sec = b->stats_interval_s;
-	}
-	if (timerfd_settime(b->stats_timerfd, 0, &its, NULL) < 0)
-		log_warn("virtio-balloon: stats timer: %s", strerror(errno));
+	if (b->active && b->qidx[BALLOON_Q_STATS] >= 0)
+		secs = b->stats_interval_s;
+	b->host->set_stats_timer(b->host_opaque, secs);
 }
 
 /* Timer tick on the device thread: give the stats buffer back = ask for new stats. */
-static void balloon_stats_tick(void *opaque, uint32_t events)
+void virtio_balloon__stats_tick(struct virtio_balloon *b)
 {
-	struct virtio_balloon *b = opaque;
-	uint64_t expirations;
 	int q;
 
-	(void)events;
-	if (read(b->stats_timerfd, &expirations, sizeof(expirations)) < 0) {
-		/* EAGAIN: a spurious wakeup, e.g. after the timer was re-armed. */
-	}
 	pthread_mutex_lock(&b->vdev.lock);
 	q = b->qidx[BALLOON_Q_STATS];
 	if (b->active && q >= 0 && b->stats_held) {
@@ -547,12 +536,9 @@ static void balloon_stats_tick(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
-/* The discard queue's eventfd on the device thread. */
-static void balloon_discard_event(void *opaque, uint32_t events)
+/* The discard queue's eventfd is readable, on the device thread. */
+void virtio_balloon__discards_ready(struct virtio_balloon *b)
 {
-	struct virtio_balloon *b = opaque;
-
-	(void)events;
 	pthread_mutex_lock(&b->vdev.lock);
 	discard_queue__process_completions(&b->dq);
 	pthread_mutex_unlock(&b->vdev.lock);
@@ -571,7 +557,7 @@ static uint64_t balloon_get_features(struct virtio_device *vdev)
 	uint64_t f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_INDIRECT_DESC) |
 		     (1ULL << VIRTIO_F_EVENT_IDX) | (1ULL << VIRTIO_BALLOON_F_PAGE_POISON);
 
-	if (b->stats_timerfd >= 0)
+	if (virtio_balloon__stats_offered(b))
 		f |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
 	if (b->cfg.deflate_on_oom)
 		f |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
@@ -648,6 +634,15 @@ static void balloon_write_config(struct virtio_device *vdev, uint32_t offset, co
 
 static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx);
 
+/* The host stops delivering discard completions and stats ticks (reset, exit). */
+static void detach_from_host(struct virtio_balloon *b)
+{
+	if (!b->loop_wired)
+		return;
+	b->host->detach(b->host_opaque);
+	b->loop_wired = false;
+}
+
 static int balloon_activate(struct virtio_device *vdev)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
@@ -656,23 +651,10 @@ static int balloon_activate(struct virtio_device *vdev)
 	for (int r = 0; r < BALLOON_Q__COUNT; r++)
 		b->qidx[r] =
 			virtio_balloon__queue_index(vdev->features_acked, (enum balloon_queue)r);
-	if (vdev->loop && !b->loop_wired) {
-		ret = event_loop__add(vdev->loop, b->dq.eventfd, EPOLLIN, balloon_discard_event, b);
-		if (ret < 0) {
-			log_error("virtio-balloon: cannot watch the discard queue: %s",
-				  strerror(-ret));
+	if (b->host && !b->loop_wired) {
+		ret = b->host->attach(b->host_opaque);
+		if (ret < 0)
 			return ret;
-		}
-		if (b->stats_timerfd >= 0) {
-			ret = event_loop__add(vdev->loop, b->stats_timerfd, EPOLLIN,
-					      balloon_stats_tick, b);
-			if (ret < 0) {
-				log_error("virtio-balloon: cannot watch the stats timer: %s",
-					  strerror(-ret));
-				event_loop__del(vdev->loop, b->dq.eventfd);
-				return ret;
-			}
-		}
 		b->loop_wired = true;
 	}
 	b->active = true;
@@ -695,12 +677,7 @@ static void balloon_reset(struct virtio_device *vdev)
 	/* Discards in flight finish first (their used entries are dropped). */
 	b->resetting = true;
 	discard_queue__drain(&b->dq);
-	if (b->loop_wired) {
-		event_loop__del(vdev->loop, b->dq.eventfd);
-		if (b->stats_timerfd >= 0)
-			event_loop__del(vdev->loop, b->stats_timerfd);
-		b->loop_wired = false;
-	}
+	detach_from_host(b);
 	b->active = false;
 	b->resetting = false;
 	b->stats_held = false;
@@ -786,7 +763,6 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 	int ret;
 
 	memset(b, 0, sizeof(*b));
-	b->stats_timerfd = -1;
 	for (int r = 0; r < BALLOON_Q__COUNT; r++)
 		b->qidx[r] = -1;
 	if (cfg->initial_target_bytes > mem->ram_size ||
@@ -808,18 +784,9 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 		log_error("virtio-balloon: out of memory");
 		goto err_free;
 	}
-	if (cfg->stats_interval_s) {
-		b->stats_timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (b->stats_timerfd < 0) {
-			ret = -errno;
-			log_error("virtio-balloon: stats timer: timerfd_create: %s",
-				  strerror(-ret));
-			goto err_free;
-		}
-	}
 	ret = discard_queue__init(&b->dq, mem, cfg->discard, 0);
 	if (ret < 0)
-		goto err_timer;
+		goto err_free;
 
 	b->vdev.ops = &balloon_ops;
 	b->vdev.priv = b;
@@ -830,10 +797,6 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 		 cfg->stats_interval_s, (unsigned long long)(cfg->initial_target_bytes >> 20));
 	return 0;
 
-err_timer:
-	if (b->stats_timerfd >= 0)
-		close(b->stats_timerfd);
-	b->stats_timerfd = -1;
 err_free:
 	free(b->ranges);
 	free(b->chain);
@@ -842,19 +805,23 @@ err_free:
 	return ret;
 }
 
+void virtio_balloon__set_host(struct virtio_balloon *b, const struct balloon_host_ops *host,
+			      void *opaque)
+{
+	b->host = host;
+	b->host_opaque = opaque;
+}
+
+bool virtio_balloon__stats_offered(const struct virtio_balloon *b)
+{
+	return b->cfg.stats_interval_s > 0;
+}
+
 void virtio_balloon__exit(struct virtio_balloon *b)
 {
-	if (b->loop_wired) {
-		event_loop__del(b->vdev.loop, b->dq.eventfd);
-		if (b->stats_timerfd >= 0)
-			event_loop__del(b->vdev.loop, b->stats_timerfd);
-		b->loop_wired = false;
-	}
+	detach_from_host(b);
 	b->resetting = true; /* completions from here on are not pushed */
 	discard_queue__exit(&b->dq);
-	if (b->stats_timerfd >= 0)
-		close(b->stats_timerfd);
-	b->stats_timerfd = -1;
 	free(b->ranges);
 	free(b->chain);
 	b->ranges = NULL;
@@ -880,7 +847,7 @@ int virtio_balloon__set_target(struct virtio_balloon *b, uint64_t bytes)
 
 int virtio_balloon__set_stats_interval(struct virtio_balloon *b, uint32_t secs)
 {
-	if (b->stats_timerfd < 0)
+	if (!virtio_balloon__stats_offered(b))
 		return -EOPNOTSUPP;
 	pthread_mutex_lock(&b->vdev.lock);
 	b->stats_interval_s = secs;

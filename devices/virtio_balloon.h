@@ -3,8 +3,9 @@
  * virtio-balloon (virtio 1.2 section 5.5, device id 5): inflate/deflate,
  * memory statistics, and free page reporting, with every discard going
  * through the io_uring discard queue. The model is pure device logic over
- * guest memory and its queues; the event-loop wiring (the discard queue's
- * eventfd, the stats timer) is added at activation. docs/virtio-balloon.md
+ * guest memory and its queues: it registers no fd and owns no timer. Its
+ * host (vmm/vm_devices.c) watches the discard queue's eventfd and runs the
+ * stats timer, through struct balloon_host_ops. docs/virtio-balloon.md
  * explains the queue layout, the ordering rule and the counters.
  */
 #ifndef MINI_VMM_VIRTIO_BALLOON_H
@@ -134,13 +135,34 @@ struct balloon_inflight {
 	enum balloon_queue role;
 };
 
+/*
+ * What the balloon asks of its host, which owns the fds and the event loop
+ * (vmm/vm_devices.c; the tests' rigs). Called with vdev.lock held, on the
+ * thread that activates or resets the device or sets the stats interval.
+ */
+struct balloon_host_ops {
+	/*
+	 * At activation. Until detach, call virtio_balloon__discards_ready()
+	 * whenever the discard queue's eventfd (dq.eventfd) is readable, and
+	 * virtio_balloon__stats_tick() whenever the stats timer fires. 0 or
+	 * -errno after a log line.
+	 */
+	int (*attach)(void *opaque);
+	/* At reset and exit: stop both. */
+	void (*detach)(void *opaque);
+	/* Fire the stats timer every interval_s seconds from now; 0 stops it. */
+	void (*set_stats_timer)(void *opaque, uint32_t interval_s);
+};
+
 struct virtio_balloon {
 	struct virtio_device vdev; /* vdev.priv == this */
 	struct balloon_config cfg;
 	const struct guest_mem *mem;
 	struct discard_queue dq;
-	int stats_timerfd; /* -1 unless STATS_VQ is offered */
 	uint32_t stats_interval_s;
+	/* Its host: NULL (a test driving the model alone) delivers nothing. */
+	const struct balloon_host_ops *host;
+	void *host_opaque;
 
 	/* Config space (5.5.4), host byte order here, little-endian on the wire. */
 	uint32_t num_pages;
@@ -151,7 +173,7 @@ struct virtio_balloon {
 	/* Between activate and reset. */
 	bool active;
 	bool resetting;
-	bool loop_wired;
+	bool loop_wired;	    /* attached to its host (host->attach succeeded) */
 	int qidx[BALLOON_Q__COUNT]; /* queue index per role, -1 if absent */
 	bool stats_held;	    /* the driver's stats buffer, kept until the next tick */
 	uint16_t stats_head;
@@ -167,13 +189,23 @@ struct virtio_balloon {
 /*
  * Set up the device model and its discard queue (which picks and verifies
  * the discard method, logged). vdev.lock is the transport's: call
- * virtio_mmio__init() on b->vdev afterwards; set vdev.loop before DRIVER_OK.
- * 0 or -errno with a log line saying what to change.
+ * virtio_mmio__init() on b->vdev afterwards; give it its host before
+ * DRIVER_OK. 0 or -errno with a log line saying what to change.
  */
 int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *cfg,
 			 const struct guest_mem *mem);
+/* Give b its host (before DRIVER_OK). */
+void virtio_balloon__set_host(struct virtio_balloon *b, const struct balloon_host_ops *host,
+			      void *opaque);
 /* Drain in-flight discards and free everything. The device must be quiet. */
 void virtio_balloon__exit(struct virtio_balloon *b);
+
+/* The host, on the device thread: the discard queue's eventfd is readable. Takes vdev.lock. */
+void virtio_balloon__discards_ready(struct virtio_balloon *b);
+/* The host, on the device thread: the stats timer fired. Takes vdev.lock. */
+void virtio_balloon__stats_tick(struct virtio_balloon *b);
+/* Whether the device offers STATS_VQ (fixed at init: stats-interval > 0). */
+bool virtio_balloon__stats_offered(const struct virtio_balloon *b);
 
 /*
  * Ask the guest to hold `bytes` in its balloon (num_pages = bytes / 4 KiB,

@@ -23,6 +23,7 @@
 #include "vmm/reclaim_tracker.h"
 #include "vmm/seccomp.h"
 #include "vmm/vcpu.h"
+#include "vmm/vm_devices.h"
 #include "vmm/vm_sample.h"
 
 #include <errno.h>
@@ -73,6 +74,7 @@ struct vm {
 	struct virtio_slot virtio[VM_MAX_VIRTIO];
 	unsigned int nr_virtio;
 	struct virtio_balloon *balloon;
+	struct balloon_wiring balloon_wiring; /* its discard queue and stats timer on the loop */
 
 	pthread_mutex_t tracker_lock;
 	struct reclaim_tracker tracker;
@@ -314,7 +316,6 @@ static int add_virtio_device(struct vm *vm, struct virtio_device *vdev)
 	irq = LAYOUT_VIRTIO_IRQ_BASE + vm->nr_virtio;
 	slot->vm = vm;
 	vdev->mem = &vm->mem;
-	vdev->loop = &vm->loop;
 	ret = virtio_mmio__init(&slot->mmio, vdev, base, irq);
 	if (ret < 0)
 		return ret;
@@ -368,6 +369,9 @@ static int setup_balloon(struct vm *vm)
 	if (!vm->balloon)
 		return -ENOMEM;
 	ret = virtio_balloon__init(vm->balloon, &bcfg, &vm->mem);
+	if (ret < 0)
+		return ret;
+	ret = vm_devices__wire_balloon(&vm->balloon_wiring, vm->balloon, &vm->loop);
 	if (ret < 0)
 		return ret;
 	return add_virtio_device(vm, &vm->balloon->vdev);
@@ -652,6 +656,7 @@ static void vm_teardown(struct vm *vm)
 			 (unsigned long long)ds.op_errors,
 			 (unsigned long long)bs.rejected[BALLOON_REJ_VQ]);
 		virtio_balloon__exit(vm->balloon);
+		vm_devices__unwire_balloon(&vm->balloon_wiring);
 		free(vm->balloon);
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus_created; i++)

@@ -28,7 +28,7 @@ void vm_sample__fill(struct vm_sample *s, const struct guest_mem *mem, struct vi
 	/* Fixed at init: the offered features, the discard method and why. */
 	bs->deflate_on_oom = b->cfg.deflate_on_oom;
 	bs->reporting = b->cfg.reporting;
-	bs->stats_enabled = b->stats_timerfd >= 0;
+	bs->stats_enabled = virtio_balloon__stats_offered(b);
 	copy_name(bs->discard_method, sizeof(bs->discard_method),
 		  discard_queue__method_name(&b->dq));
 	copy_name(bs->discard_engine, sizeof(bs->discard_engine), b->dq.sync ? "sync" : "io_uring");

@@ -153,7 +153,7 @@ void rig_init(struct rig *r, enum discard_method method)
 	cfg.discard = method;
 	CHECK_EQ(event_loop__init(&r->loop), 0);
 	CHECK_EQ(virtio_balloon__init(&r->b, &cfg, &ram->mem), 0);
-	r->b.vdev.loop = &r->loop;
+	CHECK_EQ(vm_devices__wire_balloon(&r->wiring, &r->b, &r->loop), 0);
 	r->b.vdev.raise_irq = count_irq;
 	r->b.vdev.irq_opaque = r;
 	CHECK_EQ(virtio_mmio__init(&r->mmio, &r->b.vdev, RIG_MMIO_BASE, RIG_IRQ), 0);
@@ -232,6 +232,7 @@ void rig_exit(struct rig *r)
 	if (r->device_thread_running)
 		pthread_join(r->device_thread, NULL);
 	virtio_balloon__exit(&r->b);
+	vm_devices__unwire_balloon(&r->wiring);
 	virtio_mmio__exit(&r->mmio);
 	for (unsigned int q = 0; q < RIG_QUEUES; q++)
 		close(r->notify_fd[q]);

@@ -27,6 +27,7 @@
 #include "fake_virtq.h"
 #include "testlib.h"
 #include "base/event_loop.h"
+#include "vmm/vm_devices.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -57,6 +58,7 @@ struct rig {
 	struct virtio_balloon b;
 	struct virtio_mmio_dev mmio;
 	struct event_loop loop;
+	struct balloon_wiring wiring; /* the balloon on the loop, as vm.c wires it */
 	pthread_t device_thread;
 	bool device_thread_running;
 	int notify_fd[RIG_QUEUES];

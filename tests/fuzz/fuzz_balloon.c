@@ -31,6 +31,7 @@
 
 #include "devices/virtio_balloon.h"
 #include "base/event_loop.h"
+#include "vmm/vm_devices.h"
 
 #include <endian.h>
 #include <string.h>
@@ -50,6 +51,7 @@
 static struct fuzz_ram ram;
 static struct virtio_balloon balloon;
 static struct event_loop loop;
+static struct balloon_wiring wiring;
 
 /* The driver's side of each queue. */
 static struct drv_queue {
@@ -302,7 +304,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_ASSERT(pthread_mutex_init(&vdev->lock, NULL) == 0);
-	vdev->loop = &loop;
+	if (vm_devices__wire_balloon(&wiring, &balloon, &loop) < 0) {
+		virtio_balloon__exit(&balloon);
+		event_loop__exit(&loop);
+		return 0;
+	}
 	FUZZ_ASSERT((features & ~vdev->ops->get_features(vdev)) == 0);
 	bring_up();
 
@@ -374,6 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(unsigned long long)st->completions_after_reset);
 	}
 	virtio_balloon__exit(&balloon);
+	vm_devices__unwire_balloon(&wiring);
 	pthread_mutex_destroy(&vdev->lock);
 	event_loop__exit(&loop);
 	return 0;

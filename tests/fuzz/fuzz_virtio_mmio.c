@@ -29,6 +29,7 @@
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_mmio.h"
 #include "base/event_loop.h"
+#include "vmm/vm_devices.h"
 
 #include <string.h>
 #include <sys/epoll.h>
@@ -41,6 +42,7 @@ static struct fuzz_ram ram;
 static struct virtio_balloon balloon;
 static struct virtio_mmio_dev mmio;
 static struct event_loop loop;
+static struct balloon_wiring wiring;
 static unsigned int irqs;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -131,7 +133,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		event_loop__exit(&loop);
 		return 0;
 	}
-	vdev->loop = &loop;
+	if (vm_devices__wire_balloon(&wiring, &balloon, &loop) < 0) {
+		virtio_balloon__exit(&balloon);
+		event_loop__exit(&loop);
+		return 0;
+	}
 	vdev->raise_irq = count_irq;
 	FUZZ_ASSERT(virtio_mmio__init(&mmio, vdev, 0xd0000000ULL, 5) == 0);
 	mmio.kick = kick;
@@ -199,6 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(unsigned long long)balloon.stats.inflate_pages, irqs);
 	virtio_mmio__exit(&mmio);
 	virtio_balloon__exit(&balloon);
+	vm_devices__unwire_balloon(&wiring);
 	event_loop__exit(&loop);
 	return 0;
 }

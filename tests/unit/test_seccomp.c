@@ -23,6 +23,7 @@
 #include "testlib.h"
 #include "base/event_loop.h"
 #include "vmm/seccomp.h"
+#include "vmm/vm_devices.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -402,6 +403,7 @@ static void balloon_work(enum seccomp_role role)
 	static struct virtio_balloon b;
 	static struct fake_virtq fq[4];
 	static struct event_loop loop;
+	static struct balloon_wiring wiring;
 	struct virtio_device *vdev = &b.vdev;
 	struct balloon_config cfg;
 	uint64_t pool;
@@ -413,7 +415,8 @@ static void balloon_work(enum seccomp_role role)
 	if (fake_ram__init(&ram, FAKE_RAM_GPA, 32 * MiB) || event_loop__init(&loop) ||
 	    virtio_balloon__init(&b, &cfg, &ram.mem) || pthread_mutex_init(&vdev->lock, NULL))
 		_exit(CHILD_WRONG_RESULT);
-	vdev->loop = &loop;
+	if (vm_devices__wire_balloon(&wiring, &b, &loop))
+		_exit(CHILD_WRONG_RESULT);
 	vdev->features_acked = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_BALLOON_F_REPORTING) |
 			       (1ULL << VIRTIO_BALLOON_F_STATS_VQ);
 	for (unsigned int i = 0; i < 4; i++) {

@@ -11,6 +11,7 @@
 #include "fake_virtq.h"
 #include "testlib.h"
 #include "base/event_loop.h"
+#include "vmm/vm_devices.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -732,6 +733,7 @@ static bool wait_used_locked(struct rig *r, enum balloon_queue role, int ms, uin
 static void test_stats_and_loop(void)
 {
 	struct balloon_config cfg = cfg_default();
+	struct balloon_wiring wiring;
 	struct loop_thread lt;
 	struct rig r;
 	uint32_t id;
@@ -743,7 +745,7 @@ static void test_stats_and_loop(void)
 	rig_init(&r, &cfg, F(VIRTIO_BALLOON_F_STATS_VQ) | F(VIRTIO_BALLOON_F_REPORTING));
 	pthread_mutex_lock(&r.b.vdev.lock);
 	r.b.vdev.ops->reset(&r.b.vdev);
-	r.b.vdev.loop = &lt.loop;
+	CHECK_EQ(vm_devices__wire_balloon(&wiring, &r.b, &lt.loop), 0);
 	r.b.vdev.features_acked = F(VIRTIO_F_VERSION_1) | F(VIRTIO_BALLOON_F_STATS_VQ) |
 				  F(VIRTIO_BALLOON_F_REPORTING);
 	for (unsigned int i = 0; i < r.nq; i++)
@@ -821,6 +823,7 @@ static void test_stats_and_loop(void)
 	event_loop__stop(&lt.loop);
 	pthread_join(lt.tid, NULL);
 	rig_exit(&r);
+	vm_devices__unwire_balloon(&wiring);
 	event_loop__exit(&lt.loop);
 }
 
