@@ -250,8 +250,8 @@ static void reject_chain(struct virtio_balloon *b, enum balloon_queue role, unsi
 
 /*
  * The discard queue finished every op of a chain: now, and only now, the
- * chain goes back to the driver. Runs with vdev->lock held (from our
- * eventfd callback, or from drain() inside reset).
+ * chain goes back to the driver. Runs with vdev->lock held (from
+ * virtio_balloon__discards_ready(), or from drain() inside reset).
  */
 static void balloon_discard_done(void *cookie, const struct discard_result *res)
 {
