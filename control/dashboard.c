@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The dashboard's server side: the page (GET /dashboard, compiled in from
- * dashboard.html), its feed (GET /dashboard/data: the values now, the
+ * The dashboard's server side: the page (GET /dashboard: dashboard.html,
+ * compiled into the binary by dashboard.cmake, so it needs no files and no
+ * network), its feed (GET /dashboard/data: the values now, the
  * sampler's history, the report latency histogram) and, on the metrics
  * listener, "/" redirecting a browser to it.
  */
-#include "dashboard.h"
 #include "api_internal.h"
 
 #include <stdlib.h>
@@ -14,17 +14,12 @@
 /* Generated from control/dashboard.html by control/dashboard.cmake: dashboard_html[]. */
 #include "dashboard_html.h"
 
-const void *dashboard__html(size_t *len)
-{
-	*len = sizeof(dashboard_html);
-	return dashboard_html;
-}
-
 void api_get_dashboard(struct api_request *req, struct api_reply *r)
 {
 	r->status = 200;
 	r->content_type = "text/html; charset=utf-8";
-	r->static_body = dashboard__html(&r->len);
+	r->static_body = dashboard_html;
+	r->len = sizeof(dashboard_html);
 }
 
 void api_get_root_redirect(struct api_request *req, struct api_reply *r)
