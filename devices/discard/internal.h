@@ -35,7 +35,7 @@ struct discard_op {
 	uint64_t len;
 	uint64_t start_ns;
 	int res;   /* page worker: its result, read by the owner */
-	bool noop; /* page worker: test hook inject_noop_ops */
+	bool noop; /* page worker: faults->inject_noop_ops */
 };
 
 struct discard_report {
@@ -63,6 +63,18 @@ struct discard_probe {
 	uint64_t len;
 	int fd;
 };
+
+/*
+ * Fault injection: whether one of the next-N faults counted in *left (a
+ * field of dq->faults) applies now; consumes it.
+ */
+static inline bool discard_fault__take(unsigned int *left)
+{
+	if (!*left)
+		return false;
+	(*left)--;
+	return true;
+}
 
 /* queue.c */
 void discard_histogram__add(struct discard_histogram *h, uint64_t ns);

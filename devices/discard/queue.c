@@ -226,10 +226,8 @@ void discard_op__complete(struct discard_queue *dq, struct discard_op *op, int r
 		rep->result.op_errors++;
 		dq->stats.sync_retries++;
 		res = discard_method__run_sync(dq->method, op);
-		if (dq->inject_retry_failures) {
-			dq->inject_retry_failures--;
+		if (dq->faults && discard_fault__take(&dq->faults->inject_retry_failures))
 			res = -EIO;
-		}
 		if (res < 0) {
 			dq->stats.acked_without_discard++;
 			dq->stats.bytes_acked_without_discard += op->len;
@@ -277,7 +275,8 @@ static bool work_left(struct discard_queue *dq)
 
 static bool goes_to_worker(const struct discard_queue *dq, const struct discard_op *op)
 {
-	return dq->worker && !dq->ring_only && op->len < DISCARD_PAGE_OP_MAX;
+	return dq->worker && !(dq->faults && dq->faults->ring_only) &&
+	       op->len < DISCARD_PAGE_OP_MAX;
 }
 
 /*
@@ -320,10 +319,8 @@ static unsigned int route_ops(struct discard_queue *dq, struct discard_report *r
 			struct discard_op *op = &rep->ops[i++];
 
 			op->start_ns = now;
-			if (dq->inject_noop_ops) {
-				dq->inject_noop_ops--;
+			if (dq->faults && discard_fault__take(&dq->faults->inject_noop_ops))
 				op->noop = true;
-			}
 			b->n++;
 		}
 		discard_worker__push(dq, b);
@@ -411,7 +408,7 @@ int discard_queue__process_completions(struct discard_queue *dq)
 	uint64_t counter;
 	int done = 0;
 
-	if (dq->hold_completions)
+	if (dq->faults && dq->faults->hold_completions)
 		return 0;
 	if (read(dq->eventfd, &counter, sizeof(counter)) < 0) {
 		/* EAGAIN: called without an event, fine. */
@@ -446,9 +443,10 @@ int discard_queue__process_completions(struct discard_queue *dq)
 
 void discard_queue__drain(struct discard_queue *dq)
 {
-	bool held = dq->hold_completions;
+	bool held = dq->faults && dq->faults->hold_completions;
 
-	dq->hold_completions = false;
+	if (held)
+		dq->faults->hold_completions = false;
 	while (dq->stats.reports_in_flight) {
 		if (dq->ring && dq->ops_in_ring) {
 			discard_ring__wait(dq);
@@ -460,7 +458,8 @@ void discard_queue__drain(struct discard_queue *dq)
 		}
 		discard_queue__process_completions(dq);
 	}
-	dq->hold_completions = held;
+	if (held)
+		dq->faults->hold_completions = true;
 }
 
 void discard_queue__exit(struct discard_queue *dq)

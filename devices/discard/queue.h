@@ -149,7 +149,15 @@ struct discard_queue {
 
 	struct discard_stats stats;
 
-	/* Test hooks. */
+	struct discard_faults *faults; /* NULL (always, in mini-vmm): no fault injection */
+};
+
+/*
+ * Fault injection, for the tests and the fuzzers (docs/fuzzing.md): point
+ * dq->faults at one after init. The owner's thread (or lock) guards it, as
+ * it guards the queue.
+ */
+struct discard_faults {
 	bool hold_completions;		    /* process_completions() reaps nothing while set */
 	bool ring_only;			    /* small ops go on the ring too (no page worker) */
 	unsigned int inject_ring_failures;  /* fail the next N ring or page worker ops (-EIO) */
@@ -196,7 +204,7 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
  */
 int discard_queue__process_completions(struct discard_queue *dq);
 
-/* Block until nothing is in flight (reset, shutdown). Ignores hold_completions. */
+/* Block until nothing is in flight (reset, shutdown). Ignores faults->hold_completions. */
 void discard_queue__drain(struct discard_queue *dq);
 
 const char *discard_queue__method_name(const struct discard_queue *dq);

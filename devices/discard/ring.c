@@ -33,7 +33,7 @@ static int restrict_ring(struct discard_queue *dq)
 		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_MADVISE},
 		{.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_FALLOCATE},
 		{.opcode = IORING_RESTRICTION_SQE_OP,
-		 .sqe_op = IORING_OP_NOP}, /* inject_noop_ops */
+		 .sqe_op = IORING_OP_NOP}, /* warm-up, faults->inject_noop_ops */
 		/* Chains (discard_ring__fill); IOSQE_ASYNC: straight to io-wq. */
 		{.opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED,
 		 .sqe_flags = IOSQE_IO_LINK | IOSQE_ASYNC},
@@ -159,9 +159,9 @@ void discard_ring__exit(struct discard_queue *dq)
 static void prep_op(struct discard_queue *dq, struct io_uring_sqe *sqe, struct discard_op *op)
 {
 	op->start_ns = clock__mono_ns();
-	if (dq->inject_noop_ops) {
-		/* Test hook: "succeed" without discarding, like a method that frees nothing. */
-		dq->inject_noop_ops--;
+	if (dq->faults && discard_fault__take(&dq->faults->inject_noop_ops)) {
+		/* Fault injection: "succeed" without discarding, like a method that frees nothing.
+		 */
 		io_uring_prep_nop(sqe);
 		io_uring_sqe_set_data(sqe, op);
 	} else {
@@ -336,10 +336,8 @@ void discard_ring__reap(struct discard_queue *dq, unsigned int budget)
 			dq->nops_in_ring--; /* discard_ring__warm_up_thread's NOP */
 			continue;
 		}
-		if (dq->inject_ring_failures) {
-			dq->inject_ring_failures--;
+		if (dq->faults && discard_fault__take(&dq->faults->inject_ring_failures))
 			res = -EIO;
-		}
 		dq->ops_in_ring--;
 		discard_histogram__add(&dq->stats.op_latency, clock__mono_ns() - op->start_ns);
 		discard_op__complete(dq, op, res);

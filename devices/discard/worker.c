@@ -343,10 +343,8 @@ void discard_worker__reap(struct discard_queue *dq, unsigned int budget)
 			struct discard_op *op = &b->ops[i];
 			int res = op->res;
 
-			if (dq->inject_ring_failures) {
-				dq->inject_ring_failures--;
+			if (dq->faults && discard_fault__take(&dq->faults->inject_ring_failures))
 				res = -EIO;
-			}
 			discard_histogram__add(&dq->stats.op_latency, now - op->start_ns);
 			discard_op__complete(dq, op, res);
 		}

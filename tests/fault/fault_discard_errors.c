@@ -171,7 +171,7 @@ static void test_uring(void)
 
 	/* EAGAIN on the retry after a failed ring op (-EIO from the hook). */
 	pthread_mutex_lock(&r.b.vdev.lock);
-	r.b.dq.inject_ring_failures = 1;
+	r.faults.inject_ring_failures = 1;
 	pthread_mutex_unlock(&r.b.vdev.lock);
 	fault_inject.fail_errno = EAGAIN;
 	fault_inject.fail_count = 1;
@@ -183,13 +183,13 @@ static void test_uring(void)
 				 "ring op EIO, retry EAGAIN:", false);
 	/* A failed ring op whose retry works: discarded after all. */
 	pthread_mutex_lock(&r.b.vdev.lock);
-	r.b.dq.inject_ring_failures = 1;
+	r.faults.inject_ring_failures = 1;
 	pthread_mutex_unlock(&r.b.vdev.lock);
 	report_and_check(&r, r.pool + 12 * MiB, 2 * MiB, true, 1, 0, "ring op EIO, retry ok:");
 	/* Both hooks: the retry fails with the hook's -EIO. */
 	pthread_mutex_lock(&r.b.vdev.lock);
-	r.b.dq.inject_ring_failures = 1;
-	r.b.dq.inject_retry_failures = 1;
+	r.faults.inject_ring_failures = 1;
+	r.faults.inject_retry_failures = 1;
 	pthread_mutex_unlock(&r.b.vdev.lock);
 	report_and_check_content(&r, r.pool + 16 * MiB, 2 * MiB, false, 1, 1,
 				 "ring op EIO, retry EIO:", false);

@@ -153,6 +153,7 @@ void rig_init(struct rig *r, enum discard_method method)
 	cfg.discard = method;
 	CHECK_EQ(event_loop__init(&r->loop), 0);
 	CHECK_EQ(virtio_balloon__init(&r->b, &cfg, &ram->mem), 0);
+	r->b.dq.faults = &r->faults;
 	CHECK_EQ(vm_devices__wire_balloon(&r->wiring, &r->b, &r->loop), 0);
 	r->b.vdev.raise_irq = count_irq;
 	r->b.vdev.irq_opaque = r;
@@ -296,7 +297,7 @@ void rig_set_hold(struct rig *r, bool hold)
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&r->b.vdev.lock);
-	r->b.dq.hold_completions = hold;
+	r->faults.hold_completions = hold;
 	/* -ENOENT while the device is not active: nothing to watch then. */
 	event_loop__mod(&r->loop, r->b.dq.eventfd, hold ? 0 : EPOLLIN);
 	pthread_mutex_unlock(&r->b.vdev.lock);

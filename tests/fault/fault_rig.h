@@ -12,8 +12,9 @@
  *    vm.c wires them.
  * The test's own threads play the vCPUs and the guest driver.
  *
- * Faults come from the discard queue's test hooks (hold_completions,
- * inject_ring_failures, inject_retry_failures), from the kernel itself (an
+ * Faults come from the discard queue's fault injection (struct
+ * discard_faults: hold_completions, inject_ring_failures,
+ * inject_retry_failures), from the kernel itself (an
  * mlocked range makes MADV_DONTNEED fail with EINVAL, an unmapped one with
  * ENOMEM), and from fault_inject below: the tier links with
  * -Wl,--wrap=madvise, so the discard engine's synchronous madvise() calls on
@@ -59,6 +60,7 @@ struct rig {
 	struct virtio_mmio_dev mmio;
 	struct event_loop loop;
 	struct balloon_wiring wiring; /* the balloon on the loop, as vm.c wires it */
+	struct discard_faults faults; /* the discard queue's, injected by the tests */
 	pthread_t device_thread;
 	bool device_thread_running;
 	int notify_fd[RIG_QUEUES];

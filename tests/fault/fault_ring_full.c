@@ -165,7 +165,7 @@ int main(void)
 	rig_watchdog(120, "fault_ring_full");
 	rig_init(&r, DISCARD_METHOD_AUTO);
 	CHECK(!r.b.dq.sync);
-	r.b.dq.ring_only = true; /* 4 KiB pages fill the ring, not the page worker */
+	r.faults.ring_only = true; /* 4 KiB pages fill the ring, not the page worker */
 	test_big_reports(&r);
 	test_full_and_held(&r);
 	rig_expect_healthy(&r, r.pool + 56 * MiB, 2 * MiB);

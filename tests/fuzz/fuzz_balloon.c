@@ -52,6 +52,7 @@ static struct fuzz_ram ram;
 static struct virtio_balloon balloon;
 static struct event_loop loop;
 static struct balloon_wiring wiring;
+static struct discard_faults faults;
 
 /* The driver's side of each queue. */
 static struct drv_queue {
@@ -309,6 +310,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		event_loop__exit(&loop);
 		return 0;
 	}
+	faults = (struct discard_faults){0};
+	balloon.dq.faults = &faults;
 	FUZZ_ASSERT((features & ~vdev->ops->get_features(vdev)) == 0);
 	bring_up();
 
@@ -328,7 +331,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 4:
 			pthread_mutex_lock(&vdev->lock);
-			balloon.dq.hold_completions = !balloon.dq.hold_completions;
+			faults.hold_completions = !faults.hold_completions;
 			pthread_mutex_unlock(&vdev->lock);
 			break;
 		case 5:
@@ -353,7 +356,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	pthread_mutex_lock(&vdev->lock);
-	balloon.dq.hold_completions = false;
+	faults.hold_completions = false;
 	vdev->ops->reset(vdev);
 	pthread_mutex_unlock(&vdev->lock);
 	FUZZ_ASSERT(balloon.dq.stats.reports_in_flight == 0);

@@ -43,6 +43,7 @@ static struct virtio_balloon balloon;
 static struct virtio_mmio_dev mmio;
 static struct event_loop loop;
 static struct balloon_wiring wiring;
+static struct discard_faults faults;
 static unsigned int irqs;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -138,6 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		event_loop__exit(&loop);
 		return 0;
 	}
+	faults = (struct discard_faults){0};
+	balloon.dq.faults = &faults;
 	vdev->raise_irq = count_irq;
 	FUZZ_ASSERT(virtio_mmio__init(&mmio, vdev, 0xd0000000ULL, 5) == 0);
 	mmio.kick = kick;
@@ -168,7 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 4:
 			pthread_mutex_lock(&vdev->lock);
-			balloon.dq.hold_completions = !balloon.dq.hold_completions;
+			faults.hold_completions = !faults.hold_completions;
 			pthread_mutex_unlock(&vdev->lock);
 			break;
 		default:
@@ -179,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* The driver resets the device: everything in flight is finished or dropped. */
-	balloon.dq.hold_completions = false;
+	faults.hold_completions = false;
 	memset(buf, 0, sizeof(buf));
 	virtio_mmio__io(&mmio, VIRTIO_MMIO_STATUS, buf, 4, true);
 	FUZZ_ASSERT(vdev->status == 0);

@@ -32,6 +32,7 @@ struct rig {
 	struct virtio_balloon b;
 	struct fake_virtq fq[3]; /* inflate, deflate, reporting */
 	uint64_t pool;
+	struct discard_faults faults; /* the discard queue's, injected by the tests */
 };
 
 static void rig_init(struct rig *r, enum discard_method method)
@@ -44,6 +45,7 @@ static void rig_init(struct rig *r, enum discard_method method)
 	cfg.discard = method;
 	CHECK_EQ(fake_ram__init(&r->ram, FAKE_RAM_GPA, RAM_SIZE), 0);
 	CHECK_EQ(virtio_balloon__init(&r->b, &cfg, &r->ram.mem), 0);
+	r->b.dq.faults = &r->faults;
 	CHECK_EQ(pthread_mutex_init(&vdev->lock, NULL), 0);
 	vdev->features_acked = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_INDIRECT_DESC) |
 			       (1ULL << VIRTIO_BALLOON_F_REPORTING);
@@ -107,7 +109,7 @@ static void test_held_report(void)
 	rq = &r.fq[2];
 	struct fake_buf buf[] = {{r.pool, 4 * MiB, true}, {r.pool + 8 * MiB, 2 * MiB, true}};
 
-	r.b.dq.hold_completions = true;
+	r.faults.hold_completions = true;
 	head = fake_virtq__add_chain(rq, buf, 2);
 	kick(&r, 2);
 	/* Give the kernel all the time it needs to finish the discards... */
@@ -128,7 +130,7 @@ static void test_held_report(void)
 	CHECK_EQ(id, bad);
 	CHECK(!fake_virtq__get_used(rq, &id, &len));
 
-	r.b.dq.hold_completions = false;
+	r.faults.hold_completions = false;
 	for (int i = 0; i < 100 && fake_virtq__used_idx(rq) < 2; i++)
 		pump(&r, 20);
 	CHECK(fake_virtq__get_used(rq, &id, &len));
@@ -154,7 +156,7 @@ static void test_several_in_flight(void)
 	unsigned int got = 0;
 
 	rig_init(&r, DISCARD_METHOD_AUTO);
-	r.b.dq.hold_completions = true;
+	r.faults.hold_completions = true;
 	for (unsigned int i = 0; i < 4; i++) {
 		struct fake_buf b[] = {{r.pool + i * 4 * MiB, 2 * MiB, true},
 				       {r.pool + i * 4 * MiB + 2 * MiB, 4096, true}};
@@ -178,7 +180,7 @@ static void test_several_in_flight(void)
 	CHECK_EQ(fake_virtq__used_idx(&r.fq[0]), 0);
 	CHECK_EQ(r.b.dq.stats.reports_in_flight, 5);
 
-	r.b.dq.hold_completions = false;
+	r.faults.hold_completions = false;
 	for (int i = 0; i < 200 && got < 4; i++) {
 		pump(&r, 20);
 		while (fake_virtq__get_used(&r.fq[2], &id, &len)) {
@@ -219,7 +221,7 @@ static void test_out_of_order(void)
 	bool big_done = false, small_done = false;
 
 	rig_init(&r, DISCARD_METHOD_AUTO);
-	r.b.dq.ring_only = true; /* 4 KiB ops would go to the page worker */
+	r.faults.ring_only = true; /* 4 KiB ops would go to the page worker */
 	/* Every other page: nothing coalesces. 2 chains x 200 ops > 256 ring slots. */
 	for (unsigned int i = 0; i < BIG; i++)
 		big[i] = (struct fake_buf){r.pool + (uint64_t)i * 2 * 4096, 4096, true};
@@ -263,8 +265,8 @@ static void test_failure_still_acked(void)
 	rig_init(&r, DISCARD_METHOD_AUTO);
 	struct fake_buf buf[] = {{r.pool, 2 * MiB, true}};
 
-	r.b.dq.inject_ring_failures = 1;
-	r.b.dq.inject_retry_failures = 1;
+	r.faults.inject_ring_failures = 1;
+	r.faults.inject_retry_failures = 1;
 	head = fake_virtq__add_chain(&r.fq[2], buf, 1);
 	kick(&r, 2);
 	for (int i = 0; i < 100 && !fake_virtq__used_idx(&r.fq[2]); i++)

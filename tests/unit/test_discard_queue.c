@@ -317,6 +317,7 @@ static void test_deferred(void)
 	const uint64_t size = 8 * MiB;
 	static struct discard_range ranges[REPORTS][PER_REPORT];
 	struct done_rec d[REPORTS] = {{0}};
+	struct discard_faults faults = {0};
 	struct discard_queue dq;
 	struct guest_mem mem;
 	uint8_t *hva;
@@ -324,7 +325,8 @@ static void test_deferred(void)
 	CHECK_EQ(guest_mem__init(&mem, size, GUEST_MEM_ANON), 0);
 	hva = guest_mem__translate(&mem, 0, size);
 	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
-	dq.ring_only = true; /* 4 KiB ops would go to the page worker */
+	dq.faults = &faults;
+	faults.ring_only = true; /* 4 KiB ops would go to the page worker */
 	fill(&mem, 0, size);
 	/* Every other page: nothing coalesces, one op per range. */
 	for (unsigned int r = 0; r < REPORTS; r++)
@@ -364,15 +366,17 @@ static void test_deferred(void)
 static void test_failures(void)
 {
 	const struct discard_range r[] = {{0, 4096}, {2 * 4096, 4096}, {4 * 4096, 4096}};
+	struct discard_faults faults = {0};
 	struct discard_queue dq;
 	struct guest_mem mem;
 	struct done_rec d = {0};
 
 	CHECK_EQ(guest_mem__init(&mem, 4 * MiB, GUEST_MEM_ANON), 0);
 	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	dq.faults = &faults;
 	fill(&mem, 0, 4 * MiB);
 
-	dq.inject_ring_failures = 2;
+	faults.inject_ring_failures = 2;
 	CHECK_EQ(discard_queue__submit(&dq, r, 3, on_done, &d), 0);
 	wait_done(&dq, &d);
 	CHECK_EQ(d.res.op_errors, 2);
@@ -385,8 +389,8 @@ static void test_failures(void)
 
 	fill(&mem, 0, 4 * MiB);
 	d.calls = 0;
-	dq.inject_ring_failures = 3;
-	dq.inject_retry_failures = 1;
+	faults.inject_ring_failures = 3;
+	faults.inject_retry_failures = 1;
 	CHECK_EQ(discard_queue__submit(&dq, r, 3, on_done, &d), 0);
 	wait_done(&dq, &d); /* the report completes all the same */
 	CHECK_EQ(d.res.op_errors, 3);
@@ -406,14 +410,16 @@ static void test_failures(void)
 static void test_ineffective_method(void)
 {
 	const struct discard_range r[] = {{0, 2 * MiB}, {2 * MiB, 2 * MiB}};
+	struct discard_faults faults = {0};
 	struct discard_queue dq;
 	struct guest_mem mem;
 	struct done_rec d = {0};
 
 	CHECK_EQ(guest_mem__init(&mem, 8 * MiB, GUEST_MEM_ANON), 0);
 	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	dq.faults = &faults;
 	fill(&mem, 0, 8 * MiB);
-	dq.inject_noop_ops = 1; /* r[0] and r[1] are adjacent: one op */
+	faults.inject_noop_ops = 1; /* r[0] and r[1] are adjacent: one op */
 	CHECK_EQ(discard_queue__submit(&dq, r, 2, on_done, &d), 0);
 	wait_done(&dq, &d);
 	CHECK_EQ(dq.stats.ineffective_ops, 1);
@@ -437,6 +443,7 @@ static void test_ineffective_method(void)
 static void test_sync_and_hold(void)
 {
 	const struct discard_range r = {1 * MiB, 1 * MiB};
+	struct discard_faults faults = {0};
 	struct discard_queue dq;
 	struct guest_mem mem;
 	struct done_rec d = {0};
@@ -444,19 +451,20 @@ static void test_sync_and_hold(void)
 
 	CHECK_EQ(guest_mem__init(&mem, 4 * MiB, GUEST_MEM_MEMFD), 0);
 	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_SYNC, 0), 0);
+	dq.faults = &faults;
 	CHECK(dq.sync);
 	CHECK(dq.ring == NULL);
 	CHECK_EQ(dq.method, DISCARD_METHOD_PUNCH_HOLE);
 	fill(&mem, 0, 4 * MiB);
 
-	dq.hold_completions = true;
+	faults.hold_completions = true;
 	CHECK_EQ(discard_queue__submit(&dq, &r, 1, on_done, &d), 0);
 	CHECK_EQ(d.calls, 0);
 	pfd = (struct pollfd){.fd = dq.eventfd, .events = POLLIN};
 	CHECK_EQ(poll(&pfd, 1, 0), 1); /* the owner is told */
 	CHECK_EQ(discard_queue__process_completions(&dq), 0);
 	CHECK_EQ(d.calls, 0);
-	dq.hold_completions = false;
+	faults.hold_completions = false;
 	CHECK_EQ(discard_queue__process_completions(&dq), 1);
 	CHECK_EQ(d.calls, 1);
 	CHECK_EQ(d.res.bytes_discarded, 1 * MiB);
@@ -468,14 +476,15 @@ static void test_sync_and_hold(void)
 	/* With io_uring: held completions keep the report open until released. */
 	CHECK_EQ(guest_mem__init(&mem, 4 * MiB, GUEST_MEM_ANON), 0);
 	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	dq.faults = &faults;
 	d.calls = 0;
-	dq.hold_completions = true;
+	faults.hold_completions = true;
 	CHECK_EQ(discard_queue__submit(&dq, &r, 1, on_done, &d), 0);
 	usleep(200 * 1000); /* time for the op to complete in the kernel */
 	CHECK_EQ(discard_queue__process_completions(&dq), 0);
 	CHECK_EQ(d.calls, 0);
 	CHECK_EQ(dq.stats.reports_in_flight, 1);
-	dq.hold_completions = false;
+	faults.hold_completions = false;
 	wait_done(&dq, &d);
 	CHECK_EQ(dq.stats.reports_in_flight, 0);
 	discard_queue__exit(&dq);
@@ -530,6 +539,7 @@ static void test_page_worker(enum guest_mem_backend backend)
 	enum { PAGES = 600, LOCKED = 300 };
 	static struct discard_range r[PAGES + 1];
 	const uint64_t size = 16 * MiB, big = 12 * MiB;
+	struct discard_faults faults = {0};
 	struct discard_queue dq;
 	struct guest_mem mem;
 	struct done_rec d = {0};
@@ -537,6 +547,7 @@ static void test_page_worker(enum guest_mem_backend backend)
 
 	CHECK_EQ(guest_mem__init(&mem, size, backend), 0);
 	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	dq.faults = &faults;
 	CHECK(dq.worker != NULL);
 	/* Born with every signal blocked: SIGTERM goes to the thread that handles it. */
 	CHECK(thread_sigblk("discard-pages") & (1ULL << (SIGTERM - 1)));
@@ -592,7 +603,7 @@ static void test_page_worker(enum guest_mem_backend backend)
 	/* Without the worker (test hook) the same report goes on the ring. */
 	fill(&mem, 0, size);
 	d.calls = 0;
-	dq.ring_only = true;
+	faults.ring_only = true;
 	CHECK_EQ(discard_queue__submit(&dq, r, PAGES, on_done, &d), 0);
 	CHECK_EQ(dq.stats.page_batches, backend == GUEST_MEM_ANON ? 9 : 6);
 	wait_done(&dq, &d);

@@ -404,6 +404,7 @@ static void balloon_work(enum seccomp_role role)
 	static struct fake_virtq fq[4];
 	static struct event_loop loop;
 	static struct balloon_wiring wiring;
+	static struct discard_faults faults;
 	struct virtio_device *vdev = &b.vdev;
 	struct balloon_config cfg;
 	uint64_t pool;
@@ -417,6 +418,7 @@ static void balloon_work(enum seccomp_role role)
 		_exit(CHILD_WRONG_RESULT);
 	if (vm_devices__wire_balloon(&wiring, &b, &loop))
 		_exit(CHILD_WRONG_RESULT);
+	b.dq.faults = &faults;
 	vdev->features_acked = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_BALLOON_F_REPORTING) |
 			       (1ULL << VIRTIO_BALLOON_F_STATS_VQ);
 	for (unsigned int i = 0; i < 4; i++) {
@@ -449,7 +451,7 @@ static void balloon_work(enum seccomp_role role)
 			_exit(CHILD_WRONG_RESULT); /* not discarded */
 	}
 	/* One more in flight, held, then the driver resets: drain. */
-	b.dq.hold_completions = true;
+	faults.hold_completions = true;
 	{
 		struct fake_buf buf[] = {{pool + 6 * MiB, 2 * MiB, true}};
 

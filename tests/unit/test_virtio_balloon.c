@@ -36,6 +36,7 @@ struct rig {
 	unsigned int nq;
 	uint64_t pool; /* gpa of POOL bytes, 2 MiB aligned */
 	unsigned int irqs;
+	struct discard_faults faults; /* the discard queue's, injected by the tests */
 };
 
 static void count_irq(struct virtio_device *vdev, void *opaque)
@@ -54,6 +55,7 @@ static void rig_init(struct rig *r, const struct balloon_config *cfg, uint64_t f
 	memset(r, 0, sizeof(*r));
 	CHECK_EQ(fake_ram__init(&r->ram, FAKE_RAM_GPA, RAM_SIZE), 0);
 	CHECK_EQ(virtio_balloon__init(&r->b, cfg, &r->ram.mem), 0);
+	r->b.dq.faults = &r->faults;
 	CHECK_EQ(pthread_mutex_init(&vdev->lock, NULL), 0);
 	vdev->raise_irq = count_irq;
 	vdev->irq_opaque = r;
@@ -522,12 +524,12 @@ static void test_inflate_deflate(void)
 
 	arr = put_pfns(&r, pfns, 8);
 	struct fake_buf inflate[] = {{arr, 8 * 4, false}};
-	r.b.dq.hold_completions = true;
+	r.faults.hold_completions = true;
 	head = fake_virtq__add_chain(q(&r, BALLOON_Q_INFLATE), inflate, 1);
 	kick(&r, BALLOON_Q_INFLATE);
 	pump(&r);
 	CHECK(!fake_virtq__get_used(q(&r, BALLOON_Q_INFLATE), &id, &len)); /* not before */
-	r.b.dq.hold_completions = false;
+	r.faults.hold_completions = false;
 	wait_used(&r, BALLOON_Q_INFLATE, &id, &len);
 	CHECK_EQ(id, head);
 	CHECK_EQ(r.b.stats.inflate_pages, 7);
@@ -659,7 +661,7 @@ static void test_reset_drains(void)
 	fill_pool(&r);
 	struct fake_buf buf[] = {{r.pool, 4 * MiB, true}};
 
-	r.b.dq.hold_completions = true;
+	r.faults.hold_completions = true;
 	fake_virtq__add_chain(q(&r, BALLOON_Q_REPORTING), buf, 1);
 	kick(&r, BALLOON_Q_REPORTING);
 	CHECK_EQ(r.b.dq.stats.reports_in_flight, 1);
@@ -667,7 +669,7 @@ static void test_reset_drains(void)
 	r.b.vdev.ops->reset(&r.b.vdev);
 	pthread_mutex_unlock(&r.b.vdev.lock);
 	CHECK_EQ(r.b.dq.stats.reports_in_flight, 0); /* drained */
-	CHECK(r.b.dq.hold_completions);		     /* the test's setting survives */
+	CHECK(r.faults.hold_completions);	     /* the test's setting survives */
 	CHECK_EQ(r.b.stats.completions_after_reset, 1);
 	CHECK(!r.b.active);
 	CHECK_EQ(r.b.qidx[BALLOON_Q_REPORTING], -1);
@@ -676,7 +678,7 @@ static void test_reset_drains(void)
 	CHECK_EQ(read_cfg32(&r, 4), 0);
 
 	/* Re-activation with the same queues works again. */
-	r.b.dq.hold_completions = false;
+	r.faults.hold_completions = false;
 	r.b.vdev.features_acked = F(VIRTIO_F_VERSION_1) | F(VIRTIO_BALLOON_F_REPORTING);
 	for (unsigned int i = 0; i < r.nq; i++) {
 		CHECK_EQ(fake_virtq__init(&r.fq[i], &r.ram, BALLOON_QUEUE_SIZE), 0);
