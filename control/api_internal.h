@@ -177,6 +177,7 @@ void api_get_dashboard_data(struct api_request *req, struct api_reply *r);
  * sampler.c: the sampler's lock, wakeup and history ring are its own; the
  * rest of control/ goes through these.
  */
+/* A sample of the VM now, wall clock included: the VM's callback, short locks. */
 void sampler__take(struct api_server *srv, struct vm_sample *s);
 /* The lock, the wakeup and the history ring. 0 or -ENOMEM. */
 int sampler__init(struct api_server *srv);
