@@ -124,6 +124,7 @@ void balloon_config__default(struct balloon_config *cfg)
 		.stats_interval_s = 0,
 		.initial_target_bytes = 0,
 		.discard = DISCARD_METHOD_AUTO,
+		.discard_engine = DISCARD_ENGINE_URING,
 	};
 }
 
@@ -189,7 +190,7 @@ int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *er
 				ret = -EINVAL;
 			}
 		} else if (strcmp(key, "discard") == 0) {
-			if (discard_method__parse(val, &cfg->discard) < 0) {
+			if (discard_choice__parse(val, &cfg->discard, &cfg->discard_engine) < 0) {
 				snprintf(err, err_len,
 					 "balloon: bad value '%s' for discard "
 					 "(auto, madvise, remove, punch-hole or sync)",
@@ -784,7 +785,7 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 		log_error("virtio-balloon: out of memory");
 		goto err_free;
 	}
-	ret = discard_queue__init(&b->dq, mem, cfg->discard, 0);
+	ret = discard_queue__init(&b->dq, mem, cfg->discard, cfg->discard_engine, 0);
 	if (ret < 0)
 		goto err_free;
 

@@ -65,7 +65,8 @@ struct balloon_config {
 	bool deflate_on_oom;	       /* offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
 	uint32_t stats_interval_s;     /* > 0: offer STATS_VQ and poll this often */
 	uint64_t initial_target_bytes; /* balloon size asked for at start (num_pages * 4 KiB) */
-	enum discard_method discard;
+	enum discard_method discard;   /* discard=: the method ... */
+	enum discard_engine discard_engine; /* ... and what runs it (discard=sync) */
 };
 
 /* reporting=on, deflate-on-oom=on, stats off, size 0, discard=auto. */

@@ -31,7 +31,8 @@ void vm_sample__fill(struct vm_sample *s, const struct guest_mem *mem, struct vi
 	bs->stats_enabled = virtio_balloon__stats_offered(b);
 	copy_name(bs->discard_method, sizeof(bs->discard_method),
 		  discard_queue__method_name(&b->dq));
-	copy_name(bs->discard_engine, sizeof(bs->discard_engine), b->dq.sync ? "sync" : "io_uring");
+	copy_name(bs->discard_engine, sizeof(bs->discard_engine),
+		  discard_engine__name(b->dq.engine));
 	copy_name(bs->discard_reason, sizeof(bs->discard_reason), b->dq.reason);
 	bs->discard_granule_bytes = b->dq.granule;
 	/* Changing: one critical section, so target, actual and counters agree. */

@@ -21,9 +21,10 @@
 #include <unistd.h>
 
 static const char *const method_names[] = {
-	[DISCARD_METHOD_AUTO] = "auto",	    [DISCARD_METHOD_MADVISE] = "madvise",
-	[DISCARD_METHOD_REMOVE] = "remove", [DISCARD_METHOD_PUNCH_HOLE] = "punch-hole",
-	[DISCARD_METHOD_SYNC] = "sync",
+	[DISCARD_METHOD_AUTO] = "auto",
+	[DISCARD_METHOD_MADVISE] = "madvise",
+	[DISCARD_METHOD_REMOVE] = "remove",
+	[DISCARD_METHOD_PUNCH_HOLE] = "punch-hole",
 };
 
 const char *discard_method__name(enum discard_method method)
@@ -42,6 +43,24 @@ int discard_method__parse(const char *s, enum discard_method *out)
 		}
 	}
 	return -EINVAL;
+}
+
+const char *discard_engine__name(enum discard_engine engine)
+{
+	return engine == DISCARD_ENGINE_SYNC ? "sync" : "io_uring";
+}
+
+int discard_choice__parse(const char *s, enum discard_method *method, enum discard_engine *engine)
+{
+	if (strcmp(s, "sync") == 0) {
+		*method = DISCARD_METHOD_AUTO;
+		*engine = DISCARD_ENGINE_SYNC;
+		return 0;
+	}
+	if (discard_method__parse(s, method) < 0)
+		return -EINVAL;
+	*engine = DISCARD_ENGINE_URING;
+	return 0;
 }
 
 const char *discard_queue__method_name(const struct discard_queue *dq)
@@ -166,7 +185,7 @@ static int run_one_blocking(struct discard_queue *dq, enum discard_method method
 	struct io_uring_cqe *cqe;
 	int ret;
 
-	if (dq->sync)
+	if (dq->engine == DISCARD_ENGINE_SYNC)
 		return discard_method__run_sync(method, op);
 	sqe = io_uring_get_sqe(dq->ring);
 	if (!sqe)
@@ -251,7 +270,8 @@ static int method_applicable(struct discard_queue *dq, struct io_uring_probe *pr
 		snprintf(why, why_len, "MADV_REMOVE works only on shared (memfd) mappings");
 		return -EINVAL;
 	}
-	if (!dq->sync && probe && !io_uring_opcode_supported(probe, opcode)) {
+	if (dq->engine == DISCARD_ENGINE_URING && probe &&
+	    !io_uring_opcode_supported(probe, opcode)) {
 		snprintf(why, why_len, "this kernel's io_uring lacks %s (use discard=sync)",
 			 opcode == IORING_OP_FALLOCATE ? "IORING_OP_FALLOCATE"
 						       : "IORING_OP_MADVISE");
@@ -267,7 +287,8 @@ static int method_applicable(struct discard_queue *dq, struct io_uring_probe *pr
 int discard_method__choose(struct discard_queue *dq, enum discard_method requested,
 			   unsigned int flags)
 {
-	bool by_default = requested == DISCARD_METHOD_AUTO || requested == DISCARD_METHOD_SYNC;
+	bool by_default = requested == DISCARD_METHOD_AUTO;
+	bool sync = dq->engine == DISCARD_ENGINE_SYNC;
 	enum discard_method candidates[2];
 	unsigned int nr = 0;
 	struct io_uring_probe *probe = NULL;
@@ -283,7 +304,7 @@ int discard_method__choose(struct discard_queue *dq, enum discard_method request
 	} else {
 		candidates[nr++] = DISCARD_METHOD_MADVISE;
 	}
-	if (!dq->sync) {
+	if (!sync) {
 		probe = io_uring_get_probe_ring(dq->ring);
 		if (!probe)
 			log_warn("discard: io_uring opcode probe unavailable; relying on the "
@@ -323,7 +344,8 @@ int discard_method__choose(struct discard_queue *dq, enum discard_method request
 		break;
 	}
 	if (ret < 0)
-		log_error("discard=%s on %s guest RAM: %s", discard_method__name(requested),
+		log_error("discard=%s on %s guest RAM: %s",
+			  sync && by_default ? "sync" : discard_method__name(requested),
 			  guest_mem__backend_name(dq->mem->backend), why);
 	if (probe)
 		io_uring_free_probe(probe);

@@ -55,7 +55,7 @@ void discard_queue__signal_owner(struct discard_queue *dq)
 }
 
 int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
-			enum discard_method method, unsigned int flags)
+			enum discard_method method, enum discard_engine engine, unsigned int flags)
 {
 	unsigned int workers = 0;
 	int ret;
@@ -63,7 +63,7 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 	memset(dq, 0, sizeof(*dq));
 	dq->mem = mem;
 	dq->eventfd = -1;
-	dq->sync = method == DISCARD_METHOD_SYNC;
+	dq->engine = engine;
 	dq->granule = DISCARD_MIN_ALIGN;
 	if (mem->backend == GUEST_MEM_HUGETLBFS && mem->page_size > DISCARD_MIN_ALIGN)
 		dq->granule = mem->page_size;
@@ -74,7 +74,7 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 		log_error("discard queue: eventfd: %s", strerror(-ret));
 		return ret;
 	}
-	if (!dq->sync) {
+	if (dq->engine == DISCARD_ENGINE_URING) {
 		ret = discard_ring__init(dq, &workers);
 		if (ret < 0)
 			goto err_eventfd;
@@ -83,17 +83,17 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 	if (ret < 0)
 		goto err_ring;
 	/* After the probe, so that its completions do not poke the owner. */
-	if (!dq->sync) {
+	if (dq->engine == DISCARD_ENGINE_URING) {
 		ret = discard_ring__watch(dq);
 		if (ret < 0)
 			goto err_ring;
 	}
-	if (!dq->sync && dq->granule < DISCARD_PAGE_OP_MAX)
+	if (dq->engine == DISCARD_ENGINE_URING && dq->granule < DISCARD_PAGE_OP_MAX)
 		discard_worker__start(dq);
 	log_info("discard: %s guest RAM -> %s%s (%s)", guest_mem__backend_name(mem->backend),
-		 discard_method__name(dq->method), dq->sync ? ", synchronous" : " via io_uring",
-		 dq->reason);
-	if (!dq->sync)
+		 discard_method__name(dq->method),
+		 dq->engine == DISCARD_ENGINE_SYNC ? ", synchronous" : " via io_uring", dq->reason);
+	if (dq->engine == DISCARD_ENGINE_URING)
 		log_info("discard: io_uring workers: %u at most per submitting thread (0: the "
 			 "kernel's default), SCHED_BATCH; ops linked in chains",
 			 workers);
@@ -375,7 +375,7 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 		struct discard_op *op = &rep->ops[i];
 
 		op->report = rep;
-		if (dq->sync) {
+		if (dq->engine == DISCARD_ENGINE_SYNC) {
 			uint64_t t0 = clock__mono_ns();
 			int res = discard_method__run_sync(dq->method, op);
 
@@ -383,7 +383,7 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 			discard_op__complete(dq, op, res);
 		}
 	}
-	if (!dq->sync) {
+	if (dq->engine == DISCARD_ENGINE_URING) {
 		/* Small ops to the page worker, the rest to the ring. */
 		nr_ring = route_ops(dq, rep);
 		/* Behind older deferred ops (FIFO), one bounded batch this turn. */

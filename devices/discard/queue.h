@@ -46,17 +46,30 @@
 /* Ranges must be aligned to the host's base page; hugetlbfs then rounds inward. */
 #define DISCARD_MIN_ALIGN 4096ULL
 
+/* What frees the memory. */
 enum discard_method {
-	DISCARD_METHOD_AUTO = 0,   /* the verified method for the backend, via io_uring */
+	DISCARD_METHOD_AUTO = 0,   /* the verified method for the backend */
 	DISCARD_METHOD_MADVISE,	   /* madvise(MADV_DONTNEED) on the host mapping */
 	DISCARD_METHOD_REMOVE,	   /* madvise(MADV_REMOVE): frees shared (memfd) backing */
 	DISCARD_METHOD_PUNCH_HOLE, /* fallocate(PUNCH_HOLE | KEEP_SIZE) on the backing fd */
-	DISCARD_METHOD_SYNC,	   /* auto's method as synchronous syscalls, no io_uring */
+};
+
+/* What runs it, whatever the method. */
+enum discard_engine {
+	DISCARD_ENGINE_URING = 0, /* the io_uring, and the page worker for small discards */
+	DISCARD_ENGINE_SYNC,	  /* synchronous system calls inside submit(): no ring, no worker */
 };
 
 const char *discard_method__name(enum discard_method method);
-/* "auto", "madvise", "remove", "punch-hole", "sync". 0 or -EINVAL. */
+/* "auto", "madvise", "remove", "punch-hole". 0 or -EINVAL. */
 int discard_method__parse(const char *s, enum discard_method *out);
+/* "io_uring" or "sync". */
+const char *discard_engine__name(enum discard_engine engine);
+/*
+ * The value of discard= (the balloon's option): a method on the io_uring
+ * engine, or "sync" for auto's method on the synchronous engine. 0 or -EINVAL.
+ */
+int discard_choice__parse(const char *s, enum discard_method *method, enum discard_engine *engine);
 
 /* init() flags */
 #define DISCARD_QUEUE_F_NO_VERIFY (1u << 0) /* skip the probe page (opcode probe still runs) */
@@ -130,9 +143,9 @@ struct discard_worker;
 struct discard_queue {
 	const struct guest_mem *mem;
 	enum discard_method method; /* resolved: MADVISE, REMOVE or PUNCH_HOLE */
-	bool sync;		    /* no io_uring: syscalls in submit() */
-	uint64_t granule;	    /* discard granularity: 4 KiB, or the huge page size */
-	char reason[160];	    /* why this method (logged at init) */
+	enum discard_engine engine;
+	uint64_t granule; /* discard granularity: 4 KiB, or the huge page size */
+	char reason[160]; /* why this method (logged at init) */
 
 	struct io_uring *ring; /* NULL: none (discard=sync, or not set up) */
 	int eventfd;	       /* readable when there is something for process_completions() */
@@ -167,12 +180,13 @@ struct discard_faults {
 
 /*
  * Choose and verify the discard method for mem->backend (see
- * docs/virtio-balloon.md), set up the ring and its eventfd. Logs the choice.
- * Returns 0, or -errno with a log line saying what to change (e.g. -ENOSYS
- * "io_uring unavailable: use discard=sync").
+ * docs/virtio-balloon.md), set up the engine (the ring, the page worker)
+ * and the eventfd. Logs the choice. Returns 0, or -errno with a log line
+ * saying what to change (e.g. -ENOSYS "io_uring unavailable: use
+ * discard=sync").
  */
 int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
-			enum discard_method method, unsigned int flags);
+			enum discard_method method, enum discard_engine engine, unsigned int flags);
 /*
  * Called first thing on every page worker thread init() starts, with the
  * pidfd the worker will pass to process_madvise() (-1: none) (mini-vmm:

@@ -101,7 +101,7 @@ static void test_sync(void)
 	struct rig r;
 
 	printf("discard=sync, errors from the madvise wrapper:\n");
-	rig_init(&r, DISCARD_METHOD_SYNC);
+	rig_init(&r, DISCARD_ENGINE_SYNC);
 	for (unsigned int i = 0; i < 3; i++) {
 		char what[64];
 
@@ -128,8 +128,8 @@ static void test_uring(void)
 	void *back;
 
 	printf("discard via io_uring, errors from the kernel and the hooks:\n");
-	rig_init(&r, DISCARD_METHOD_AUTO);
-	CHECK(!r.b.dq.sync);
+	rig_init(&r, DISCARD_ENGINE_URING);
+	CHECK_EQ(r.b.dq.engine, DISCARD_ENGINE_URING);
 
 	/* EINVAL, for real: the kernel refuses MADV_DONTNEED on locked pages. */
 	gpa = r.pool;

@@ -87,7 +87,7 @@ int main(void)
 	int head;
 
 	rig_watchdog(120, "fault_garbage_registers");
-	rig_init(&r, DISCARD_METHOD_AUTO);
+	rig_init(&r, DISCARD_ENGINE_URING);
 	m0 = rig_mmio_stats(&r);
 
 	/* A report in flight (held) while the garbage flies. */

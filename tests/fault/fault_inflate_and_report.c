@@ -126,7 +126,7 @@ int main(void)
 	uint64_t keep;
 
 	rig_watchdog(150, "fault_inflate_and_report");
-	rig_init(&r, DISCARD_METHOD_AUTO);
+	rig_init(&r, DISCARD_ENGINE_URING);
 	keep = r.pool + 48 * MiB;
 	rig_fill(&r, keep, 16 * MiB);
 	/* Inflate in [pool, pool + 8 MiB), report in [pool + 16 MiB, pool + 32 MiB). */

@@ -26,7 +26,7 @@ static void test_reset_while_held(void)
 	uint64_t t0, t_reset;
 	struct rig r;
 
-	rig_init(&r, DISCARD_METHOD_AUTO);
+	rig_init(&r, DISCARD_ENGINE_URING);
 	rig_set_hold(&r, true);
 	{
 		struct fake_buf b[] = {{r.pool, 16 * MiB, true},
@@ -78,7 +78,7 @@ static void test_reset_races(void)
 	unsigned int acked = 0;
 	struct rig r;
 
-	rig_init(&r, DISCARD_METHOD_AUTO);
+	rig_init(&r, DISCARD_ENGINE_URING);
 	for (unsigned int i = 0; i < ROUNDS; i++) {
 		struct fake_buf b[] = {{r.pool + (i % 16) * 2 * MiB, 2 * MiB, true}};
 
@@ -112,7 +112,7 @@ static void test_reset_during_slow_sync(void)
 	uint64_t t0, t_reset;
 	struct rig r;
 
-	rig_init(&r, DISCARD_METHOD_SYNC);
+	rig_init(&r, DISCARD_ENGINE_SYNC);
 	fault_inject.delay_ms = 50;
 	for (unsigned int i = 0; i < 6; i++) {
 		struct fake_buf b[] = {{r.pool + i * 2 * MiB, MiB, true}};

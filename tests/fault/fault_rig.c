@@ -128,7 +128,7 @@ static void *device_thread_main(void *arg)
 
 /* ---- set-up ---- */
 
-void rig_init(struct rig *r, enum discard_method method)
+void rig_init(struct rig *r, enum discard_engine engine)
 {
 	struct balloon_config cfg;
 	struct fake_ram *ram = &r->ram;
@@ -150,7 +150,7 @@ void rig_init(struct rig *r, enum discard_method method)
 	r->pool = fake_ram__alloc(ram, RIG_POOL_SIZE, 2 * MiB);
 
 	balloon_config__default(&cfg);
-	cfg.discard = method;
+	cfg.discard_engine = engine;
 	CHECK_EQ(event_loop__init(&r->loop), 0);
 	CHECK_EQ(virtio_balloon__init(&r->b, &cfg, &ram->mem), 0);
 	r->b.dq.faults = &r->faults;

@@ -70,8 +70,8 @@ struct rig {
 	bool poison; /* negotiate PAGE_POISON */
 };
 
-/* Guest RAM, the balloon (`method`), the transport, the device thread; then rig_handshake. */
-void rig_init(struct rig *r, enum discard_method method);
+/* Guest RAM, the balloon (on `engine`), the transport, the device thread; then rig_handshake. */
+void rig_init(struct rig *r, enum discard_engine engine);
 /* The driver's probe: reset, features, fresh rings for every queue, DRIVER_OK. */
 void rig_handshake(struct rig *r);
 /* Reset by the driver, stop the device thread, free everything. */

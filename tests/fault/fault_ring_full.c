@@ -163,8 +163,8 @@ int main(void)
 	struct rig r;
 
 	rig_watchdog(120, "fault_ring_full");
-	rig_init(&r, DISCARD_METHOD_AUTO);
-	CHECK(!r.b.dq.sync);
+	rig_init(&r, DISCARD_ENGINE_URING);
+	CHECK_EQ(r.b.dq.engine, DISCARD_ENGINE_URING);
 	r.faults.ring_only = true; /* 4 KiB pages fill the ring, not the page worker */
 	test_big_reports(&r);
 	test_full_and_held(&r);

@@ -30,7 +30,7 @@ static void test_held_uring(void)
 	unsigned int got = 0, deflates = 0;
 	struct rig r;
 
-	rig_init(&r, DISCARD_METHOD_AUTO);
+	rig_init(&r, DISCARD_ENGINE_URING);
 	rig_stats(&r, &bs0, NULL);
 	rig_set_hold(&r, true);
 	for (unsigned int i = 0; i < REPORTS; i++) {
@@ -97,7 +97,7 @@ static void test_slow_sync(void)
 	unsigned int got = 0;
 	struct rig r;
 
-	rig_init(&r, DISCARD_METHOD_SYNC);
+	rig_init(&r, DISCARD_ENGINE_SYNC);
 	fault_inject.delay_ms = 100;
 	for (unsigned int i = 0; i < REPORTS; i++) {
 		/* Two separate ranges per report: two slow calls each. */

@@ -296,7 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	features |= f & 32 ? F(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) : 0;
 	balloon_config__default(&cfg);
 	cfg.stats_interval_s = f & 1 ? 1 : 0;
-	cfg.discard = f & 64 ? DISCARD_METHOD_AUTO : DISCARD_METHOD_SYNC;
+	cfg.discard_engine = f & 64 ? DISCARD_ENGINE_URING : DISCARD_ENGINE_SYNC;
 
 	if (event_loop__init(&loop) < 0)
 		return 0;

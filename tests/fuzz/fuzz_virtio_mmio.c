@@ -127,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.reporting = opts & 1;
 	cfg.deflate_on_oom = opts & 2;
 	cfg.stats_interval_s = opts & 4 ? 1 : 0;
-	cfg.discard = opts & 8 ? DISCARD_METHOD_AUTO : DISCARD_METHOD_SYNC;
+	cfg.discard_engine = opts & 8 ? DISCARD_ENGINE_URING : DISCARD_ENGINE_SYNC;
 	if (event_loop__init(&loop) < 0)
 		return 0;
 	if (virtio_balloon__init(&balloon, &cfg, &ram.mem) < 0) {

@@ -35,14 +35,14 @@ struct rig {
 	struct discard_faults faults; /* the discard queue's, injected by the tests */
 };
 
-static void rig_init(struct rig *r, enum discard_method method)
+static void rig_init(struct rig *r, enum discard_engine engine)
 {
 	struct virtio_device *vdev = &r->b.vdev;
 	struct balloon_config cfg;
 
 	memset(r, 0, sizeof(*r));
 	balloon_config__default(&cfg);
-	cfg.discard = method;
+	cfg.discard_engine = engine;
 	CHECK_EQ(fake_ram__init(&r->ram, FAKE_RAM_GPA, RAM_SIZE), 0);
 	CHECK_EQ(virtio_balloon__init(&r->b, &cfg, &r->ram.mem), 0);
 	r->b.dq.faults = &r->faults;
@@ -105,7 +105,7 @@ static void test_held_report(void)
 	uint32_t id, len;
 	int head, bad;
 
-	rig_init(&r, DISCARD_METHOD_AUTO);
+	rig_init(&r, DISCARD_ENGINE_URING);
 	rq = &r.fq[2];
 	struct fake_buf buf[] = {{r.pool, 4 * MiB, true}, {r.pool + 8 * MiB, 2 * MiB, true}};
 
@@ -155,7 +155,7 @@ static void test_several_in_flight(void)
 	uint32_t id, len, pfns[3];
 	unsigned int got = 0;
 
-	rig_init(&r, DISCARD_METHOD_AUTO);
+	rig_init(&r, DISCARD_ENGINE_URING);
 	r.faults.hold_completions = true;
 	for (unsigned int i = 0; i < 4; i++) {
 		struct fake_buf b[] = {{r.pool + i * 4 * MiB, 2 * MiB, true},
@@ -220,7 +220,7 @@ static void test_out_of_order(void)
 	int big_head, small_head;
 	bool big_done = false, small_done = false;
 
-	rig_init(&r, DISCARD_METHOD_AUTO);
+	rig_init(&r, DISCARD_ENGINE_URING);
 	r.faults.ring_only = true; /* 4 KiB ops would go to the page worker */
 	/* Every other page: nothing coalesces. 2 chains x 200 ops > 256 ring slots. */
 	for (unsigned int i = 0; i < BIG; i++)
@@ -262,7 +262,7 @@ static void test_failure_still_acked(void)
 	uint32_t id, len;
 	int head;
 
-	rig_init(&r, DISCARD_METHOD_AUTO);
+	rig_init(&r, DISCARD_ENGINE_URING);
 	struct fake_buf buf[] = {{r.pool, 2 * MiB, true}};
 
 	r.faults.inject_ring_failures = 1;
@@ -285,8 +285,8 @@ static void test_sync_method(void)
 	uint32_t id, len;
 	int head;
 
-	rig_init(&r, DISCARD_METHOD_SYNC);
-	CHECK(r.b.dq.sync);
+	rig_init(&r, DISCARD_ENGINE_SYNC);
+	CHECK_EQ(r.b.dq.engine, DISCARD_ENGINE_SYNC);
 	struct fake_buf buf[] = {{r.pool, 2 * MiB, true}};
 
 	head = fake_virtq__add_chain(&r.fq[2], buf, 1);

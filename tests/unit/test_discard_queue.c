@@ -138,9 +138,9 @@ static void test_backend(enum guest_mem_backend backend, enum discard_method wan
 	CHECK_EQ(guest_mem__init(&mem, size, backend), 0);
 	hva = guest_mem__translate(&mem, 0, size);
 	CHECK(hva != NULL);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
 	CHECK_EQ(dq.method, want);
-	CHECK(!dq.sync);
+	CHECK_EQ(dq.engine, DISCARD_ENGINE_URING);
 	CHECK(strstr(dq.reason, "verified: a probe page was freed") != NULL);
 
 	fill(&mem, 0, size);
@@ -191,19 +191,30 @@ static void test_method_choice(void)
 {
 	struct discard_queue dq;
 	struct guest_mem mem;
+	enum discard_engine e;
 	enum discard_method m;
 
 	CHECK_EQ(discard_method__parse("punch-hole", &m), 0);
 	CHECK_EQ(m, DISCARD_METHOD_PUNCH_HOLE);
-	CHECK_EQ(discard_method__parse("sync", &m), 0);
-	CHECK_EQ(m, DISCARD_METHOD_SYNC);
+	/* discard=sync is an engine, auto's method run synchronously, not a method. */
+	CHECK(discard_method__parse("sync", &m) < 0);
+	CHECK_EQ(discard_choice__parse("sync", &m, &e), 0);
+	CHECK_EQ(m, DISCARD_METHOD_AUTO);
+	CHECK_EQ(e, DISCARD_ENGINE_SYNC);
+	CHECK_EQ(discard_choice__parse("remove", &m, &e), 0);
+	CHECK_EQ(m, DISCARD_METHOD_REMOVE);
+	CHECK_EQ(e, DISCARD_ENGINE_URING);
 	CHECK(discard_method__parse("trim", &m) < 0);
+	CHECK(discard_choice__parse("trim", &m, &e) < 0);
+	CHECK(strcmp(discard_engine__name(DISCARD_ENGINE_URING), "io_uring") == 0);
 	CHECK(strcmp(discard_method__name(DISCARD_METHOD_REMOVE), "remove") == 0);
 
 	CHECK_EQ(guest_mem__init(&mem, 8 * MiB, GUEST_MEM_ANON), 0);
-	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_PUNCH_HOLE, 0) < 0);
-	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_REMOVE, 0) < 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, 0), 0);
+	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_PUNCH_HOLE, DISCARD_ENGINE_URING, 0) <
+	      0);
+	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_REMOVE, DISCARD_ENGINE_URING, 0) < 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, DISCARD_ENGINE_URING, 0),
+		 0);
 	CHECK(strstr(dq.reason, "requested") != NULL);
 	discard_queue__exit(&dq);
 	discard_queue__exit(&dq); /* idempotent */
@@ -211,13 +222,14 @@ static void test_method_choice(void)
 
 	CHECK_EQ(guest_mem__init(&mem, 8 * MiB, GUEST_MEM_MEMFD), 0);
 	/* MADV_DONTNEED on shared memory frees nothing: the probe page proves it. */
-	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, 0) < 0);
+	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, DISCARD_ENGINE_URING, 0) < 0);
 	/* ...unless the caller insists on skipping the check. */
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, DISCARD_QUEUE_F_NO_VERIFY),
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, DISCARD_ENGINE_URING,
+				     DISCARD_QUEUE_F_NO_VERIFY),
 		 0);
 	CHECK(strstr(dq.reason, "not verified") != NULL);
 	discard_queue__exit(&dq);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_REMOVE, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_REMOVE, DISCARD_ENGINE_URING, 0), 0);
 	CHECK_EQ(dq.method, DISCARD_METHOD_REMOVE);
 	{
 		struct discard_range r = {1 * MiB, 1 * MiB};
@@ -253,7 +265,7 @@ static void test_invalid_ranges(void)
 	guest_mem__init_empty(&mem, 4096);
 	CHECK_EQ(guest_mem__add_region(&mem, 0, a, rsz, -1, 0), 0);
 	CHECK_EQ(guest_mem__add_region(&mem, rsz, b, rsz, -1, 0), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
 	fill(&mem, 0, 2 * rsz);
 
 	const struct discard_range bad[] = {
@@ -324,7 +336,7 @@ static void test_deferred(void)
 
 	CHECK_EQ(guest_mem__init(&mem, size, GUEST_MEM_ANON), 0);
 	hva = guest_mem__translate(&mem, 0, size);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
 	dq.faults = &faults;
 	faults.ring_only = true; /* 4 KiB ops would go to the page worker */
 	fill(&mem, 0, size);
@@ -372,7 +384,7 @@ static void test_failures(void)
 	struct done_rec d = {0};
 
 	CHECK_EQ(guest_mem__init(&mem, 4 * MiB, GUEST_MEM_ANON), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
 	dq.faults = &faults;
 	fill(&mem, 0, 4 * MiB);
 
@@ -416,7 +428,7 @@ static void test_ineffective_method(void)
 	struct done_rec d = {0};
 
 	CHECK_EQ(guest_mem__init(&mem, 8 * MiB, GUEST_MEM_ANON), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
 	dq.faults = &faults;
 	fill(&mem, 0, 8 * MiB);
 	faults.inject_noop_ops = 1; /* r[0] and r[1] are adjacent: one op */
@@ -450,9 +462,9 @@ static void test_sync_and_hold(void)
 	struct pollfd pfd;
 
 	CHECK_EQ(guest_mem__init(&mem, 4 * MiB, GUEST_MEM_MEMFD), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_SYNC, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_SYNC, 0), 0);
 	dq.faults = &faults;
-	CHECK(dq.sync);
+	CHECK_EQ(dq.engine, DISCARD_ENGINE_SYNC);
 	CHECK(dq.ring == NULL);
 	CHECK_EQ(dq.method, DISCARD_METHOD_PUNCH_HOLE);
 	fill(&mem, 0, 4 * MiB);
@@ -475,7 +487,7 @@ static void test_sync_and_hold(void)
 
 	/* With io_uring: held completions keep the report open until released. */
 	CHECK_EQ(guest_mem__init(&mem, 4 * MiB, GUEST_MEM_ANON), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
 	dq.faults = &faults;
 	d.calls = 0;
 	faults.hold_completions = true;
@@ -546,7 +558,7 @@ static void test_page_worker(enum guest_mem_backend backend)
 	uint8_t *hva;
 
 	CHECK_EQ(guest_mem__init(&mem, size, backend), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
 	dq.faults = &faults;
 	CHECK(dq.worker != NULL);
 	/* Born with every signal blocked: SIGTERM goes to the thread that handles it. */
@@ -688,7 +700,7 @@ static void test_hugetlbfs(void)
 	fprintf(stderr, "-- hugetlbfs\n");
 	CHECK_EQ(guest_mem__init(&mem, size, GUEST_MEM_HUGETLBFS), 0);
 	CHECK_EQ(mem.page_size, 2 * MiB);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
 	CHECK_EQ(dq.method, DISCARD_METHOD_PUNCH_HOLE);
 	CHECK_EQ(dq.granule, 2 * MiB);
 	fill(&mem, 0, size);

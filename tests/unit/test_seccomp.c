@@ -395,7 +395,7 @@ static void pump(struct virtio_balloon *b)
  * mini-vmm (activation and reset on a vCPU, the rest on the device thread;
  * here one thread does both with each filter in turn).
  */
-static enum discard_method balloon_method;
+static enum discard_engine balloon_engine;
 
 static void balloon_work(enum seccomp_role role)
 {
@@ -411,7 +411,7 @@ static void balloon_work(enum seccomp_role role)
 	uint32_t id, len;
 
 	balloon_config__default(&cfg);
-	cfg.discard = balloon_method;
+	cfg.discard_engine = balloon_engine;
 	cfg.stats_interval_s = 1;
 	if (fake_ram__init(&ram, FAKE_RAM_GPA, 32 * MiB) || event_loop__init(&loop) ||
 	    virtio_balloon__init(&b, &cfg, &ram.mem) || pthread_mutex_init(&vdev->lock, NULL))
@@ -529,7 +529,9 @@ static void page_worker_work(void)
 		int calls = 0;
 
 		if (guest_mem__init(&mem, 4 * MiB, backends[k]) < 0 ||
-		    discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, 0) < 0 || !dq.worker)
+		    discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0) <
+			    0 ||
+		    !dq.worker)
 			_exit(CHILD_WRONG_RESULT);
 		hva = guest_mem__translate(&mem, 0, 4 * MiB);
 		for (unsigned int i = 0; i < 300; i++) {
@@ -655,10 +657,10 @@ int main(void)
 	CHECK(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0);
 
 	/* The balloon's paths, with io_uring and with synchronous discards. */
-	balloon_method = DISCARD_METHOD_AUTO;
+	balloon_engine = DISCARD_ENGINE_URING;
 	expect_balloon_ok(balloon_work_device, "balloon under the device filter (io_uring)");
 	expect_balloon_ok(balloon_work_vcpu, "balloon under the vcpu filter (io_uring)");
-	balloon_method = DISCARD_METHOD_SYNC;
+	balloon_engine = DISCARD_ENGINE_SYNC;
 	expect_balloon_ok(balloon_work_device, "balloon under the device filter (sync)");
 	expect_balloon_ok(balloon_work_vcpu, "balloon under the vcpu filter (sync)");
 	return testlib_done("test_seccomp");

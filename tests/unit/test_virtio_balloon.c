@@ -866,13 +866,15 @@ static void test_parse(void)
 	CHECK_EQ(cfg.stats_interval_s, 5);
 	CHECK(!cfg.reporting);
 	CHECK_EQ(cfg.discard, DISCARD_METHOD_PUNCH_HOLE);
+	CHECK_EQ(cfg.discard_engine, DISCARD_ENGINE_URING);
 
 	balloon_config__default(&cfg);
 	CHECK_EQ(balloon_config__parse("stats-interval=10,discard=sync,size=1G", &cfg, err,
 				       sizeof(err)),
 		 0);
 	CHECK_EQ(cfg.stats_interval_s, 10);
-	CHECK_EQ(cfg.discard, DISCARD_METHOD_SYNC);
+	CHECK_EQ(cfg.discard, DISCARD_METHOD_AUTO);
+	CHECK_EQ(cfg.discard_engine, DISCARD_ENGINE_SYNC);
 	CHECK_EQ(cfg.initial_target_bytes, 1ULL << 30);
 	CHECK(cfg.reporting); /* untouched keys keep their defaults */
 	CHECK_EQ(balloon_config__parse("stats-interval=0", &cfg, err, sizeof(err)), 0);
