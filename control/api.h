@@ -19,7 +19,7 @@
 #ifndef MINI_VMM_API_H
 #define MINI_VMM_API_H
 
-#include "metrics.h"
+#include "control/metrics.h"
 
 #include <stdint.h>
 #include <sys/socket.h>

@@ -21,7 +21,7 @@
  * parse them unchanged.
  */
 #define _GNU_SOURCE
-#include "api_internal.h"
+#include "control/api_internal.h"
 
 #include "base/clock.h"
 #include "base/log.h"

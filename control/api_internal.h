@@ -15,8 +15,8 @@
 #ifndef MINI_VMM_CONTROL_API_INTERNAL_H
 #define MINI_VMM_CONTROL_API_INTERNAL_H
 
-#include "api.h"
-#include "metrics.h"
+#include "control/api.h"
+#include "control/metrics.h"
 
 #include <json-c/json.h>
 #include <microhttpd.h>

@@ -5,7 +5,7 @@
  * helpers the handlers build their answers with (integers, seconds with
  * microsecond digits, counter tables, latency histograms).
  */
-#include "api_internal.h"
+#include "control/api_internal.h"
 
 #include <stdio.h>
 #include <string.h>

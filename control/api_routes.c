@@ -6,7 +6,7 @@
  * Allow:) before any body is read; the handlers are in handlers_*.c and
  * dashboard.c.
  */
-#include "api_internal.h"
+#include "control/api_internal.h"
 
 #include <string.h>
 

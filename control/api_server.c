@@ -7,7 +7,7 @@
  * signal mask. Stopping joins them all and removes the socket file.
  */
 #define _GNU_SOURCE
-#include "api_internal.h"
+#include "control/api_internal.h"
 
 #include "base/log.h"
 

@@ -7,7 +7,7 @@
  * --metrics-listen's parser, which config.c uses too.
  */
 #define _GNU_SOURCE
-#include "api_internal.h"
+#include "control/api_internal.h"
 
 #include "base/log.h"
 

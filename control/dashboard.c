@@ -6,7 +6,7 @@
  * sampler's history, the report latency histogram) and, on the metrics
  * listener, "/" redirecting a browser to it.
  */
-#include "api_internal.h"
+#include "control/api_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * and GET /balloon/reporting (free page reporting, the discard queue and
  * its latency histograms). Every path answers 400 without a balloon.
  */
-#include "api_internal.h"
+#include "control/api_internal.h"
 
 #include <errno.h>
 #include <string.h>

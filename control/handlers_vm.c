@@ -5,7 +5,7 @@
  * Prometheus exposition of a sample, plus the API's own counters).
  */
 #define _GNU_SOURCE
-#include "api_internal.h"
+#include "control/api_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  * resets anything. `promtool check metrics` runs on this output in
  * tests/api.
  */
-#include "metrics.h"
+#include "control/metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>

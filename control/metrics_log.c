@@ -4,7 +4,7 @@
  * pure function of a struct vm_sample; docs/api.md lists the fields),
  * appended and flushed by the sampler thread.
  */
-#include "metrics.h"
+#include "control/metrics.h"
 
 #include "base/log.h"
 

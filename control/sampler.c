@@ -5,7 +5,7 @@
  * interval, and on PUT /actions FlushMetrics, for the dashboard's history
  * (a ring of API_HISTORY_SAMPLES) and the --metrics-log timeline.
  */
-#include "api_internal.h"
+#include "control/api_internal.h"
 
 #include "base/clock.h"
 #include "base/log.h"
