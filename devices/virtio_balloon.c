@@ -12,12 +12,12 @@
  * around ops calls; the entry points the host calls, discards_ready and
  * stats_tick, take it themselves). The model creates no fd: its host
  * (struct balloon_host_ops) watches the discard queue and runs the timer.
+ * Its option string, queue numbering and names are in balloon_config.c.
  */
 #include "devices/virtio_balloon.h"
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "base/parse.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -38,178 +38,6 @@ static const char *const queue_names[BALLOON_Q__COUNT] = {
 	[BALLOON_Q_STATS] = "statsq",		[BALLOON_Q_FREE_PAGE] = "free_page_vq",
 	[BALLOON_Q_REPORTING] = "reporting_vq",
 };
-
-static const char *const reject_names[BALLOON_REJ__COUNT] = {
-	[BALLOON_REJ_VQ] = "malformed_chain",	     [BALLOON_REJ_NOT_WRITABLE] = "not_writable",
-	[BALLOON_REJ_NOT_READABLE] = "not_readable", [BALLOON_REJ_UNALIGNED] = "unaligned",
-	[BALLOON_REJ_OUT_OF_RAM] = "out_of_ram",     [BALLOON_REJ_BAD_LENGTH] = "bad_length",
-	[BALLOON_REJ_TOO_LARGE] = "too_large",	     [BALLOON_REJ_HOST] = "host_error",
-};
-
-/* Linux include/uapi/linux/virtio_balloon.h, VIRTIO_BALLOON_S_*. */
-static const char *const stat_names[BALLOON_STATS_TAGS] = {
-	"swap_in",	    "swap_out",	    "major_faults",
-	"minor_faults",	    "free_memory",  "total_memory",
-	"available_memory", "disk_caches",  "hugetlb_allocations",
-	"hugetlb_failures", "oom_kills",    "alloc_stalls",
-	"async_scans",	    "direct_scans", "async_reclaims",
-	"direct_reclaims",
-};
-
-const char *balloon_reject__name(enum balloon_reject r)
-{
-	if ((unsigned int)r >= BALLOON_REJ__COUNT)
-		return "unknown";
-	return reject_names[r];
-}
-
-const char *balloon_stat__name(unsigned int tag)
-{
-	return tag < BALLOON_STATS_TAGS ? stat_names[tag] : NULL;
-}
-
-/* ---- queue layout ---- */
-
-static bool queue_exists(uint64_t features, enum balloon_queue role)
-{
-	switch (role) {
-	case BALLOON_Q_INFLATE:
-	case BALLOON_Q_DEFLATE:
-		return true;
-	case BALLOON_Q_STATS:
-		return features & (1ULL << VIRTIO_BALLOON_F_STATS_VQ);
-	case BALLOON_Q_FREE_PAGE:
-		return features & (1ULL << VIRTIO_BALLOON_F_FREE_PAGE_HINT);
-	case BALLOON_Q_REPORTING:
-		return features & (1ULL << VIRTIO_BALLOON_F_REPORTING);
-	default:
-		return false;
-	}
-}
-
-/*
- * 5.5.2 lists the queues in the order inflateq, deflateq, statsq,
- * free_page_vq, reporting_vq, each optional one existing only with its
- * feature. Linux (virtballoon init_vqs + vm_find_vqs/vp_find_vqs) passes
- * NULL names for absent queues and gives the present ones consecutive
- * indices, so an absent queue takes no index. We number them the same way.
- */
-int virtio_balloon__queue_index(uint64_t features, enum balloon_queue role)
-{
-	int idx = 0;
-
-	if ((unsigned int)role >= BALLOON_Q__COUNT || !queue_exists(features, role))
-		return -1;
-	for (int r = 0; r < (int)role; r++)
-		idx += queue_exists(features, (enum balloon_queue)r);
-	return idx;
-}
-
-unsigned int virtio_balloon__num_queues(uint64_t features)
-{
-	unsigned int n = 0;
-
-	for (int r = 0; r < BALLOON_Q__COUNT; r++)
-		n += queue_exists(features, (enum balloon_queue)r);
-	return n;
-}
-
-/* ---- option string ---- */
-
-void balloon_config__default(struct balloon_config *cfg)
-{
-	*cfg = (struct balloon_config){
-		.reporting = true,
-		.deflate_on_oom = true,
-		.stats_interval_s = 0,
-		.initial_target_bytes = 0,
-		.discard = DISCARD_METHOD_AUTO,
-		.discard_engine = DISCARD_ENGINE_URING,
-	};
-}
-
-int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *err, size_t err_len)
-{
-	char *copy, *rest, *tok;
-	int ret = 0;
-
-	if (!opts)
-		return 0;
-	copy = strdup(opts);
-	if (!copy) {
-		snprintf(err, err_len, "balloon: out of memory");
-		return -ENOMEM;
-	}
-	rest = copy;
-	/* strsep, not strtok: an empty item (",,") is an error, not skipped. */
-	while (*copy && (tok = strsep(&rest, ",")) != NULL) {
-		char *val = strchr(tok, '=');
-		const char *key = tok;
-
-		if (!val || val == tok || !val[1]) {
-			snprintf(err, err_len, "balloon: option '%s' needs the form key=value",
-				 tok);
-			ret = -EINVAL;
-			break;
-		}
-		*val++ = '\0';
-		if (strcmp(key, "size") == 0) {
-			uint64_t bytes;
-
-			if (parse__size(val, &bytes) < 0) {
-				snprintf(err, err_len,
-					 "balloon: bad size '%s' (expected e.g. 512M, 1G)", val);
-				ret = -EINVAL;
-			} else if (bytes % PAGE_4K) {
-				snprintf(err, err_len,
-					 "balloon: size '%s' is not a multiple of 4 KiB", val);
-				ret = -EINVAL;
-			} else {
-				cfg->initial_target_bytes = bytes;
-			}
-		} else if (strcmp(key, "deflate-on-oom") == 0) {
-			if (parse__on_off(val, &cfg->deflate_on_oom) < 0) {
-				snprintf(err, err_len,
-					 "balloon: bad value '%s' for deflate-on-oom (on or off)",
-					 val);
-				ret = -EINVAL;
-			}
-		} else if (strcmp(key, "reporting") == 0) {
-			if (parse__on_off(val, &cfg->reporting) < 0) {
-				snprintf(err, err_len,
-					 "balloon: bad value '%s' for reporting (on or off)", val);
-				ret = -EINVAL;
-			}
-		} else if (strcmp(key, "stats-interval") == 0) {
-			if (parse__seconds(val, BALLOON_STATS_INTERVAL_MAX_S,
-					   &cfg->stats_interval_s) < 0) {
-				snprintf(err, err_len,
-					 "balloon: bad value '%s' for stats-interval (seconds, "
-					 "e.g. 5s; 0 disables; at most 86400)",
-					 val);
-				ret = -EINVAL;
-			}
-		} else if (strcmp(key, "discard") == 0) {
-			if (discard_choice__parse(val, &cfg->discard, &cfg->discard_engine) < 0) {
-				snprintf(err, err_len,
-					 "balloon: bad value '%s' for discard "
-					 "(auto, madvise, remove, punch-hole or sync)",
-					 val);
-				ret = -EINVAL;
-			}
-		} else {
-			snprintf(err, err_len,
-				 "balloon: unknown option '%s' (expected size, deflate-on-oom, "
-				 "stats-interval, reporting, discard)",
-				 key);
-			ret = -EINVAL;
-		}
-		if (ret)
-			break;
-	}
-	free(copy);
-	return ret;
-}
 
 /* ---- helpers ---- */
 
