@@ -43,18 +43,6 @@
 #define VM_MAX_VIRTIO	    4
 #define RSS_SAMPLE_INTERVAL 50000000L /* ns: how often resident guest RAM is sampled */
 
-/* One virtio-mmio slot: the transport plus its KVM wiring. */
-struct virtio_slot {
-	struct vm *vm;
-	struct virtio_mmio_dev mmio;
-	int irqfd;
-	struct virtio_notify {
-		struct virtio_slot *slot;
-		unsigned int qidx;
-		int fd;
-	} notify[VIRTIO_MAX_QUEUES];
-};
-
 struct vm {
 	const struct vmm_config *cfg;
 	struct kvm kvm;
@@ -263,87 +251,19 @@ static int setup_legacy_devices(struct vm *vm)
 	return ret;
 }
 
-/* --- virtio-mmio wiring -------------------------------------------------- */
-
-static void virtio_raise_irq(struct virtio_device *vdev, void *opaque)
-{
-	struct virtio_slot *slot = opaque;
-	uint64_t one = 1;
-
-	/* irqfd: KVM injects the GSI; a full counter still means "pending". */
-	if (write(slot->irqfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_ratelimited(LOG_WARN, "virtio irqfd write: %s", strerror(errno));
-}
-
-static void virtio_queue_notified(void *opaque, uint32_t events)
-{
-	struct virtio_notify *n = opaque;
-	struct virtio_device *vdev = n->slot->mmio.vdev;
-	uint64_t count;
-
-	if (read(n->fd, &count, sizeof(count)) < 0)
-		return;
-	pthread_mutex_lock(&vdev->lock);
-	/* A notify before DRIVER_OK, or for a queue that does not exist, is ignored. */
-	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
-	    !(vdev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) &&
-	    n->qidx < vdev->ops->num_queues(vdev) && vdev->queues[n->qidx].active)
-		vdev->ops->queue_notify(vdev, n->qidx);
-	pthread_mutex_unlock(&vdev->lock);
-}
-
-/* QueueNotify that reached the MMIO handler (no matching ioeventfd): same path. */
-static void virtio_kick(struct virtio_mmio_dev *m, unsigned int qidx, void *opaque)
-{
-	struct virtio_slot *slot = opaque;
-	uint64_t one = 1;
-
-	if (qidx < VIRTIO_MAX_QUEUES && write(slot->notify[qidx].fd, &one, sizeof(one)) < 0)
-		log_ratelimited(LOG_WARN, "virtio notify write: %s", strerror(errno));
-}
+/* --- virtio-mmio slots (vmm/vm_devices.c) ---------------------------------- */
 
 static int add_virtio_device(struct vm *vm, struct virtio_device *vdev)
 {
-	struct virtio_slot *slot;
-	uint64_t base;
-	uint32_t irq;
 	int ret;
 
 	if (vm->nr_virtio >= VM_MAX_VIRTIO)
 		return -ENOSPC;
-	slot = &vm->virtio[vm->nr_virtio];
-	base = LAYOUT_VIRTIO_MMIO_BASE + vm->nr_virtio * LAYOUT_VIRTIO_MMIO_SIZE;
-	irq = LAYOUT_VIRTIO_IRQ_BASE + vm->nr_virtio;
-	slot->vm = vm;
-	vdev->mem = &vm->mem;
-	ret = virtio_mmio__init(&slot->mmio, vdev, base, irq);
-	if (ret < 0)
-		return ret;
-	slot->mmio.kick = virtio_kick;
-	slot->mmio.kick_opaque = slot;
-	slot->irqfd = kvm__irqfd(&vm->kvm, irq);
-	if (slot->irqfd < 0)
-		return slot->irqfd;
-	vdev->raise_irq = virtio_raise_irq;
-	vdev->irq_opaque = slot;
-	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-		struct virtio_notify *n = &slot->notify[q];
-
-		n->slot = slot;
-		n->qidx = q;
-		n->fd = kvm__ioeventfd_mmio(&vm->kvm, base + VIRTIO_MMIO_QUEUE_NOTIFY, q);
-		if (n->fd < 0)
-			return n->fd;
-		ret = event_loop__add(&vm->loop, n->fd, EPOLLIN, virtio_queue_notified, n);
-		if (ret < 0)
-			return ret;
-	}
-	ret = bus__register(&vm->mmio, base, LAYOUT_VIRTIO_MMIO_SIZE, virtio_mmio__io, &slot->mmio,
-			    vdev->ops->name);
+	ret = vm_devices__add_virtio(&vm->virtio[vm->nr_virtio], vm->nr_virtio, vdev, &vm->kvm,
+				     &vm->mmio, &vm->loop, &vm->mem);
 	if (ret < 0)
 		return ret;
 	vm->nr_virtio++;
-	log_info("%s at 0x%llx, irq %u", vdev->ops->name, (unsigned long long)base, irq);
 	return 0;
 }
 
@@ -661,11 +581,8 @@ static void vm_teardown(struct vm *vm)
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus_created; i++)
 		vcpu__exit(&vm->vcpus[i]);
-	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
-		for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
-			close(vm->virtio[i].notify[q].fd);
-		close(vm->virtio[i].irqfd);
-	}
+	for (unsigned int i = 0; i < vm->nr_virtio; i++)
+		vm_devices__remove_virtio(&vm->virtio[i]);
 	if (vm->tty_raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &vm->saved_tty);
 	serial__exit(&vm->serial);

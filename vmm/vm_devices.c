@@ -1,19 +1,111 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The balloon's host: the fds and the event-loop registrations that the
- * device model (devices/virtio_balloon.c) asks for through its
- * struct balloon_host_ops, and the timerfd of its stats timer.
+ * The devices' wiring to KVM and the device thread. A virtio-mmio slot: the
+ * transport's registers on the MMIO bus, its interrupt through an irqfd,
+ * each queue's notification through an ioeventfd on the event loop. The
+ * balloon's host: the fds and the event-loop registrations that the device
+ * model (devices/virtio_balloon.c) asks for through its struct
+ * balloon_host_ops, and the timerfd of its stats timer.
  */
 #include "vmm/vm_devices.h"
 
+#include "base/layout.h"
 #include "base/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+
+/* --- virtio-mmio slots --- */
+
+static void virtio_raise_irq(struct virtio_device *vdev, void *opaque)
+{
+	struct virtio_slot *slot = opaque;
+	uint64_t one = 1;
+
+	/* irqfd: KVM injects the GSI; a full counter still means "pending". */
+	if (write(slot->irqfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "virtio irqfd write: %s", strerror(errno));
+}
+
+static void virtio_queue_notified(void *opaque, uint32_t events)
+{
+	struct virtio_notify *n = opaque;
+	struct virtio_device *vdev = n->slot->mmio.vdev;
+	uint64_t count;
+
+	if (read(n->fd, &count, sizeof(count)) < 0)
+		return;
+	pthread_mutex_lock(&vdev->lock);
+	/* A notify before DRIVER_OK, or for a queue that does not exist, is ignored. */
+	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
+	    !(vdev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) &&
+	    n->qidx < vdev->ops->num_queues(vdev) && vdev->queues[n->qidx].active)
+		vdev->ops->queue_notify(vdev, n->qidx);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+/* QueueNotify that reached the MMIO handler (no matching ioeventfd): same path. */
+static void virtio_kick(struct virtio_mmio_dev *m, unsigned int qidx, void *opaque)
+{
+	struct virtio_slot *slot = opaque;
+	uint64_t one = 1;
+
+	if (qidx < VIRTIO_MAX_QUEUES && write(slot->notify[qidx].fd, &one, sizeof(one)) < 0)
+		log_ratelimited(LOG_WARN, "virtio notify write: %s", strerror(errno));
+}
+
+int vm_devices__add_virtio(struct virtio_slot *slot, unsigned int index, struct virtio_device *vdev,
+			   struct kvm *kvm, struct bus *mmio, struct event_loop *loop,
+			   const struct guest_mem *mem)
+{
+	uint64_t base = LAYOUT_VIRTIO_MMIO_BASE + index * LAYOUT_VIRTIO_MMIO_SIZE;
+	uint32_t irq = LAYOUT_VIRTIO_IRQ_BASE + index;
+	int ret;
+
+	vdev->mem = mem;
+	ret = virtio_mmio__init(&slot->mmio, vdev, base, irq);
+	if (ret < 0)
+		return ret;
+	slot->mmio.kick = virtio_kick;
+	slot->mmio.kick_opaque = slot;
+	slot->irqfd = kvm__irqfd(kvm, irq);
+	if (slot->irqfd < 0)
+		return slot->irqfd;
+	vdev->raise_irq = virtio_raise_irq;
+	vdev->irq_opaque = slot;
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		struct virtio_notify *n = &slot->notify[q];
+
+		n->slot = slot;
+		n->qidx = q;
+		n->fd = kvm__ioeventfd_mmio(kvm, base + VIRTIO_MMIO_QUEUE_NOTIFY, q);
+		if (n->fd < 0)
+			return n->fd;
+		ret = event_loop__add(loop, n->fd, EPOLLIN, virtio_queue_notified, n);
+		if (ret < 0)
+			return ret;
+	}
+	ret = bus__register(mmio, base, LAYOUT_VIRTIO_MMIO_SIZE, virtio_mmio__io, &slot->mmio,
+			    vdev->ops->name);
+	if (ret < 0)
+		return ret;
+	log_info("%s at 0x%llx, irq %u", vdev->ops->name, (unsigned long long)base, irq);
+	return 0;
+}
+
+void vm_devices__remove_virtio(struct virtio_slot *slot)
+{
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		close(slot->notify[q].fd);
+	close(slot->irqfd);
+}
+
+/* --- the balloon's host --- */
 
 /* The discard queue's eventfd, on the device thread. */
 static void balloon_discards_event(void *opaque, uint32_t events)

@@ -81,7 +81,7 @@ struct notify_ctx {
 };
 static struct notify_ctx notify_ctx[RIG_QUEUES];
 
-/* vm.c virtio_queue_notified(): the ioeventfd fired. */
+/* vm_devices.c virtio_queue_notified(): the ioeventfd fired. */
 static void queue_notified(void *opaque, uint32_t events)
 {
 	struct notify_ctx *n = opaque;
@@ -99,7 +99,7 @@ static void queue_notified(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&vdev->lock);
 }
 
-/* vm.c virtio_kick(): QueueNotify reached the MMIO handler. */
+/* vm_devices.c virtio_kick(): QueueNotify reached the MMIO handler. */
 static void mmio_kick(struct virtio_mmio_dev *m, unsigned int q, void *opaque)
 {
 	struct rig *r = opaque;

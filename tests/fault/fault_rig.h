@@ -9,7 +9,7 @@
  *    as a vCPU's would; QueueNotify writes an eventfd, as KVM's ioeventfd does;
  *  - the device thread: a real thread running the event loop, which takes
  *    the queue notifications and the discard queue's completions, exactly as
- *    vm.c wires them.
+ *    vmm/vm_devices.c wires them.
  * The test's own threads play the vCPUs and the guest driver.
  *
  * Faults come from the discard queue's fault injection (struct
@@ -59,7 +59,7 @@ struct rig {
 	struct virtio_balloon b;
 	struct virtio_mmio_dev mmio;
 	struct event_loop loop;
-	struct balloon_wiring wiring; /* the balloon on the loop, as vm.c wires it */
+	struct balloon_wiring wiring; /* the balloon on the loop, as the VM wires it */
 	struct discard_faults faults; /* the discard queue's, injected by the tests */
 	pthread_t device_thread;
 	bool device_thread_running;
