@@ -298,20 +298,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.stats_interval_s = f & 1 ? 1 : 0;
 	cfg.discard_engine = f & 64 ? DISCARD_ENGINE_URING : DISCARD_ENGINE_SYNC;
 
-	if (event_loop__init(&loop) < 0)
+	if (fuzz_balloon__start(&balloon, &cfg, &ram.mem, &loop, &wiring, &faults) < 0)
 		return 0;
-	if (virtio_balloon__init(&balloon, &cfg, &ram.mem) < 0) {
-		event_loop__exit(&loop);
-		return 0;
-	}
 	FUZZ_ASSERT(pthread_mutex_init(&vdev->lock, NULL) == 0);
-	if (vm_devices__wire_balloon(&wiring, &balloon, &loop) < 0) {
-		virtio_balloon__exit(&balloon);
-		event_loop__exit(&loop);
-		return 0;
-	}
-	faults = (struct discard_faults){0};
-	balloon.dq.faults = &faults;
 	FUZZ_ASSERT((features & ~vdev->ops->get_features(vdev)) == 0);
 	bring_up();
 
@@ -382,9 +371,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(unsigned long long)st->stats_buffers, (unsigned long long)st->broken_rings,
 			(unsigned long long)st->completions_after_reset);
 	}
-	virtio_balloon__exit(&balloon);
-	vm_devices__unwire_balloon(&wiring);
+	fuzz_balloon__stop(&balloon, &loop, &wiring);
 	pthread_mutex_destroy(&vdev->lock);
-	event_loop__exit(&loop);
 	return 0;
 }

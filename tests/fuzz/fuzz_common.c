@@ -71,3 +71,30 @@ void fuzz_quiet_logs(void)
 	if (null)
 		stderr = null;
 }
+
+int fuzz_balloon__start(struct virtio_balloon *b, const struct balloon_config *cfg,
+			const struct guest_mem *mem, struct event_loop *loop,
+			struct balloon_wiring *w, struct discard_faults *faults)
+{
+	if (event_loop__init(loop) < 0)
+		return -1;
+	if (virtio_balloon__init(b, cfg, mem) < 0) {
+		event_loop__exit(loop);
+		return -1;
+	}
+	if (vm_devices__wire_balloon(w, b, loop) < 0) {
+		virtio_balloon__exit(b);
+		event_loop__exit(loop);
+		return -1;
+	}
+	*faults = (struct discard_faults){0};
+	b->dq.faults = faults;
+	return 0;
+}
+
+void fuzz_balloon__stop(struct virtio_balloon *b, struct event_loop *loop, struct balloon_wiring *w)
+{
+	virtio_balloon__exit(b);
+	vm_devices__unwire_balloon(w);
+	event_loop__exit(loop);
+}

@@ -12,7 +12,10 @@
 #ifndef MINI_VMM_FUZZ_COMMON_H
 #define MINI_VMM_FUZZ_COMMON_H
 
+#include "base/event_loop.h"
 #include "base/guest_mem.h"
+#include "devices/virtio_balloon.h"
+#include "vmm/vm_devices.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -92,6 +95,19 @@ void fuzz_ram__add(struct fuzz_ram *ram, uint64_t gpa, uint64_t size);
 void fuzz_ram__reset(struct fuzz_ram *ram);
 /* The guest writes: input-chosen bytes at an input-chosen offset of region 0. */
 void fuzz_ram__scribble(struct fuzz_ram *ram, struct fuzz_in *in);
+
+/*
+ * A balloon the way the VM starts one, for the harnesses that drive it: `loop`
+ * initialised, the model on cfg and mem, its host wiring (w) on the loop, and
+ * fault injection through `faults`, zeroed. 0, or -1 with all of it undone (a
+ * configuration that cannot start is a dull input, not a finding).
+ */
+int fuzz_balloon__start(struct virtio_balloon *b, const struct balloon_config *cfg,
+			const struct guest_mem *mem, struct event_loop *loop,
+			struct balloon_wiring *w, struct discard_faults *faults);
+/* Undo fuzz_balloon__start (after the transport and the model are quiet). */
+void fuzz_balloon__stop(struct virtio_balloon *b, struct event_loop *loop,
+			struct balloon_wiring *w);
 
 /*
  * Route mini-vmm's log lines (stdio on stderr) to /dev/null unless

@@ -128,19 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.deflate_on_oom = opts & 2;
 	cfg.stats_interval_s = opts & 4 ? 1 : 0;
 	cfg.discard_engine = opts & 8 ? DISCARD_ENGINE_URING : DISCARD_ENGINE_SYNC;
-	if (event_loop__init(&loop) < 0)
+	if (fuzz_balloon__start(&balloon, &cfg, &ram.mem, &loop, &wiring, &faults) < 0)
 		return 0;
-	if (virtio_balloon__init(&balloon, &cfg, &ram.mem) < 0) {
-		event_loop__exit(&loop);
-		return 0;
-	}
-	if (vm_devices__wire_balloon(&wiring, &balloon, &loop) < 0) {
-		virtio_balloon__exit(&balloon);
-		event_loop__exit(&loop);
-		return 0;
-	}
-	faults = (struct discard_faults){0};
-	balloon.dq.faults = &faults;
 	vdev->raise_irq = count_irq;
 	FUZZ_ASSERT(virtio_mmio__init(&mmio, vdev, 0xd0000000ULL, 5) == 0);
 	mmio.kick = kick;
@@ -207,8 +196,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(unsigned long long)balloon.stats.reports_done,
 			(unsigned long long)balloon.stats.inflate_pages, irqs);
 	virtio_mmio__exit(&mmio);
-	virtio_balloon__exit(&balloon);
-	vm_devices__unwire_balloon(&wiring);
-	event_loop__exit(&loop);
+	fuzz_balloon__stop(&balloon, &loop, &wiring);
 	return 0;
 }
