@@ -151,6 +151,39 @@ static int create_backing_fd(enum guest_mem_backend backend, uint64_t size, uint
 	return fd;
 }
 
+/*
+ * Maps size bytes starting on a 2 MiB boundary of the VMM's address space, as
+ * QEMU does for guest RAM: KVM can back a guest huge page with a host huge
+ * page only where guest-physical and host-virtual addresses agree modulo
+ * 2 MiB, and a plain mmap() of guest RAM may land 4 KiB past a boundary (seen
+ * in the nested SVM host: the guest touched 128 MiB in 9.4 s against 1.6 s
+ * for QEMU's aligned RAM). A PROT_NONE reservation 2 MiB larger is placed
+ * first; the mapping replaces its aligned middle, and the slack is returned.
+ */
+static void *map_aligned(uint64_t size, int prot, int flags, int fd, off_t offset)
+{
+	uint64_t span = size + HUGE_PAGE_2M;
+	uint8_t *reserved, *start;
+	int err;
+
+	reserved = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (reserved == MAP_FAILED)
+		return MAP_FAILED;
+	start = (uint8_t *)(((uintptr_t)reserved + HUGE_PAGE_2M - 1) &
+			    ~(uintptr_t)(HUGE_PAGE_2M - 1));
+	if (mmap(start, size, prot, flags | MAP_FIXED, fd, offset) == MAP_FAILED) {
+		err = errno;
+		munmap(reserved, span);
+		errno = err;
+		return MAP_FAILED;
+	}
+	if (start > reserved)
+		munmap(reserved, (size_t)(start - reserved));
+	if (reserved + span > start + size)
+		munmap(start + size, (size_t)(reserved + span - (start + size)));
+	return start;
+}
+
 static int map_region(struct guest_mem *mem, uint64_t gpa, uint64_t size, uint64_t fd_offset)
 {
 	int prot = PROT_READ | PROT_WRITE;
@@ -158,9 +191,10 @@ static int map_region(struct guest_mem *mem, uint64_t gpa, uint64_t size, uint64
 	int ret;
 
 	if (mem->fd >= 0)
-		hva = mmap(NULL, size, prot, MAP_SHARED | MAP_NORESERVE, mem->fd, (off_t)fd_offset);
+		hva = map_aligned(size, prot, MAP_SHARED | MAP_NORESERVE, mem->fd,
+				  (off_t)fd_offset);
 	else
-		hva = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		hva = map_aligned(size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (hva == MAP_FAILED) {
 		ret = -errno;
 		log_error("guest RAM: mmap of %llu MiB (%s): %s", (unsigned long long)(size >> 20),

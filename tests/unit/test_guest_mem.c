@@ -54,6 +54,8 @@ static void test_layout_and_backends(void)
 		CHECK(guest_mem__resident_bytes(&mem) < (1ULL << 20));
 		uint8_t *p = guest_mem__translate(&mem, 0, size);
 		CHECK(p != NULL);
+		/* 2 MiB-aligned, so KVM can map guest huge pages with host ones. */
+		CHECK_EQ((uintptr_t)p % (2ULL << 20), 0);
 		for (uint64_t off = 0; off < (16ULL << 20); off += 4096)
 			p[off] = 1;
 		CHECK(guest_mem__resident_bytes(&mem) >= (16ULL << 20));
