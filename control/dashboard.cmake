@@ -11,4 +11,4 @@ string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x
        "\\1\n" dashboard_hex "${dashboard_hex}")
 file(CONFIGURE OUTPUT ${DASHBOARD_HEADER} @ONLY
      CONTENT "/* Generated from control/dashboard.html by control/dashboard.cmake: do not edit. */\nstatic const unsigned char dashboard_html[] = {\n${dashboard_hex}};\n")
-target_include_directories(minivmm_core PRIVATE ${CMAKE_BINARY_DIR}/generated)
+target_include_directories(minivmm_control PRIVATE ${CMAKE_BINARY_DIR}/generated)
