@@ -25,6 +25,7 @@ if [ ! -e /dev/kvm ]; then
 	exit 77
 fi
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/boot/verdict.sh"
 kernel=${MINI_VMM_KERNEL:-}
 if [ -z "$kernel" ]; then
 	kernel=$("$top/guest/build-kernel.sh" | tail -n 1) || { echo "FAIL: guest kernel build failed"; exit 1; }
@@ -59,21 +60,8 @@ fail() {
 }
 [ "$rc" -eq 124 ] && fail "timed out after $timeout_s s"
 [ "$rc" -eq 0 ] || fail "mini-vmm exit status $rc, expected 0"
-result=$(grep -a "mvmm_workload: result=" "$console" | tail -n 1)
-[ -n "$result" ] || fail "no workload result line on the console"
-case $result in *"result=pass corrupted=0 "*) ;; *) fail "workload: $result" ;; esac
-grep -a -q "mvmm_workload: kept checked=[1-9][0-9]* corrupted=0" "$console" ||
-	fail "the kept set was not checked intact"
-
+check_workload mvmm_workload "$console"
 if [ "$min_freed" -gt 0 ] || [ "$min_pct" -gt 0 ]; then
-	line=$(grep -a -o "reclaim: freed=.*" "$vmmlog" | tail -n 1)
-	[ -n "$line" ] || fail "mini-vmm printed no reclaim summary"
-	freed=$(sed -E 's/.*freed=([0-9]+).*/\1/' <<<"$line")
-	pct=$(sed -E 's/.*\(([0-9]+)%\).*/\1/' <<<"$line")
-	corrupted=$(sed -E 's/.*corrupted=([0-9]+).*/\1/' <<<"$line")
-	[ "$freed" -ge "$min_freed" ] || fail "freed $freed MiB, expected at least $min_freed"
-	[ "$pct" -ge "$min_pct" ] || fail "host got back $pct% of freed memory, expected >= $min_pct%"
-	[ "$corrupted" -eq 0 ] || fail "corrupted=$corrupted"
-	echo "$line"
+	check_reclaim "$vmmlog" "$min_freed" "$min_pct"
 fi
 echo "PASS: $name"

@@ -18,6 +18,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/boot/verdict.sh"
 readonly PROGRESS_INTERVAL_S=10
 
 kernel_only=0 unpatched=0 timeout_s=300 min_freed=0 min_pct=0
@@ -113,19 +114,6 @@ fail() {
 [ "$rc" -eq 124 ] && fail "timed out after $timeout_s s"
 [ "$rc" -eq 0 ] || fail "mini-vmm exit status $rc, expected 0"
 # reboot=k makes a panic or a reboot() exit 0 too: the verdict is the line.
-result=$(grep -a "mvmm_user: result=" "$console" | tail -n 1 | tr -d '\r')
-[ -n "$result" ] || fail "no 'mvmm_user: result=' line on the console (did /init run?)"
-case $result in *"result=pass corrupted=0 "*) ;; *) fail "workload: $result" ;; esac
-grep -a -q "mvmm_user: kept checked=[1-9][0-9]* corrupted=0" "$console" ||
-	fail "the kept set was not checked intact"
-
-line=$(grep -a -o "reclaim: freed=.*" "$vmmlog" | tail -n 1)
-[ -n "$line" ] || fail "mini-vmm printed no reclaim: summary (markers lost?)"
-freed=$(sed -E 's/.*freed=([0-9]+).*/\1/' <<<"$line")
-pct=$(sed -E 's/.*\(([0-9]+)%\).*/\1/' <<<"$line")
-corrupted=$(sed -E 's/.*corrupted=([0-9]+).*/\1/' <<<"$line")
-[ "$freed" -ge "$min_freed" ] || fail "freed $freed MiB, expected at least $min_freed"
-[ "$pct" -ge "$min_pct" ] || fail "host got back $pct% of freed memory, expected >= $min_pct%"
-[ "$corrupted" -eq 0 ] || fail "corrupted=$corrupted"
-echo "$line"
+check_workload mvmm_user "$console"
+check_reclaim "$vmmlog" "$min_freed" "$min_pct"
 echo "PASS: $name ($kind kernel)"
