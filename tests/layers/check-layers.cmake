@@ -2,10 +2,11 @@
 #
 # Run as cmake -P with CC, SOURCE_DIR, WORK_DIR and <LAYER>_INCLUDES (a
 # layer library's include directories, exactly as CMake computed them for
-# its own files, joined with '|'), for LAYER in BASE, DEVICES and ALL.
+# its own files, joined with '|'), for LAYER in BASE, DEVICES, CONTROL and ALL.
 # Checks, each compiling a one-line translation unit with ${CC}:
 #  1. with base's flags, every header of devices/, control/ and vmm/ fails
 #     to be found; with devices' flags, every header of control/ and vmm/;
+#     with control's flags, every header of vmm/;
 #  2. the same harness compiles a layer's own headers and those below it
 #     (so 1. fails for the right reason, and this test can fail);
 #  3. no file of a layer includes a path with "..", which would reach
@@ -15,7 +16,7 @@
 #     and the balloon's do not pull in <liburing.h>.
 cmake_minimum_required(VERSION 3.20)
 
-foreach(layer BASE DEVICES ALL)
+foreach(layer BASE DEVICES CONTROL ALL)
   string(REPLACE "|" ";" dirs "${${layer}_INCLUDES}")
   set(${layer}_FLAGS)
   foreach(d ${dirs})
@@ -56,9 +57,11 @@ set(upper_of_BASE devices control vmm)
 set(own_of_BASE base)
 set(upper_of_DEVICES control vmm)
 set(own_of_DEVICES base devices)
+set(upper_of_CONTROL vmm)
+set(own_of_CONTROL base devices control)
 set(refused 0)
 set(allowed 0)
-foreach(layer BASE DEVICES)
+foreach(layer BASE DEVICES CONTROL)
   foreach(upper ${upper_of_${layer}})
     headers_of(${upper} hs)
     foreach(h ${hs})
