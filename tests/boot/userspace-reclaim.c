@@ -22,7 +22,7 @@
  * page's last word as the "still zero" probe.
  *
  * Progress goes to the test device like the in-kernel workload's markers
- * (vmm/layout.h TESTDEV_PHASE_*: outl(phase | arg << 8, 0xf5)), so mini-vmm
+ * (base/layout.h TESTDEV_PHASE_*: outl(phase | arg << 8, 0xf5)), so mini-vmm
  * prints its reclaim: summary for this run too; the verdict goes to the
  * exit port 0xf4 (0 pass). Both need ioperm(), i.e. CONFIG_X86_IOPL_IOPERM
  * in the guest kernel. Console lines start with "mvmm_user: ".
@@ -56,12 +56,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The test device (vmm/layout.h; devices/testdev.c). */
+/* The test device (base/layout.h; devices/testdev.c). */
 #define PORT_EXIT   0xf4
 #define PORT_MARKER 0xf5
 #define PORTS_USED  5 /* 0xf4, and the 32-bit marker at 0xf5-0xf8 */
 
-/* Marker phases, the same numbers as vmm/layout.h TESTDEV_PHASE_*. */
+/* Marker phases, the same numbers as base/layout.h TESTDEV_PHASE_*. */
 enum phase {
 	PHASE_START = 0,    /* arg: MiB it will cycle */
 	PHASE_TOUCHED = 1,  /* arg: MiB touched */
