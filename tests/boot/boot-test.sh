@@ -20,12 +20,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-if [ ! -e /dev/kvm ]; then
-	echo "SKIP: /dev/kvm is absent: the boot tier needs KVM"
-	exit 77
-fi
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/boot/verdict.sh"
+skip_without_kvm
 kernel=${MINI_VMM_KERNEL:-}
 if [ -z "$kernel" ]; then
 	kernel=$("$top/guest/build-kernel.sh" | tail -n 1) || { echo "FAIL: guest kernel build failed"; exit 1; }

@@ -41,15 +41,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-if [ ! -e /dev/kvm ]; then
-	echo "SKIP: /dev/kvm is absent: the boot tier needs KVM"
-	exit 77
-fi
-if [ -e /sys/module/kvm_pvm ]; then
-	echo "SKIP: this KVM (kvm_pvm) emulates guest kernel code and guest user space cannot" \
-		"make system calls here (docs/host-quirks.md); this test needs VT-x/SVM"
-	exit 77
-fi
+skip_unless_real_kvm
 
 # --- the kernel --------------------------------------------------------------
 if [ "$unpatched" = 1 ]; then

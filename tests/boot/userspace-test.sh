@@ -5,16 +5,9 @@
 # Usage: userspace-test.sh MINI_VMM INIT_BINARY
 set -uo pipefail
 vmm=$1 init=$2
-if [ ! -e /dev/kvm ]; then
-	echo "SKIP: /dev/kvm is absent: the boot tier needs KVM"
-	exit 77
-fi
-if [ -e /sys/module/kvm_pvm ]; then
-	echo "SKIP: this KVM (kvm_pvm) emulates guest kernel code and guest user space cannot" \
-		"make system calls here (docs/host-quirks.md); the initramfs path needs VT-x/SVM"
-	exit 77
-fi
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/boot/verdict.sh"
+skip_unless_real_kvm
 kernel=${MINI_VMM_KERNEL:-$("$top/guest/build-kernel.sh" | tail -n 1)}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -1,5 +1,24 @@
-# Sourced by the boot tier's scripts: the checks every workload's verdict
-# shares. Each calls the sourcing script's fail() with the reason.
+# Sourced by the boot tier's scripts: when a test may skip, and the checks
+# every workload's verdict shares (these call the sourcing script's fail()).
+
+# skip_without_kvm: exit 77 with the reason where there is no /dev/kvm.
+skip_without_kvm() {
+	if [ ! -e /dev/kvm ]; then
+		echo "SKIP: /dev/kvm is absent: the boot tier needs KVM"
+		exit 77
+	fi
+}
+
+# skip_unless_real_kvm: also exit 77 on an emulating KVM (kvm_pvm), where
+# guest user space cannot make system calls.
+skip_unless_real_kvm() {
+	skip_without_kvm
+	if [ -e /sys/module/kvm_pvm ]; then
+		echo "SKIP: this KVM (kvm_pvm) emulates guest kernel code and guest user space cannot" \
+			"make system calls here (docs/host-quirks.md); this test needs VT-x/SVM"
+		exit 77
+	fi
+}
 
 # check_workload PREFIX CONSOLE: the workload (PREFIX "mvmm_workload" in the
 # kernel, "mvmm_user" in user space) passed with nothing corrupted and
