@@ -9,13 +9,15 @@ set -euo pipefail
 # chromium (dashboard test), matplotlib (plots), clang + its runtime (libFuzzer).
 # The nested SVM host (tools/kvm-host --nested): QEMU, a static busybox for its
 # initramfs, cpio; its kernel is downloaded by tools/kvm-host, not installed.
+# The guest patches' check (guest/patches.sh): git, and python3-ply +
+# python3-git for checkpatch's SPDX check.
 PACKAGES=(
 	build-essential cmake pkg-config
 	liburing-dev libcap-ng-dev
 	clang-format
 	linux-source-6.1 flex bison libelf-dev bc libssl-dev xz-utils
 	qemu-system-x86 busybox-static
-	python3 cpio
+	python3 cpio git python3-ply python3-git
 	libmicrohttpd-dev libjson-c-dev prometheus chromium python3-matplotlib
 	libseccomp-dev clang libclang-rt-14-dev
 )
