@@ -615,6 +615,15 @@ int vm__run(const struct vmm_config *cfg)
 	pthread_mutex_init(&vm->tracker_lock, NULL);
 	reclaim_tracker__init(&vm->tracker);
 
+	/*
+	 * Before any thread and any filter, whatever the options: glibc's
+	 * malloc must not reach a system call of its own later, on a
+	 * filtered thread, at a moment the guest picks (seccomp.h).
+	 */
+	if (seccomp__prepare_process() < 0) {
+		free(vm);
+		return VMM_EXIT_ERROR;
+	}
 	if (vm_setup(vm) < 0) {
 		vm_teardown(vm);
 		free(vm);
