@@ -488,11 +488,13 @@ static int balloon_activate(struct virtio_device *vdev)
 	}
 	b->active = true;
 	arm_stats_timer(b);
-	log_info("virtio-balloon: active: features 0x%llx, %u queues (reporting %d, stats %d), "
-		 "target %u pages",
-		 (unsigned long long)vdev->features_acked,
-		 virtio_balloon__num_queues(vdev->features_acked), b->qidx[BALLOON_Q_REPORTING],
-		 b->qidx[BALLOON_Q_STATS], b->num_pages);
+	/* The guest activates as often as it resets: rate-limited (base/log.h). */
+	log_ratelimited(LOG_INFO,
+			"virtio-balloon: active: features 0x%llx, %u queues (reporting %d, "
+			"stats %d), target %u pages",
+			(unsigned long long)vdev->features_acked,
+			virtio_balloon__num_queues(vdev->features_acked),
+			b->qidx[BALLOON_Q_REPORTING], b->qidx[BALLOON_Q_STATS], b->num_pages);
 	/* Linux queues its first stats buffer before DRIVER_OK: look at every queue now. */
 	for (unsigned int q = 0; q < virtio_balloon__num_queues(vdev->features_acked); q++)
 		balloon_queue_notify(vdev, q);
