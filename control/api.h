@@ -58,6 +58,8 @@ struct api_config {
 	 * listeners' and the sampler), which inherit what it installs, e.g.
 	 * seccomp__install(SECCOMP_ROLE_API). Sockets and files are made
 	 * before it runs. A negative return fails api__start with it.
+	 * The process must already be safe to confine: vmm/ makes glibc's
+	 * malloc so before any thread exists (seccomp__prepare_process).
 	 */
 	int (*confine)(void *opaque);
 	void *confine_opaque;

@@ -28,25 +28,6 @@ struct api_setup {
 };
 
 /*
- * glibc opens /proc/sys/vm/overcommit_memory the first time a thread arena's
- * heap shrinks (malloc/arena.c, check_may_shrink_heap), and a confined API
- * thread may open nothing. Make that first time happen here, before confine:
- * grow this thread's arena well past the trim threshold, then free it.
- */
-static void warm_up_malloc(void)
-{
-	void *p[16];
-
-	for (unsigned int i = 0; i < 16; i++) {
-		p[i] = malloc(64 * 1024); /* below the mmap threshold: from the arena */
-		if (p[i])
-			*(volatile char *)p[i] = 1;
-	}
-	for (unsigned int i = 16; i-- > 0;)
-		free(p[i]);
-}
-
-/*
  * Every API thread (MHD's and the sampler) is created from this one, after
  * cfg.confine ran on it: they all inherit what it installed (a seccomp
  * filter), and its signal mask (see api__start).
@@ -59,7 +40,6 @@ static void *api_setup_main(void *arg)
 	/* Inherited by the sampler (MHD names its own threads "MHD-single"). */
 	prctl(PR_SET_NAME, "api-sampler");
 	if (srv->cfg.confine) {
-		warm_up_malloc();
 		st->ret = srv->cfg.confine(srv->cfg.confine_opaque);
 		if (st->ret < 0)
 			return NULL;

@@ -256,6 +256,10 @@ const struct metrics_counter metrics__balloon_counters[] = {
 		"Rings found broken (device set DEVICE_NEEDS_RESET)."),
 	COUNTER(balloon_stats, completions_after_reset, "balloon_completions_after_reset_total",
 		"Discards that finished during a device reset (not pushed)."),
+	COUNTER(balloon_stats, ring_overlaps, "balloon_ring_overlaps_total",
+		"Reports and inflates naming pages of the queues' own rings (kept)."),
+	COUNTER(balloon_stats, bytes_ring_kept, "balloon_ring_kept_bytes_total",
+		"Bytes holding the queues' rings kept resident, not discarded."),
 };
 const unsigned int metrics__nr_balloon_counters =
 	sizeof(metrics__balloon_counters) / sizeof(metrics__balloon_counters[0]);

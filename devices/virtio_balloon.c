@@ -16,6 +16,8 @@
  */
 #include "devices/virtio_balloon.h"
 
+#include "devices/balloon_rings.h"
+
 #include "base/clock.h"
 #include "base/log.h"
 
@@ -99,6 +101,25 @@ static void balloon_discard_done(void *cookie, const struct discard_result *res)
 	virtio__signal_used(&b->vdev, f->qidx);
 }
 
+/* The queues' own ring pages are never discarded (balloon_rings.h). */
+static unsigned int exclude_rings(struct virtio_balloon *b, enum balloon_queue role,
+				  unsigned int nr_ranges)
+{
+	uint64_t kept = 0;
+
+	nr_ranges = balloon_rings__exclude(&b->vdev, b->dq.granule, b->ranges, nr_ranges,
+					   BALLOON_MAX_PFNS_PER_CHAIN, &kept);
+	if (kept) {
+		b->stats.ring_overlaps++;
+		b->stats.bytes_ring_kept += kept;
+		log_ratelimited(LOG_WARN,
+				"virtio-balloon: %s: %llu KiB holding the queues' rings kept, "
+				"not discarded",
+				queue_names[role], (unsigned long long)(kept >> 10));
+	}
+	return nr_ranges;
+}
+
 /* Hand ranges to the discard queue; the chain is pushed by balloon_discard_done. */
 static int submit_discards(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx,
 			   uint16_t head, unsigned int nr_ranges, enum balloon_reject *why)
@@ -110,6 +131,11 @@ static int submit_discards(struct virtio_balloon *b, enum balloon_queue role, un
 	if (head >= BALLOON_QUEUE_SIZE) {
 		*why = BALLOON_REJ_VQ;
 		return -EINVAL;
+	}
+	nr_ranges = exclude_rings(b, role, nr_ranges);
+	if (!nr_ranges) { /* all of it held the rings: acknowledged, nothing discarded */
+		virtqueue__push(&b->vdev.queues[qidx], head, 0);
+		return 0;
 	}
 	f = &b->inflight[role][head];
 	*f = (struct balloon_inflight){.b = b, .qidx = (uint16_t)qidx, .head = head, .role = role};
@@ -488,11 +514,13 @@ static int balloon_activate(struct virtio_device *vdev)
 	}
 	b->active = true;
 	arm_stats_timer(b);
-	log_info("virtio-balloon: active: features 0x%llx, %u queues (reporting %d, stats %d), "
-		 "target %u pages",
-		 (unsigned long long)vdev->features_acked,
-		 virtio_balloon__num_queues(vdev->features_acked), b->qidx[BALLOON_Q_REPORTING],
-		 b->qidx[BALLOON_Q_STATS], b->num_pages);
+	/* The guest activates as often as it resets: rate-limited (base/log.h). */
+	log_ratelimited(LOG_INFO,
+			"virtio-balloon: active: features 0x%llx, %u queues (reporting %d, "
+			"stats %d), target %u pages",
+			(unsigned long long)vdev->features_acked,
+			virtio_balloon__num_queues(vdev->features_acked),
+			b->qidx[BALLOON_Q_REPORTING], b->qidx[BALLOON_Q_STATS], b->num_pages);
 	/* Linux queues its first stats buffer before DRIVER_OK: look at every queue now. */
 	for (unsigned int q = 0; q < virtio_balloon__num_queues(vdev->features_acked); q++)
 		balloon_queue_notify(vdev, q);

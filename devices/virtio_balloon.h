@@ -125,6 +125,8 @@ struct balloon_stats {
 	uint64_t target_changes;
 	uint64_t broken_rings;		  /* VQ_POP_BROKEN -> NEEDS_RESET */
 	uint64_t completions_after_reset; /* discards finished during reset: not pushed */
+	uint64_t ring_overlaps;		  /* chains naming pages of the queues' rings */
+	uint64_t bytes_ring_kept;	  /* ... kept, not discarded (balloon_rings.h) */
 	struct balloon_guest_stats guest;
 };
 

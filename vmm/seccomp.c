@@ -35,6 +35,7 @@
 #include <linux/falloc.h>
 #include <linux/io_uring.h>
 #include <linux/kvm.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -190,6 +191,25 @@ void seccomp__allow_unlinkat(int dirfd)
 void seccomp__allow_process_madvise(int pidfd)
 {
 	process_madvise_pidfd = pidfd;
+}
+
+int seccomp__prepare_process(void)
+{
+#if defined(__GLIBC__) && !defined(SECCOMP_SANITIZER_BUILD)
+	/*
+	 * One arena, the main one: no thread arena's heap ever shrinks (so
+	 * glibc never needs /proc/sys/vm/overcommit_memory), and the arena
+	 * limit is fixed here (so glibc never asks for the CPU count). The
+	 * cost is one lock for every thread's malloc; mini-vmm's threads
+	 * allocate rarely (a report, a request), and tcache takes most small
+	 * allocations without the lock.
+	 */
+	if (mallopt(M_ARENA_MAX, 1) != 1) {
+		log_error("seccomp: mallopt(M_ARENA_MAX, 1) failed");
+		return -EINVAL;
+	}
+#endif
+	return 0;
 }
 
 int seccomp__parse_mode(const char *s, enum seccomp_mode *out)

@@ -43,6 +43,21 @@ enum seccomp_mode {
 /* 128 + SIGSYS, what a shell reports for a process killed by SIGSYS. */
 #define SECCOMP_EXIT_STATUS 159
 
+/*
+ * Once, first thing in the process, before any other thread exists and
+ * before any filter: settle what the C library would otherwise do lazily,
+ * on whichever thread first needs it, which a guest can choose. glibc's
+ * malloc makes two such calls: the first shrink of a thread arena's heap
+ * opens /proc/sys/vm/overcommit_memory (arena.c, check_may_shrink_heap),
+ * and the first allocation needing a 9th arena asks for the CPU count
+ * (opening /sys/devices/system/cpu/online in glibc 2.36, sched_getaffinity
+ * in others). With one arena (M_ARENA_MAX 1) there is neither:
+ * every thread allocates from the main arena, which grows and shrinks with
+ * brk, allowed to every role. 0, or -errno with a log line. Sanitizer
+ * builds bring their own allocator: nothing to do there.
+ */
+int seccomp__prepare_process(void);
+
 /* "vcpu", "device", "api", "discard". */
 const char *seccomp__role_name(enum seccomp_role role);
 

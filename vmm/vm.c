@@ -21,6 +21,7 @@
 #include "vmm/privs.h"
 #include "vmm/quirks.h"
 #include "vmm/reclaim_tracker.h"
+#include "vmm/resident_meter.h"
 #include "vmm/seccomp.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm_devices.h"
@@ -64,6 +65,7 @@ struct vm {
 	struct virtio_balloon *balloon;
 	struct balloon_wiring balloon_wiring; /* its discard queue and stats timer on the loop */
 
+	struct resident_meter resident; /* every reading of resident guest RAM */
 	pthread_mutex_t tracker_lock;
 	struct reclaim_tracker tracker;
 	int sample_fd;
@@ -127,10 +129,15 @@ static void testdev_exit(void *opaque, uint32_t code)
 	vm_request_stop(opaque, VMM_EXIT_GUEST_FAILURE, why);
 }
 
+/*
+ * A vCPU thread, at the guest's pace: the log lines are rate-limited
+ * (base/log.h) and the RSS reading is rationed (resident_meter.h), so a
+ * guest writing markers in a loop costs the host neither its logs nor CPU.
+ */
 static void testdev_marker(void *opaque, unsigned int phase, uint32_t arg)
 {
 	struct vm *vm = opaque;
-	uint64_t rss = guest_mem__resident_bytes(&vm->mem);
+	uint64_t rss = resident_meter__read(&vm->resident, 0);
 	uint64_t t = clock__mono_ns();
 	char line[160];
 	bool done;
@@ -140,11 +147,11 @@ static void testdev_marker(void *opaque, unsigned int phase, uint32_t arg)
 	if (done)
 		reclaim_tracker__format(&vm->tracker, line, sizeof(line));
 	pthread_mutex_unlock(&vm->tracker_lock);
-	log_info("guest marker: phase=%s arg=%u guest_rss_mib=%llu t=%.3f",
-		 testdev__phase_name(phase), arg, (unsigned long long)(rss >> 20),
-		 (double)(t - vm->t_start_ns) / 1e9);
+	log_ratelimited(LOG_INFO, "guest marker: phase=%s arg=%u guest_rss_mib=%llu t=%.3f",
+			testdev__phase_name(phase), arg, (unsigned long long)(rss >> 20),
+			(double)(t - vm->t_start_ns) / 1e9);
 	if (done)
-		log_info("%s", line);
+		log_ratelimited(LOG_INFO, "%s", line);
 }
 
 /* The test device's clock port: the tiny guests bound their waits with it. */
@@ -163,7 +170,7 @@ static void sample_rss(void *opaque, uint32_t events)
 	pthread_mutex_lock(&vm->tracker_lock);
 	if (reclaim_tracker__active(&vm->tracker))
 		reclaim_tracker__sample(&vm->tracker, clock__mono_ns(),
-					guest_mem__resident_bytes(&vm->mem));
+					resident_meter__read(&vm->resident, 0));
 	pthread_mutex_unlock(&vm->tracker_lock);
 }
 
@@ -299,12 +306,22 @@ static int setup_balloon(struct vm *vm)
 
 /* --- control API (control/) ---------------------------------------------- */
 
+/* How old a residency reading the API accepts: one sampling period. */
+static uint64_t vm_sample_max_age_ns(const struct vm *vm)
+{
+	uint32_t ms = vm->cfg->metrics_interval_ms ? vm->cfg->metrics_interval_ms
+						   : API_DEFAULT_INTERVAL_MS;
+
+	return (uint64_t)ms * 1000000ULL;
+}
+
 /* API threads: everything the API, /metrics and the timeline report. */
 static void vm_ctl_sample(void *opaque, struct vm_sample *s)
 {
 	struct vm *vm = opaque;
 
-	vm_sample__fill(s, &vm->mem, vm->balloon);
+	/* Scrapers share one walk per sampling period (resident_meter.h). */
+	vm_sample__fill(s, &vm->resident, vm_sample_max_age_ns(vm), vm->balloon);
 	s->uptime_ns = clock__mono_ns() - vm->t_start_ns;
 	s->vcpus = vm->cfg->cpus;
 	s->event_loop_max_callback_ns =
@@ -501,6 +518,7 @@ static int vm_setup(struct vm *vm)
 	ret = guest_mem__init(&vm->mem, cfg->mem_size, cfg->mem_backend);
 	if (ret < 0)
 		return ret;
+	resident_meter__init(&vm->resident, &vm->mem);
 	ret = kvm__set_memory(&vm->kvm, &vm->mem);
 	if (ret < 0)
 		return ret;
@@ -588,6 +606,19 @@ static void vm_teardown(struct vm *vm)
 	serial__exit(&vm->serial);
 	if (vm->serial_out_fd > STDERR_FILENO)
 		close(vm->serial_out_fd);
+	/* The marker lines are rate-limited: here is how many the guest wrote. */
+	log_info("test device: markers=%llu bad_accesses=%llu",
+		 (unsigned long long)__atomic_load_n(&vm->testdev.nr_markers, __ATOMIC_RELAXED),
+		 (unsigned long long)__atomic_load_n(&vm->testdev.bad_access, __ATOMIC_RELAXED));
+	if (vm->resident.mem) {
+		struct resident_meter_stats rs;
+
+		resident_meter__get_stats(&vm->resident, &rs);
+		log_info("resident guest RAM readings: walks=%llu cached=%llu throttled=%llu",
+			 (unsigned long long)rs.walks, (unsigned long long)rs.cached,
+			 (unsigned long long)rs.throttled);
+		resident_meter__exit(&vm->resident);
+	}
 	guest_mem__exit(&vm->mem);
 	kvm__exit(&vm->kvm);
 	if (vm->sample_fd >= 0)
@@ -615,6 +646,15 @@ int vm__run(const struct vmm_config *cfg)
 	pthread_mutex_init(&vm->tracker_lock, NULL);
 	reclaim_tracker__init(&vm->tracker);
 
+	/*
+	 * Before any thread and any filter, whatever the options: glibc's
+	 * malloc must not reach a system call of its own later, on a
+	 * filtered thread, at a moment the guest picks (seccomp.h).
+	 */
+	if (seccomp__prepare_process() < 0) {
+		free(vm);
+		return VMM_EXIT_ERROR;
+	}
 	if (vm_setup(vm) < 0) {
 		vm_teardown(vm);
 		free(vm);

@@ -13,13 +13,15 @@ static void copy_name(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src ? src : "");
 }
 
-void vm_sample__fill(struct vm_sample *s, const struct guest_mem *mem, struct virtio_balloon *b)
+void vm_sample__fill(struct vm_sample *s, struct resident_meter *rm, uint64_t max_age_ns,
+		     struct virtio_balloon *b)
 {
 	struct vm_balloon_sample *bs = &s->balloon;
+	const struct guest_mem *mem = rm->mem;
 
 	s->monotonic_ns = clock__mono_ns();
 	s->guest_memory_bytes = mem->ram_size;
-	s->guest_resident_bytes = guest_mem__resident_bytes(mem);
+	s->guest_resident_bytes = resident_meter__read(rm, max_age_ns);
 	copy_name(s->memory_backend, sizeof(s->memory_backend),
 		  guest_mem__backend_name(mem->backend));
 	s->has_balloon = b != NULL;

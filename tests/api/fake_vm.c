@@ -292,6 +292,10 @@ int main(int argc, char **argv)
 #ifndef HAVE_SECCOMP
 			fprintf(stderr, "SKIP: fake_vm was built without vmm/seccomp.h\n");
 			return 77;
+#else
+			/* As vm__run does: before any thread (docs/threat-model.md). */
+			if (seccomp__prepare_process() < 0)
+				return 1;
 #endif
 			cfg.confine = confine_api;
 			break;

@@ -8,7 +8,9 @@
 # regex (extended, matched per line) is found in the guest's serial output.
 # A guest crash (triple fault: 4, emulation failure: 5), a guest-reported
 # failure (3) or a hang (killed by timeout) fails. Skips (exit 77) only when
-# /dev/kvm is absent. The full output is kept in LOG.
+# /dev/kvm is absent. The full output is kept in LOG. --expect-log REGEX
+# must match a line of mini-vmm's own messages (stderr); --max-log-lines N
+# REGEX allows at most N of them to match (a bounded log).
 set -u
 
 if [ $# -lt 3 ]; then
@@ -19,6 +21,7 @@ vmm=$1 elf=$2 log=$3
 shift 3
 expects=()
 log_expects=()
+max_logs=()
 want_status=0
 needs_emulation=0
 limit=240
@@ -28,6 +31,7 @@ while [ $# -gt 0 ]; do
 	--timeout) limit=$2; shift 2 ;;
 	--status) want_status=$2; shift 2 ;;
 	--expect-log) log_expects+=("$2"); shift 2 ;;
+	--max-log-lines) max_logs+=("$2" "$3"); shift 3 ;;
 	--needs-emulating-host) needs_emulation=1; shift ;;
 	--) shift; break ;;
 	*) echo "run_tiny.sh: unknown argument '$1'" >&2; exit 2 ;;
@@ -76,6 +80,12 @@ fail() {
 for re in "${log_expects[@]}"; do
 	if ! grep -Eq -- "$re" "$out/vmm"; then
 		fail "expected mini-vmm message missing: /$re/"
+	fi
+done
+for ((i = 0; i < ${#max_logs[@]}; i += 2)); do
+	n=$(grep -Ec -- "${max_logs[i + 1]}" "$out/vmm" || true)
+	if [ "$n" -gt "${max_logs[i]}" ]; then
+		fail "$n mini-vmm messages match /${max_logs[i + 1]}/, at most ${max_logs[i]} allowed"
 	fi
 done
 if [ "$want_status" != 0 ]; then
