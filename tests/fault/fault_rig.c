@@ -110,6 +110,13 @@ static void mmio_kick(struct virtio_mmio_dev *m, unsigned int q, void *opaque)
 		CHECK(0);
 }
 
+/* vm_devices.c virtio_renotify(): the device comes back to queue q later. */
+static void rig_renotify(struct virtio_device *vdev, unsigned int q, void *opaque)
+{
+	(void)vdev;
+	mmio_kick(NULL, q, opaque);
+}
+
 static void count_irq(struct virtio_device *vdev, void *opaque)
 {
 	struct rig *r = opaque;
@@ -160,6 +167,8 @@ void rig_init(struct rig *r, enum discard_engine engine)
 	CHECK_EQ(virtio_mmio__init(&r->mmio, &r->b.vdev, RIG_MMIO_BASE, RIG_IRQ), 0);
 	r->mmio.kick = mmio_kick;
 	r->mmio.kick_opaque = r;
+	r->b.vdev.renotify = rig_renotify;
+	r->b.vdev.renotify_opaque = r;
 	for (unsigned int q = 0; q < RIG_QUEUES; q++) {
 		r->notify_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		CHECK(r->notify_fd[q] >= 0);
