@@ -21,7 +21,6 @@
 
 #include <endian.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -46,11 +45,43 @@ static void balloon_discard_done(void *cookie, const struct discard_result *res)
 	virtio__signal_used(&b->vdev, f->qidx);
 }
 
-static int range_cmp(const void *a, const void *b)
+/* Heap sift-down of r[i] within r[0..n), by gpa. */
+static void sift_down(struct discard_range *r, unsigned int i, unsigned int n)
 {
-	const struct discard_range *x = a, *y = b;
+	for (;;) {
+		unsigned int child = 2 * i + 1;
+		struct discard_range t;
 
-	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+		if (child >= n)
+			return;
+		if (child + 1 < n && r[child + 1].gpa > r[child].gpa)
+			child++;
+		if (r[i].gpa >= r[child].gpa)
+			return;
+		t = r[i];
+		r[i] = r[child];
+		r[child] = t;
+		i = child;
+	}
+}
+
+/*
+ * Heapsort by gpa: in place, O(n log n) worst case, no allocation and no
+ * system call. Not qsort(): glibc's (before 2.37) asks sysinfo() for the
+ * machine's memory on its first large sort, which the device thread's
+ * seccomp filter forbids.
+ */
+static void sort_ranges(struct discard_range *r, unsigned int n)
+{
+	for (unsigned int i = n / 2; i-- > 0;)
+		sift_down(r, i, n);
+	for (unsigned int end = n; end-- > 1;) {
+		struct discard_range t = r[0];
+
+		r[0] = r[end];
+		r[end] = t;
+		sift_down(r, 0, end);
+	}
 }
 
 /*
@@ -65,7 +96,7 @@ static unsigned int merge_ranges(const struct guest_mem *mem, struct discard_ran
 
 	if (n < 2)
 		return n;
-	qsort(r, n, sizeof(*r), range_cmp);
+	sort_ranges(r, n);
 	for (unsigned int i = 1; i < n; i++) {
 		struct discard_range *cur = &r[out];
 		uint64_t end = cur->gpa + cur->len, next_end = r[i].gpa + r[i].len;
