@@ -236,6 +236,8 @@ const struct metrics_counter metrics__balloon_counters[] = {
 		"4 KiB pages inflated (and discarded)."),
 	COUNTER(balloon_stats, inflate_invalid_pfns, "balloon_inflate_invalid_pfns_total",
 		"Inflate PFNs outside guest RAM, skipped."),
+	COUNTER(balloon_stats, inflate_duplicate_pfns, "balloon_inflate_duplicate_pfns_total",
+		"Inflate PFNs repeated within a chain, discarded once."),
 	COUNTER(balloon_stats, deflate_chains, "balloon_deflate_chains_total",
 		"Deflate chains processed."),
 	COUNTER(balloon_stats, deflate_pages, "balloon_deflated_pages_total",
@@ -260,6 +262,10 @@ const struct metrics_counter metrics__balloon_counters[] = {
 		"Reports and inflates naming pages of the queues' own rings (kept)."),
 	COUNTER(balloon_stats, bytes_ring_kept, "balloon_ring_kept_bytes_total",
 		"Bytes holding the queues' rings kept resident, not discarded."),
+	COUNTER(balloon_stats, chains_waited, "balloon_chains_waited_total",
+		"Chains held until the discard queue was back under its limits."),
+	COUNTER(balloon_stats, notify_yields, "balloon_notify_yields_total",
+		"Queue notifications that stopped at their work budget and re-armed."),
 };
 const unsigned int metrics__nr_balloon_counters =
 	sizeof(metrics__balloon_counters) / sizeof(metrics__balloon_counters[0]);
@@ -278,6 +284,12 @@ const struct metrics_counter metrics__discard_counters[] = {
 	COUNTER(discard_stats, ops, "discard_ops_total", "Discard operations issued."),
 	GAUGE(discard_stats, ops_in_flight, "discard_ops_in_flight",
 	      "Operations on the ring or waiting for a slot."),
+	COUNTER(discard_stats, reports_over_limit, "discard_reports_over_limit_total",
+		"Reports refused for now: the queue was at its limits."),
+	GAUGE(discard_stats, bytes_in_flight, "discard_bytes_in_flight",
+	      "Guest bytes in reports not yet done."),
+	GAUGE(discard_stats, mem_in_flight, "discard_host_memory_in_flight_bytes",
+	      "Host heap bytes held for reports not yet done."),
 	COUNTER(discard_stats, bytes_requested, "discard_requested_bytes_total",
 		"Bytes asked to be discarded (accepted ranges)."),
 	COUNTER(discard_stats, bytes_discarded, "discard_discarded_bytes_total",

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Transport-independent helpers for device models: interrupts and
- * DEVICE_NEEDS_RESET. All of them run with vdev->lock held.
+ * Transport-independent helpers for device models: interrupts, coming back
+ * to a queue later, and DEVICE_NEEDS_RESET. All of them run with vdev->lock
+ * held.
  */
 #include "devices/virtio.h"
 
@@ -29,6 +30,14 @@ void virtio__signal_config(struct virtio_device *vdev)
 	/* Before DRIVER_OK the driver does not listen; it reads config as it sets up. */
 	if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
 		raise_interrupt(vdev, VIRTIO_INT_CONFIG);
+}
+
+bool virtio__renotify(struct virtio_device *vdev, unsigned int qidx)
+{
+	if (!vdev->renotify || qidx >= VIRTIO_MAX_QUEUES)
+		return false;
+	vdev->renotify(vdev, qidx, vdev->renotify_opaque);
+	return true;
 }
 
 void virtio__set_needs_reset(struct virtio_device *vdev, const char *why)

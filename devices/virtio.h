@@ -81,6 +81,15 @@ struct virtio_device {
 	/* Raise the device's interrupt line (wiring: irqfd). Called with lock held. */
 	void (*raise_irq)(struct virtio_device *vdev, void *opaque);
 	void *irq_opaque;
+	/*
+	 * Have ops->queue_notify(qidx) called again on the device thread, as
+	 * if the driver had kicked, after the events already waiting (wiring:
+	 * write the queue's ioeventfd). How a device that stopped at its work
+	 * budget comes back for the rest. Called with lock held, from any
+	 * thread. NULL: not wired (a test driving the model alone).
+	 */
+	void (*renotify)(struct virtio_device *vdev, unsigned int qidx, void *opaque);
+	void *renotify_opaque;
 };
 
 /*
@@ -93,6 +102,8 @@ void virtio__signal_used(struct virtio_device *vdev, unsigned int qidx);
  * (the interrupt only once DRIVER_OK is set; before that the driver polls).
  */
 void virtio__signal_config(struct virtio_device *vdev);
+/* For device models: vdev->renotify(qidx). false if it is not wired. Lock held. */
+bool virtio__renotify(struct virtio_device *vdev, unsigned int qidx);
 /* Something is irrecoverably wrong (broken ring, host failure): NEEDS_RESET. */
 void virtio__set_needs_reset(struct virtio_device *vdev, const char *why);
 

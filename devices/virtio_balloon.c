@@ -12,11 +12,10 @@
  * around ops calls; the entry points the host calls, discards_ready and
  * stats_tick, take it themselves). The model creates no fd: its host
  * (struct balloon_host_ops) watches the discard queue and runs the timer.
- * Its option string, queue numbering and names are in balloon_config.c.
+ * Its option string, queue numbering and names are in balloon_config.c;
+ * the chains that ask for discards in balloon_discard.c.
  */
-#include "devices/virtio_balloon.h"
-
-#include "devices/balloon_rings.h"
+#include "devices/balloon_internal.h"
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -26,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PAGE_4K (1ULL << VIRTIO_BALLOON_PFN_SHIFT)
 
 /* Config space layout (5.5.4), all le32. */
 #define CFG_NUM_PAGES  0
@@ -61,8 +58,14 @@ static enum balloon_queue role_of(const struct virtio_balloon *b, unsigned int q
 	return BALLOON_Q__COUNT;
 }
 
+const char *balloon_queue__name(enum balloon_queue role)
+{
+	return (unsigned int)role < BALLOON_Q__COUNT ? queue_names[role] : "unknown";
+}
+
 /* Count a refused chain and say so, rate limited (the guest controls the rate). */
-static void count_reject(struct virtio_balloon *b, enum balloon_queue role, enum balloon_reject why)
+void balloon__count_reject(struct virtio_balloon *b, enum balloon_queue role,
+			   enum balloon_reject why)
 {
 	b->stats.rejected[why]++;
 	log_ratelimited(LOG_WARN,
@@ -72,236 +75,11 @@ static void count_reject(struct virtio_balloon *b, enum balloon_queue role, enum
 }
 
 /* Refuse a chain: hand it back with len 0 so the driver is never left waiting. */
-static void reject_chain(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx,
-			 uint16_t head, enum balloon_reject why)
+void balloon__reject_chain(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx,
+			   uint16_t head, enum balloon_reject why)
 {
-	count_reject(b, role, why);
+	balloon__count_reject(b, role, why);
 	virtqueue__push(&b->vdev.queues[qidx], head, 0);
-}
-
-/*
- * The discard queue finished every op of a chain: now, and only now, the
- * chain goes back to the driver. Runs with vdev->lock held (from
- * virtio_balloon__discards_ready(), or from drain() inside reset).
- */
-static void balloon_discard_done(void *cookie, const struct discard_result *res)
-{
-	struct balloon_inflight *f = cookie;
-	struct virtio_balloon *b = f->b;
-
-	(void)res;
-	if (!b->active || b->resetting) {
-		/* The driver reset the device: those rings are gone. */
-		b->stats.completions_after_reset++;
-		return;
-	}
-	virtqueue__push(&b->vdev.queues[f->qidx], f->head, 0);
-	if (f->role == BALLOON_Q_REPORTING)
-		b->stats.reports_done++;
-	virtio__signal_used(&b->vdev, f->qidx);
-}
-
-/* The queues' own ring pages are never discarded (balloon_rings.h). */
-static unsigned int exclude_rings(struct virtio_balloon *b, enum balloon_queue role,
-				  unsigned int nr_ranges)
-{
-	uint64_t kept = 0;
-
-	nr_ranges = balloon_rings__exclude(&b->vdev, b->dq.granule, b->ranges, nr_ranges,
-					   BALLOON_MAX_PFNS_PER_CHAIN, &kept);
-	if (kept) {
-		b->stats.ring_overlaps++;
-		b->stats.bytes_ring_kept += kept;
-		log_ratelimited(LOG_WARN,
-				"virtio-balloon: %s: %llu KiB holding the queues' rings kept, "
-				"not discarded",
-				queue_names[role], (unsigned long long)(kept >> 10));
-	}
-	return nr_ranges;
-}
-
-/* Hand ranges to the discard queue; the chain is pushed by balloon_discard_done. */
-static int submit_discards(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx,
-			   uint16_t head, unsigned int nr_ranges, enum balloon_reject *why)
-{
-	struct balloon_inflight *f;
-	int ret;
-
-	/* head < queue size <= BALLOON_QUEUE_SIZE: guaranteed by virtqueue__pop. */
-	if (head >= BALLOON_QUEUE_SIZE) {
-		*why = BALLOON_REJ_VQ;
-		return -EINVAL;
-	}
-	nr_ranges = exclude_rings(b, role, nr_ranges);
-	if (!nr_ranges) { /* all of it held the rings: acknowledged, nothing discarded */
-		virtqueue__push(&b->vdev.queues[qidx], head, 0);
-		return 0;
-	}
-	f = &b->inflight[role][head];
-	*f = (struct balloon_inflight){.b = b, .qidx = (uint16_t)qidx, .head = head, .role = role};
-	ret = discard_queue__submit(&b->dq, b->ranges, nr_ranges, balloon_discard_done, f);
-	if (ret < 0)
-		*why = ret == -EINVAL ? BALLOON_REJ_OUT_OF_RAM : BALLOON_REJ_HOST;
-	return ret;
-}
-
-/* ---- free page reporting (5.5.6.5) ---- */
-
-/*
- * A report: device-writable buffers, each a free guest-physical range
- * (Linux: virtqueue_add_inbuf of up to 32 entries of 2-4 MiB). Device
- * writes nothing into them; the used length is 0.
- */
-static void process_report(struct virtio_balloon *b, unsigned int qidx, const struct vq_chain *c)
-{
-	const enum balloon_queue role = BALLOON_Q_REPORTING;
-	enum balloon_reject why;
-	uint64_t bytes = 0;
-
-	if (c->nr_readable) {
-		reject_chain(b, role, qidx, c->head, BALLOON_REJ_NOT_WRITABLE);
-		return;
-	}
-	for (unsigned int i = 0; i < c->nr_bufs; i++) {
-		const struct vq_buf *buf = &c->bufs[i];
-
-		if ((buf->gpa | buf->len) & (PAGE_4K - 1)) {
-			reject_chain(b, role, qidx, c->head, BALLOON_REJ_UNALIGNED);
-			return;
-		}
-		b->ranges[i] = (struct discard_range){.gpa = buf->gpa, .len = buf->len};
-		bytes += buf->len;
-	}
-	/*
-	 * 5.5.6.5.1 / PAGE_POISON: the driver expects reported pages to keep
-	 * poison_val; a discard would turn them into zeros. Acknowledge only.
-	 */
-	if (negotiated(b, VIRTIO_BALLOON_F_PAGE_POISON) && b->poison_val != 0) {
-		b->stats.poison_skipped++;
-		b->stats.bytes_poison_skipped += bytes;
-		virtqueue__push(&b->vdev.queues[qidx], c->head, 0);
-		return;
-	}
-	if (submit_discards(b, role, qidx, c->head, c->nr_bufs, &why) < 0) {
-		reject_chain(b, role, qidx, c->head, why);
-		return;
-	}
-	b->stats.reports++;
-	b->stats.report_buffers += c->nr_bufs;
-	b->stats.bytes_reported += bytes;
-}
-
-/* ---- inflate / deflate (5.5.6.1-2) ---- */
-
-/*
- * Read a chain of le32 PFNs (device-readable). Valid PFNs (a 4 KiB page
- * inside RAM) are counted, and with `build` coalesced into b->ranges.
- * Returns BALLOON_REJ__COUNT if the chain is usable, else why not.
- */
-static enum balloon_reject read_pfns(struct virtio_balloon *b, const struct vq_chain *c, bool build,
-				     unsigned int *nr_ranges, uint64_t *valid, uint64_t *invalid)
-{
-	unsigned int nr = 0;
-
-	*valid = *invalid = 0;
-	if (c->nr_readable != c->nr_bufs)
-		return BALLOON_REJ_NOT_READABLE;
-	if (c->readable_bytes > (uint64_t)BALLOON_MAX_PFNS_PER_CHAIN * 4)
-		return BALLOON_REJ_TOO_LARGE;
-	for (unsigned int i = 0; i < c->nr_bufs; i++)
-		if (c->bufs[i].len % 4)
-			return BALLOON_REJ_BAD_LENGTH;
-
-	for (unsigned int i = 0; i < c->nr_bufs; i++) {
-		const uint8_t *p = c->bufs[i].hva;
-
-		for (uint32_t off = 0; off < c->bufs[i].len; off += 4) {
-			uint32_t le;
-			uint64_t gpa;
-
-			/* Guest memory: read each PFN exactly once. */
-			memcpy(&le, p + off, sizeof(le));
-			gpa = (uint64_t)le32toh(le) << VIRTIO_BALLOON_PFN_SHIFT;
-			if (!guest_mem__find(b->mem, gpa, PAGE_4K)) {
-				(*invalid)++;
-				continue;
-			}
-			(*valid)++;
-			if (!build)
-				continue;
-			/* Contiguous PFNs become one range (never across a region edge). */
-			if (nr && b->ranges[nr - 1].gpa + b->ranges[nr - 1].len == gpa &&
-			    guest_mem__find(b->mem, b->ranges[nr - 1].gpa,
-					    b->ranges[nr - 1].len + PAGE_4K)) {
-				b->ranges[nr - 1].len += PAGE_4K;
-			} else {
-				b->ranges[nr++] =
-					(struct discard_range){.gpa = gpa, .len = PAGE_4K};
-			}
-		}
-	}
-	*nr_ranges = nr;
-	return BALLOON_REJ__COUNT;
-}
-
-static void log_invalid_pfns(struct virtio_balloon *b, enum balloon_queue role, uint64_t invalid)
-{
-	if (!invalid)
-		return;
-	b->stats.inflate_invalid_pfns += invalid;
-	log_ratelimited(LOG_WARN, "virtio-balloon: %s: %llu PFNs outside guest RAM ignored",
-			queue_names[role], (unsigned long long)invalid);
-}
-
-static void process_inflate(struct virtio_balloon *b, unsigned int qidx, const struct vq_chain *c)
-{
-	const enum balloon_queue role = BALLOON_Q_INFLATE;
-	enum balloon_reject why;
-	unsigned int nr = 0;
-	uint64_t valid, invalid;
-
-	why = read_pfns(b, c, true, &nr, &valid, &invalid);
-	if (why != BALLOON_REJ__COUNT) {
-		reject_chain(b, role, qidx, c->head, why);
-		return;
-	}
-	log_invalid_pfns(b, role, invalid);
-	b->stats.inflate_chains++;
-	if (!nr) {
-		virtqueue__push(&b->vdev.queues[qidx], c->head, 0);
-		return;
-	}
-	if (submit_discards(b, role, qidx, c->head, nr, &why) < 0) {
-		reject_chain(b, role, qidx, c->head, why);
-		return;
-	}
-	b->stats.inflate_pages += valid;
-}
-
-/*
- * Deflate: the pages come back to the guest by being touched; nothing to do
- * on the host but acknowledge. With DEFLATE_ON_OOM the driver deflates on
- * its own under memory pressure; deflating while the balloon is not above
- * target is counted as "unrequested".
- */
-static void process_deflate(struct virtio_balloon *b, unsigned int qidx, const struct vq_chain *c)
-{
-	const enum balloon_queue role = BALLOON_Q_DEFLATE;
-	enum balloon_reject why;
-	unsigned int nr;
-	uint64_t valid, invalid;
-
-	why = read_pfns(b, c, false, &nr, &valid, &invalid);
-	if (why != BALLOON_REJ__COUNT) {
-		reject_chain(b, role, qidx, c->head, why);
-		return;
-	}
-	log_invalid_pfns(b, role, invalid);
-	b->stats.deflate_chains++;
-	b->stats.deflate_pages += valid;
-	if (b->actual <= b->num_pages)
-		b->stats.deflate_unrequested_pages += valid;
-	virtqueue__push(&b->vdev.queues[qidx], c->head, 0);
 }
 
 /* ---- memory statistics (5.5.6.3) ---- */
@@ -329,15 +107,15 @@ static void process_stats(struct virtio_balloon *b, unsigned int qidx, const str
 	b->stats_head = c->head;
 
 	if (c->nr_readable != c->nr_bufs) {
-		count_reject(b, role, BALLOON_REJ_NOT_READABLE);
+		balloon__count_reject(b, role, BALLOON_REJ_NOT_READABLE);
 		return;
 	}
 	if (len > sizeof(buf)) {
-		count_reject(b, role, BALLOON_REJ_TOO_LARGE);
+		balloon__count_reject(b, role, BALLOON_REJ_TOO_LARGE);
 		return;
 	}
 	if (len % BALLOON_STAT_ENTRY_SIZE) {
-		count_reject(b, role, BALLOON_REJ_BAD_LENGTH);
+		balloon__count_reject(b, role, BALLOON_REJ_BAD_LENGTH);
 		return;
 	}
 	for (unsigned int i = 0; i < c->nr_bufs; i++) {
@@ -391,11 +169,18 @@ void virtio_balloon__stats_tick(struct virtio_balloon *b)
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
-/* The discard queue's eventfd is readable, on the device thread. */
+/*
+ * The discard queue's eventfd is readable, on the device thread. Completions
+ * made room: a queue whose chain was held over the limits is re-armed (its
+ * retry runs in its own callback, under its own budget).
+ */
 void virtio_balloon__discards_ready(struct virtio_balloon *b)
 {
 	pthread_mutex_lock(&b->vdev.lock);
 	discard_queue__process_completions(&b->dq);
+	for (int r = 0; r < BALLOON_Q__COUNT; r++)
+		if (b->active && b->pending[r].held && b->qidx[r] >= 0)
+			virtio__renotify(&b->vdev, (unsigned int)b->qidx[r]);
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
@@ -521,9 +306,15 @@ static int balloon_activate(struct virtio_device *vdev)
 			(unsigned long long)vdev->features_acked,
 			virtio_balloon__num_queues(vdev->features_acked),
 			b->qidx[BALLOON_Q_REPORTING], b->qidx[BALLOON_Q_STATS], b->num_pages);
-	/* Linux queues its first stats buffer before DRIVER_OK: look at every queue now. */
+	/*
+	 * Linux queues its first stats buffer before DRIVER_OK: look at every
+	 * queue. On the device thread, as if kicked: this runs on a vCPU's, and
+	 * a guest may have filled every ring before DRIVER_OK. Without that
+	 * wiring, one budget's worth here.
+	 */
 	for (unsigned int q = 0; q < virtio_balloon__num_queues(vdev->features_acked); q++)
-		balloon_queue_notify(vdev, q);
+		if (!virtio__renotify(vdev, q))
+			balloon_queue_notify(vdev, q);
 	return 0;
 }
 
@@ -531,14 +322,19 @@ static void balloon_reset(struct virtio_device *vdev)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
 
-	/* Discards in flight finish first (their used entries are dropped). */
+	/*
+	 * Discards in flight finish first (their used entries are dropped).
+	 * The discard queue's limits bound what there is to wait for.
+	 */
 	b->resetting = true;
 	discard_queue__drain(&b->dq);
 	detach_from_host(b);
 	b->active = false;
 	b->resetting = false;
 	b->stats_held = false;
-	arm_stats_timer(b); /* disarms: not active */
+	for (int r = 0; r < BALLOON_Q__COUNT; r++)
+		b->pending[r].held = false; /* popped from rings now forgotten */
+	arm_stats_timer(b);		    /* disarms: not active */
 	for (int r = 0; r < BALLOON_Q__COUNT; r++)
 		b->qidx[r] = -1;
 	/* 5.5.4: actual and poison_val are the driver's; a new driver starts from 0. */
@@ -546,11 +342,43 @@ static void balloon_reset(struct virtio_device *vdev)
 	b->poison_val = 0;
 }
 
+/* One popped chain, by its queue's role. false: it is held, pop no further. */
+static bool process_chain(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx,
+			  const struct vq_chain *c)
+{
+	switch (role) {
+	case BALLOON_Q_INFLATE:
+		return balloon__process_inflate(b, qidx, c);
+	case BALLOON_Q_DEFLATE:
+		balloon__process_deflate(b, qidx, c);
+		return true;
+	case BALLOON_Q_STATS:
+		process_stats(b, qidx, c);
+		return true;
+	case BALLOON_Q_REPORTING:
+		return balloon__process_report(b, qidx, c);
+	default:
+		/* free_page_vq is never offered. */
+		virtqueue__push(&b->vdev.queues[qidx], c->head, 0);
+		return true;
+	}
+}
+
+/*
+ * The driver kicked (or we re-armed ourselves). Bounded work: at most
+ * BALLOON_NOTIFY_BUDGET_CHAINS chains, and none after BALLOON_NOTIFY_BUDGET_OPS
+ * discard ops went out; then, if the ring holds more, the queue is re-armed
+ * through its notification and the device thread serves other events (the
+ * signalfd, the API's lock holders, the other queues) before it comes back.
+ * A guest keeping the ring full so costs one budget per loop turn, never a
+ * callback that lasts as long as it keeps feeding.
+ */
 static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
 	enum balloon_queue role;
 	struct virtqueue *vq;
+	uint64_t ops0 = b->dq.stats.ops;
 
 	if (!b->active || qidx >= VIRTIO_MAX_QUEUES)
 		return;
@@ -558,11 +386,23 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
 	if (role == BALLOON_Q__COUNT)
 		return;
 	vq = &vdev->queues[qidx];
-	for (;;) {
+	/* A held chain goes first; while it cannot, the ring waits (completions re-arm it). */
+	if (!balloon__retry_pending(b, role, qidx))
+		return;
+	for (unsigned int chains = 0;; chains++) {
 		struct vq_chain *c = b->chain;
 		enum vq_error err;
-		enum vq_pop_result r = virtqueue__pop(vq, c, &err);
+		enum vq_pop_result r;
 
+		if (chains >= BALLOON_NOTIFY_BUDGET_CHAINS ||
+		    b->dq.stats.ops - ops0 >= BALLOON_NOTIFY_BUDGET_OPS) {
+			if (virtqueue__pending(vq)) {
+				b->stats.notify_yields++;
+				virtio__renotify(vdev, qidx);
+			}
+			break;
+		}
+		r = virtqueue__pop(vq, c, &err);
 		if (r == VQ_POP_EMPTY)
 			break;
 		if (r == VQ_POP_BROKEN) {
@@ -571,27 +411,11 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
 			break;
 		}
 		if (r == VQ_POP_REJECTED) {
-			reject_chain(b, role, qidx, c->head, BALLOON_REJ_VQ);
+			balloon__reject_chain(b, role, qidx, c->head, BALLOON_REJ_VQ);
 			continue;
 		}
-		switch (role) {
-		case BALLOON_Q_INFLATE:
-			process_inflate(b, qidx, c);
+		if (!process_chain(b, role, qidx, c))
 			break;
-		case BALLOON_Q_DEFLATE:
-			process_deflate(b, qidx, c);
-			break;
-		case BALLOON_Q_STATS:
-			process_stats(b, qidx, c);
-			break;
-		case BALLOON_Q_REPORTING:
-			process_report(b, qidx, c);
-			break;
-		default:
-			/* free_page_vq is never offered. */
-			virtqueue__push(vq, c->head, 0);
-			break;
-		}
 	}
 	/* One interrupt for everything acknowledged right away. */
 	virtio__signal_used(vdev, qidx);
@@ -635,15 +459,23 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 	b->stats_interval_s = cfg->stats_interval_s;
 
 	b->chain = malloc(sizeof(*b->chain));
-	b->ranges = calloc(BALLOON_MAX_PFNS_PER_CHAIN, sizeof(*b->ranges));
-	if (!b->chain || !b->ranges) {
+	b->ranges_mem = calloc(2 * BALLOON_MAX_RANGES_PER_CHAIN, sizeof(*b->ranges_mem));
+	if (!b->chain || !b->ranges_mem) {
 		ret = -ENOMEM;
 		log_error("virtio-balloon: out of memory");
 		goto err_free;
 	}
+	b->pending[BALLOON_Q_INFLATE].ranges = b->ranges_mem;
+	b->pending[BALLOON_Q_REPORTING].ranges = b->ranges_mem + BALLOON_MAX_RANGES_PER_CHAIN;
 	ret = discard_queue__init(&b->dq, mem, cfg->discard, cfg->discard_engine, 0);
 	if (ret < 0)
 		goto err_free;
+	/* docs/virtio-balloon.md, "Bounds": what the guest can have the host hold. */
+	b->dq.limits = (struct discard_limits){
+		.ops = BALLOON_MAX_OPS_IN_FLIGHT,
+		.bytes = mem->ram_size,
+		.mem = BALLOON_MAX_MEM_IN_FLIGHT,
+	};
 
 	b->vdev.ops = &balloon_ops;
 	b->vdev.priv = b;
@@ -655,9 +487,9 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 	return 0;
 
 err_free:
-	free(b->ranges);
+	free(b->ranges_mem);
 	free(b->chain);
-	b->ranges = NULL;
+	b->ranges_mem = NULL;
 	b->chain = NULL;
 	return ret;
 }
@@ -679,10 +511,12 @@ void virtio_balloon__exit(struct virtio_balloon *b)
 	detach_from_host(b);
 	b->resetting = true; /* completions from here on are not pushed */
 	discard_queue__exit(&b->dq);
-	free(b->ranges);
+	free(b->ranges_mem);
 	free(b->chain);
-	b->ranges = NULL;
+	b->ranges_mem = NULL;
 	b->chain = NULL;
+	for (int r = 0; r < BALLOON_Q__COUNT; r++)
+		b->pending[r] = (struct balloon_pending){0};
 }
 
 int virtio_balloon__set_target(struct virtio_balloon *b, uint64_t bytes)

@@ -31,8 +31,30 @@
 #define VIRTIO_BALLOON_PFN_SHIFT 12  /* inflate/deflate PFNs and num_pages: 4 KiB units */
 #define BALLOON_QUEUE_SIZE	 256 /* QueueNumMax; Linux needs >= 32 for reporting */
 #define BALLOON_CONFIG_SIZE	 16  /* num_pages, actual, free_page_hint_cmd_id, poison_val */
-/* Inflate/deflate: PFNs per chain we accept (Linux sends at most 256). */
-#define BALLOON_MAX_PFNS_PER_CHAIN 16384
+/*
+ * Inflate/deflate: PFNs per chain we accept. Linux sends at most 256
+ * (VIRTIO_BALLOON_ARRAY_PFNS_MAX), as do FreeBSD and Firecracker's limit;
+ * a bigger chain is refused (too_large). It bounds one chain's work and
+ * memory (docs/virtio-balloon.md, "Bounds").
+ */
+#define BALLOON_MAX_PFNS_PER_CHAIN 256
+/* Discard ranges one chain can make: a PFN or a buffer each. */
+#define BALLOON_MAX_RANGES_PER_CHAIN 256
+/*
+ * What the device's discard queue may hold for the guest at once (its
+ * struct discard_limits; the bytes limit is the guest's RAM size). A chain
+ * that would go past them waits, popped, until completions make room; the
+ * queue it came from is not popped meanwhile. docs/threat-model.md.
+ */
+#define BALLOON_MAX_OPS_IN_FLIGHT 4096
+#define BALLOON_MAX_MEM_IN_FLIGHT (512 * 1024) /* host heap bytes */
+/*
+ * Work per queue_notify call: at most this many chains, and no new chain
+ * once this many discard ops went out in the call. The rest is picked up
+ * in a later call, re-armed through the queue's notification (vdev->renotify).
+ */
+#define BALLOON_NOTIFY_BUDGET_CHAINS 16
+#define BALLOON_NOTIFY_BUDGET_OPS    256
 /* Stats: tags we keep (0..15: virtio 1.4 / Linux 6.12 numbering) and entries per buffer. */
 #define BALLOON_STATS_TAGS	  16
 #define BALLOON_STATS_MAX_ENTRIES 64
@@ -113,8 +135,9 @@ struct balloon_stats {
 	uint64_t bytes_poison_skipped;
 	uint64_t rejected[BALLOON_REJ__COUNT];
 	uint64_t inflate_chains;
-	uint64_t inflate_pages; /* valid PFNs discarded */
+	uint64_t inflate_pages; /* distinct valid PFNs discarded */
 	uint64_t inflate_invalid_pfns;
+	uint64_t inflate_duplicate_pfns; /* a PFN repeated in one chain: discarded once */
 	uint64_t deflate_chains;
 	uint64_t deflate_pages;
 	uint64_t deflate_unrequested_pages; /* deflated while actual <= num_pages (OOM) */
@@ -127,6 +150,8 @@ struct balloon_stats {
 	uint64_t completions_after_reset; /* discards finished during reset: not pushed */
 	uint64_t ring_overlaps;		  /* chains naming pages of the queues' rings */
 	uint64_t bytes_ring_kept;	  /* ... kept, not discarded (balloon_rings.h) */
+	uint64_t chains_waited;		  /* held: the discard queue was at its limits */
+	uint64_t notify_yields;		  /* a notify call stopped at its budget, re-armed */
 	struct balloon_guest_stats guest;
 };
 
@@ -136,6 +161,21 @@ struct balloon_inflight {
 	uint16_t qidx;
 	uint16_t head;
 	enum balloon_queue role;
+};
+
+/*
+ * A chain of a discarding queue (inflate, reporting) on its way to the
+ * discard queue. Its ranges are built here; if the queue is at its limits
+ * the chain is held here and its virtqueue not popped further until it
+ * went out (from a later notify call, re-armed by the completions).
+ */
+struct balloon_pending {
+	struct discard_range *ranges; /* BALLOON_MAX_RANGES_PER_CHAIN entries */
+	unsigned int nr_ranges;
+	bool held;
+	uint16_t head;
+	uint32_t nr_bufs; /* for the counters, once it went out */
+	uint64_t bytes;
 };
 
 /*
@@ -183,8 +223,10 @@ struct virtio_balloon {
 
 	/* Cookies for discard completions, one per (queue, head). */
 	struct balloon_inflight inflight[BALLOON_Q__COUNT][BALLOON_QUEUE_SIZE];
-	struct vq_chain *chain;	      /* scratch for pop */
-	struct discard_range *ranges; /* scratch: BALLOON_MAX_PFNS_PER_CHAIN entries */
+	struct vq_chain *chain; /* scratch for pop */
+	/* Inflate's and reporting's chain on its way (ranges NULL for the others). */
+	struct balloon_pending pending[BALLOON_Q__COUNT];
+	struct discard_range *ranges_mem; /* the pending ranges, one allocation */
 
 	struct balloon_stats stats;
 };

@@ -45,6 +45,7 @@ static const char *const error_names[VQ_ERR__COUNT] = {
 	[VQ_ERR_INDIRECT_NOT_NEGOTIATED] = "indirect_not_negotiated",
 	[VQ_ERR_RING_OUT_OF_RAM] = "ring_out_of_ram",
 	[VQ_ERR_BAD_RING_LAYOUT] = "bad_ring_layout",
+	[VQ_ERR_HEAD_IN_FLIGHT] = "head_in_flight",
 };
 
 const char *virtqueue__error_name(enum vq_error err)
@@ -143,6 +144,7 @@ int virtqueue__activate(struct virtqueue *vq, const struct guest_mem *mem, bool 
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
 	vq->broken = false;
+	memset(vq->heads_in_flight, 0, sizeof(vq->heads_in_flight));
 	vq->active = true;
 	return 0;
 }
@@ -306,6 +308,15 @@ enum vq_pop_result virtqueue__pop(struct virtqueue *vq, struct vq_chain *chain, 
 		avail_u16(vq, AVAIL_RING(vq->last_avail_idx & (vq->size - 1))), __ATOMIC_RELAXED));
 	if (head >= vq->size)
 		return mark_broken(vq, VQ_ERR_HEAD_OUT_OF_RANGE, err);
+	/*
+	 * A chain is the device's from the moment it is made available until
+	 * it is used (2.7.13, 2.7.14): a head seen again before that is a
+	 * driver bug, and serving it twice would let a guest have the device
+	 * hold work for the same descriptors without bound.
+	 */
+	if (vq->heads_in_flight[head / 64] & (1ULL << (head % 64)))
+		return mark_broken(vq, VQ_ERR_HEAD_IN_FLIGHT, err);
+	vq->heads_in_flight[head / 64] |= 1ULL << (head % 64);
 
 	vq->last_avail_idx++;
 	if (vq->event_idx)
@@ -336,6 +347,7 @@ void virtqueue__push(struct virtqueue *vq, uint16_t head, uint32_t written_len)
 				vq->size);
 		return;
 	}
+	vq->heads_in_flight[head / 64] &= ~(1ULL << (head % 64));
 	elem = (uint32_t *)(vq->used_hva + USED_RING(vq->used_idx & (vq->size - 1)));
 	__atomic_store_n(&elem[0], htole32(head), __ATOMIC_RELAXED);
 	__atomic_store_n(&elem[1], htole32(written_len), __ATOMIC_RELAXED);

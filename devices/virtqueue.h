@@ -72,6 +72,7 @@ enum vq_error {
 	VQ_ERR_INDIRECT_NOT_NEGOTIATED, /* F_INDIRECT used without VIRTIO_F_INDIRECT_DESC */
 	VQ_ERR_RING_OUT_OF_RAM,		/* desc/avail/used ring not inside guest RAM */
 	VQ_ERR_BAD_RING_LAYOUT,		/* bad queue size, or a misaligned ring */
+	VQ_ERR_HEAD_IN_FLIGHT,		/* avail ring names a head the device has not used yet */
 	VQ_ERR__COUNT,
 };
 
@@ -106,6 +107,11 @@ struct virtqueue {
 	uint8_t *desc_hva; /* translated at activation: guest RAM regions never move */
 	uint8_t *avail_hva;
 	uint8_t *used_hva;
+	/*
+	 * Heads popped and not yet pushed: bit h of word h / 64. A driver may
+	 * make a head available again only after the device used it.
+	 */
+	uint64_t heads_in_flight[VIRTQ_MAX_SIZE / 64];
 
 	struct vq_stats stats;
 };
@@ -130,20 +136,25 @@ enum vq_pop_result {
 	VQ_POP_OK = 1,	     /* *chain filled */
 	VQ_POP_REJECTED = 2, /* chain->head valid but the chain is bad: counted; the device
 			       should push(head, 0) so the driver gets its buffer back */
-	VQ_POP_BROKEN = 3,   /* the ring itself is unusable (bad avail idx or head): counted,
-				vq->broken set; the device should enter NEEDS_RESET */
+	VQ_POP_BROKEN = 3,   /* the ring itself is unusable (bad avail idx or head, or a head
+				still in flight): counted, vq->broken set; the device should
+				enter NEEDS_RESET */
 };
 
 /*
  * Take the next available chain. On VQ_POP_REJECTED, *err says why and
  * chain->head is valid. Chain length is bounded by the queue size, including
- * indirect tables. Pairs its avail->idx read with an acquire barrier.
+ * indirect tables. A head stays in flight from its pop (OK or REJECTED) to
+ * its push; the driver making it available again before that breaks the
+ * ring (VQ_ERR_HEAD_IN_FLIGHT), so a device never holds more than `size`
+ * chains of one queue. Pairs its avail->idx read with an acquire barrier.
  */
 enum vq_pop_result virtqueue__pop(struct virtqueue *vq, struct vq_chain *chain, enum vq_error *err);
 
 /*
  * Hand a chain back: write the used element, then publish used->idx with a
- * release barrier (pairs with the driver's read of used->idx).
+ * release barrier (pairs with the driver's read of used->idx). The head is
+ * no longer in flight.
  */
 void virtqueue__push(struct virtqueue *vq, uint16_t head, uint32_t written_len);
 

@@ -49,14 +49,33 @@ static void virtio_queue_notified(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&vdev->lock);
 }
 
+/* Make queue qidx's notification pending, as KVM does on a QueueNotify write. */
+static void virtio_notify_queue(struct virtio_slot *slot, unsigned int qidx)
+{
+	uint64_t one = 1;
+
+	/* A full counter (EAGAIN) is still readable: the notification is pending. */
+	if (qidx < VIRTIO_MAX_QUEUES && write(slot->notify[qidx].fd, &one, sizeof(one)) < 0 &&
+	    errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "virtio notify write: %s", strerror(errno));
+}
+
 /* QueueNotify that reached the MMIO handler (no matching ioeventfd): same path. */
 static void virtio_kick(struct virtio_mmio_dev *m, unsigned int qidx, void *opaque)
 {
-	struct virtio_slot *slot = opaque;
-	uint64_t one = 1;
+	(void)m;
+	virtio_notify_queue(opaque, qidx);
+}
 
-	if (qidx < VIRTIO_MAX_QUEUES && write(slot->notify[qidx].fd, &one, sizeof(one)) < 0)
-		log_ratelimited(LOG_WARN, "virtio notify write: %s", strerror(errno));
+/*
+ * The device stopped at its work budget (or activated with chains waiting):
+ * its queue_notify runs again on the next turn of the loop, after the
+ * events already ready (signals, the API's, other queues').
+ */
+static void virtio_renotify(struct virtio_device *vdev, unsigned int qidx, void *opaque)
+{
+	(void)vdev;
+	virtio_notify_queue(opaque, qidx);
 }
 
 int vm_devices__add_virtio(struct virtio_slot *slot, unsigned int index, struct virtio_device *vdev,
@@ -78,6 +97,8 @@ int vm_devices__add_virtio(struct virtio_slot *slot, unsigned int index, struct 
 		return slot->irqfd;
 	vdev->raise_irq = virtio_raise_irq;
 	vdev->irq_opaque = slot;
+	vdev->renotify = virtio_renotify;
+	vdev->renotify_opaque = slot;
 	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		struct virtio_notify *n = &slot->notify[q];
 

@@ -46,6 +46,7 @@ struct discard_report {
 	unsigned int ops_pending;
 	struct discard_batch *batches; /* its page worker batches, if any */
 	struct discard_result result;
+	uint64_t mem; /* heap bytes counted in stats.mem_in_flight: the record and its batches */
 	unsigned int nr_ops;
 	struct discard_op ops[];
 };

@@ -301,6 +301,8 @@ static unsigned int route_ops(struct discard_queue *dq, struct discard_report *r
 		rep->batches = calloc(nr_batches, sizeof(rep->batches[0]));
 		if (!rep->batches)
 			nr_batches = 0; /* no memory for batches: all on the ring */
+		rep->mem += (uint64_t)nr_batches * sizeof(rep->batches[0]);
+		dq->stats.mem_in_flight += (uint64_t)nr_batches * sizeof(rep->batches[0]);
 	}
 	nr_batches = 0;
 	now = rep->batches ? clock__mono_ns() : 0;
@@ -328,6 +330,26 @@ static unsigned int route_ops(struct discard_queue *dq, struct discard_report *r
 	return nr_ring;
 }
 
+uint64_t discard_queue__report_mem(unsigned int nr_ops)
+{
+	/* A batch per op at most: runs of small ops are cut by ring ops between them. */
+	return sizeof(struct discard_report) +
+	       (uint64_t)nr_ops * (sizeof(struct discard_op) + sizeof(struct discard_batch));
+}
+
+/* Whether a report of nr_ops ops and `bytes` would take the queue past its limits. */
+static bool over_limits(const struct discard_queue *dq, unsigned int nr_ops, uint64_t bytes)
+{
+	const struct discard_limits *l = &dq->limits;
+	const struct discard_stats *s = &dq->stats;
+
+	if (!s->reports_in_flight)
+		return false;
+	return (l->ops && s->ops_in_flight + nr_ops > l->ops) ||
+	       (l->bytes && s->bytes_in_flight + bytes > l->bytes) ||
+	       (l->mem && s->mem_in_flight + discard_queue__report_mem(nr_ops) > l->mem);
+}
+
 int discard_queue__submit(struct discard_queue *dq, const struct discard_range *ranges,
 			  unsigned int n, discard_done_fn done, void *cookie)
 {
@@ -347,9 +369,14 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 		return -EINVAL;
 	}
 	nr_ops = n ? plan_report(dq, ranges, n, NULL, NULL) : 0;
+	if (over_limits(dq, nr_ops, bytes)) {
+		dq->stats.reports_over_limit++;
+		return -EAGAIN;
+	}
 	rep = calloc(1, sizeof(*rep) + (size_t)nr_ops * sizeof(rep->ops[0]));
 	if (!rep)
 		return -ENOMEM;
+	rep->mem = sizeof(*rep) + (uint64_t)nr_ops * sizeof(rep->ops[0]);
 	rep->done = done;
 	rep->cookie = cookie;
 	rep->submit_ns = clock__mono_ns();
@@ -365,6 +392,8 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 
 	dq->stats.reports++;
 	dq->stats.reports_in_flight++;
+	dq->stats.bytes_in_flight += bytes;
+	dq->stats.mem_in_flight += rep->mem;
 	dq->stats.ranges += n;
 	dq->stats.ops += nr_ops;
 	dq->stats.bytes_requested += bytes;
@@ -427,6 +456,8 @@ int discard_queue__process_completions(struct discard_queue *dq)
 		struct discard_report *next = rep->next;
 
 		dq->stats.reports_in_flight--;
+		dq->stats.bytes_in_flight -= rep->result.bytes_requested;
+		dq->stats.mem_in_flight -= rep->mem;
 		dq->stats.reports_completed++;
 		if (rep->done)
 			rep->done(rep->cookie, &rep->result);

@@ -122,16 +122,32 @@ struct discard_stats {
 	uint64_t sync_retries;		/* failed ops retried synchronously */
 	uint64_t acked_without_discard; /* ops whose retry failed too */
 	uint64_t bytes_acked_without_discard;
-	uint64_t ineffective_ops;   /* "succeeded" but the range is still resident (mincore) */
-	uint64_t bytes_not_freed;   /* their bytes: not counted in bytes_discarded */
-	uint64_t sq_full_deferrals; /* ops that waited for a ring slot */
-	uint64_t batch_deferrals;   /* ops that waited for the next loop turn (batch bound) */
-	uint64_t page_batches;	    /* batches of small ops handed to the page worker */
-	uint64_t page_batch_ops;    /* ops in them */
-	uint64_t reports_in_flight; /* gauge */
-	uint64_t ops_in_flight;	    /* gauge: on the ring or waiting for a slot */
+	uint64_t ineffective_ops;    /* "succeeded" but the range is still resident (mincore) */
+	uint64_t bytes_not_freed;    /* their bytes: not counted in bytes_discarded */
+	uint64_t sq_full_deferrals;  /* ops that waited for a ring slot */
+	uint64_t batch_deferrals;    /* ops that waited for the next loop turn (batch bound) */
+	uint64_t page_batches;	     /* batches of small ops handed to the page worker */
+	uint64_t page_batch_ops;     /* ops in them */
+	uint64_t reports_over_limit; /* submit() refused: the queue's limits (-EAGAIN) */
+	uint64_t reports_in_flight;  /* gauge */
+	uint64_t ops_in_flight;	     /* gauge: on the ring or waiting for a slot */
+	uint64_t bytes_in_flight;    /* gauge: bytes_requested of the reports in flight */
+	uint64_t mem_in_flight;	     /* gauge: host heap bytes held for them (records, ops) */
 	struct discard_histogram report_latency; /* submit -> done */
 	struct discard_histogram op_latency;	 /* ring submit -> completion */
+};
+
+/*
+ * What one queue may hold for its owner at once; 0: no limit. A report
+ * that would take a gauge of struct discard_stats past its limit is
+ * refused with -EAGAIN while another report is in flight (the owner waits
+ * for completions and submits it again); with nothing in flight it is
+ * taken, so one report too big for the limits cannot wait forever.
+ */
+struct discard_limits {
+	uint64_t ops;	/* ops_in_flight */
+	uint64_t bytes; /* bytes_in_flight: guest bytes under discard */
+	uint64_t mem;	/* mem_in_flight, counted by discard_queue__report_mem() */
 };
 
 struct io_uring; /* <liburing.h>: only devices/discard/ needs it */
@@ -161,6 +177,7 @@ struct discard_queue {
 	struct discard_report *finished_head, *finished_tail;
 
 	struct discard_stats stats;
+	struct discard_limits limits; /* zero after init: set by the owner */
 
 	struct discard_faults *faults; /* NULL (always, in mini-vmm): no fault injection */
 };
@@ -200,9 +217,18 @@ void discard_queue__set_worker_setup(int (*setup)(int pidfd));
 void discard_queue__exit(struct discard_queue *dq);
 
 /*
+ * Host heap bytes a report of `nr_ops` ops holds at most while in flight
+ * (its record, its ops, its page worker batches): what submit() checks
+ * against limits.mem.
+ */
+uint64_t discard_queue__report_mem(unsigned int nr_ops);
+
+/*
  * Submit one report. Every range must be non-empty, aligned to
  * DISCARD_MIN_ALIGN and lie inside one RAM region; else nothing is submitted,
  * the bad ranges are counted and -EINVAL returned (done is not called).
+ * Over dq->limits with another report in flight: -EAGAIN, nothing
+ * submitted, counted in reports_over_limit.
  * On 0, done(cookie, result) is called later from process_completions()
  * (or drain()), never from inside submit(). Never blocks: at most
  * DISCARD_SUBMIT_BATCH ops go on the ring per call; the rest (and any that

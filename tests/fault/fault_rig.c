@@ -89,14 +89,26 @@ static void queue_notified(void *opaque, uint32_t events)
 	uint64_t count;
 
 	(void)events;
+	struct timespec t0, t1;
+	uint64_t cpu;
+
 	if (read(n->r->notify_fd[n->q], &count, sizeof(count)) < 0)
 		return;
 	pthread_mutex_lock(&vdev->lock);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
 	    !(vdev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) &&
 	    n->q < vdev->ops->num_queues(vdev) && vdev->queues[n->q].active)
 		vdev->ops->queue_notify(vdev, n->q);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
 	pthread_mutex_unlock(&vdev->lock);
+	cpu = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)t1.tv_nsec -
+	      (uint64_t)t0.tv_nsec;
+	if (cpu > __atomic_load_n(&n->r->max_notify_cpu_ns, __ATOMIC_RELAXED))
+		__atomic_store_n(&n->r->max_notify_cpu_ns, cpu, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&n->r->notify_calls, 1, __ATOMIC_RELAXED);
+	if (cpu > 100000)
+		__atomic_fetch_add(&n->r->notify_over_100us, 1, __ATOMIC_RELAXED);
 }
 
 /* vm_devices.c virtio_kick(): QueueNotify reached the MMIO handler. */
@@ -108,6 +120,13 @@ static void mmio_kick(struct virtio_mmio_dev *m, unsigned int q, void *opaque)
 	(void)m;
 	if (q < RIG_QUEUES && write(r->notify_fd[q], &one, sizeof(one)) < 0)
 		CHECK(0);
+}
+
+/* vm_devices.c virtio_renotify(): the device comes back to queue q later. */
+static void rig_renotify(struct virtio_device *vdev, unsigned int q, void *opaque)
+{
+	(void)vdev;
+	mmio_kick(NULL, q, opaque);
 }
 
 static void count_irq(struct virtio_device *vdev, void *opaque)
@@ -160,6 +179,8 @@ void rig_init(struct rig *r, enum discard_engine engine)
 	CHECK_EQ(virtio_mmio__init(&r->mmio, &r->b.vdev, RIG_MMIO_BASE, RIG_IRQ), 0);
 	r->mmio.kick = mmio_kick;
 	r->mmio.kick_opaque = r;
+	r->b.vdev.renotify = rig_renotify;
+	r->b.vdev.renotify_opaque = r;
 	for (unsigned int q = 0; q < RIG_QUEUES; q++) {
 		r->notify_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		CHECK(r->notify_fd[q] >= 0);

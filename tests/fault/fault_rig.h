@@ -68,6 +68,9 @@ struct rig {
 	uint64_t pool; /* gpa of RIG_POOL_SIZE bytes, 2 MiB aligned */
 	unsigned int irqs;
 	bool poison; /* negotiate PAGE_POISON */
+	/* The device thread's CPU time in its longest queue notification (not preemption). */
+	uint64_t max_notify_cpu_ns;
+	uint64_t notify_calls, notify_over_100us; /* ... and how many, how many over 100 us */
 };
 
 /* Guest RAM, the balloon (on `engine`), the transport, the device thread; then rig_handshake. */

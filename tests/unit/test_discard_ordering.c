@@ -33,7 +33,33 @@ struct rig {
 	struct fake_virtq fq[3]; /* inflate, deflate, reporting */
 	uint64_t pool;
 	struct discard_faults faults; /* the discard queue's, injected by the tests */
+	bool renotified[3];	      /* the device asked to be notified again */
 };
+
+/* vdev->renotify: the ioeventfd write of the VMM, run by kick() and pump(). */
+static void note_renotify(struct virtio_device *vdev, unsigned int qidx, void *opaque)
+{
+	struct rig *r = opaque;
+
+	(void)vdev;
+	if (qidx < 3)
+		r->renotified[qidx] = true;
+}
+
+/* The device thread's next turns on the queues it re-armed. Lock held. */
+static void run_renotified(struct rig *r)
+{
+	for (bool again = true; again;) {
+		again = false;
+		for (unsigned int i = 0; i < 3; i++) {
+			if (!r->renotified[i])
+				continue;
+			r->renotified[i] = false;
+			again = true;
+			r->b.vdev.ops->queue_notify(&r->b.vdev, i);
+		}
+	}
+}
 
 static void rig_init(struct rig *r, enum discard_engine engine)
 {
@@ -47,6 +73,8 @@ static void rig_init(struct rig *r, enum discard_engine engine)
 	CHECK_EQ(virtio_balloon__init(&r->b, &cfg, &r->ram.mem), 0);
 	r->b.dq.faults = &r->faults;
 	CHECK_EQ(pthread_mutex_init(&vdev->lock, NULL), 0);
+	vdev->renotify = note_renotify;
+	vdev->renotify_opaque = r;
 	vdev->features_acked = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_INDIRECT_DESC) |
 			       (1ULL << VIRTIO_BALLOON_F_REPORTING);
 	CHECK_EQ(vdev->ops->num_queues(vdev), 3);
@@ -59,6 +87,7 @@ static void rig_init(struct rig *r, enum discard_engine engine)
 		*(uint64_t *)fake_ram__hva(&r->ram, a, 8) = a | 1;
 	vdev->status = VIRTIO_STATUS_DRIVER_OK;
 	CHECK_EQ(vdev->ops->activate(vdev), 0);
+	run_renotified(r);
 	CHECK_EQ(r->b.qidx[BALLOON_Q_REPORTING], 2);
 }
 
@@ -73,6 +102,7 @@ static void kick(struct rig *r, unsigned int qidx)
 {
 	pthread_mutex_lock(&r->b.vdev.lock);
 	r->b.vdev.ops->queue_notify(&r->b.vdev, qidx);
+	run_renotified(r);
 	pthread_mutex_unlock(&r->b.vdev.lock);
 }
 
@@ -82,8 +112,9 @@ static void pump(struct rig *r, int timeout_ms)
 	struct pollfd pfd = {.fd = r->b.dq.eventfd, .events = POLLIN};
 
 	poll(&pfd, 1, timeout_ms);
+	virtio_balloon__discards_ready(&r->b);
 	pthread_mutex_lock(&r->b.vdev.lock);
-	discard_queue__process_completions(&r->b.dq);
+	run_renotified(r);
 	pthread_mutex_unlock(&r->b.vdev.lock);
 }
 
