@@ -11,6 +11,7 @@
 #ifndef MINI_VMM_VIRTIO_BALLOON_H
 #define MINI_VMM_VIRTIO_BALLOON_H
 
+#include "devices/balloon_stats.h"
 #include "devices/discard/queue.h"
 #include "devices/virtio.h"
 
@@ -33,8 +34,7 @@
 #define BALLOON_CONFIG_SIZE	 16  /* num_pages, actual, free_page_hint_cmd_id, poison_val */
 /* Inflate/deflate: PFNs per chain we accept (Linux sends at most 256). */
 #define BALLOON_MAX_PFNS_PER_CHAIN 16384
-/* Stats: tags we keep (0..15: virtio 1.4 / Linux 6.12 numbering) and entries per buffer. */
-#define BALLOON_STATS_TAGS	  16
+/* Stats: entries per buffer (the tags we keep: balloon_stats.h). */
 #define BALLOON_STATS_MAX_ENTRIES 64
 #define BALLOON_STAT_ENTRY_SIZE	  10 /* le16 tag + le64 value, packed */
 /* stats-interval: at most one day. */
@@ -93,8 +93,6 @@ enum balloon_reject {
 };
 
 const char *balloon_reject__name(enum balloon_reject r);
-/* Prometheus-friendly name of guest stats tag `tag` ("swap_in", ...), NULL if unknown. */
-const char *balloon_stat__name(unsigned int tag);
 
 struct balloon_guest_stats {
 	uint64_t val[BALLOON_STATS_TAGS];
