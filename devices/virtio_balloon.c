@@ -685,13 +685,13 @@ int virtio_balloon__set_stats_interval(struct virtio_balloon *b, uint32_t secs)
 	return 0;
 }
 
-void virtio_balloon__get_stats(struct virtio_balloon *b, struct balloon_stats *out,
-			       struct discard_stats *dq_out)
+void virtio_balloon__get_status(struct virtio_balloon *b, struct balloon_status *out)
 {
 	pthread_mutex_lock(&b->vdev.lock);
-	if (out)
-		*out = b->stats;
-	if (dq_out)
-		*dq_out = b->dq.stats;
+	out->stats_interval_s = b->stats_interval_s;
+	out->target_bytes = (uint64_t)b->num_pages << VIRTIO_BALLOON_PFN_SHIFT;
+	out->actual_bytes = (uint64_t)b->actual << VIRTIO_BALLOON_PFN_SHIFT;
+	out->stats = b->stats;
+	out->discard = *discard_queue__stats(&b->dq);
 	pthread_mutex_unlock(&b->vdev.lock);
 }

@@ -142,9 +142,9 @@ struct balloon_inflight {
 struct balloon_host_ops {
 	/*
 	 * At activation. Until detach, call virtio_balloon__discards_ready()
-	 * whenever the discard queue's eventfd (dq.eventfd) is readable, and
-	 * virtio_balloon__stats_tick() whenever the stats timer fires. 0 or
-	 * -errno after a log line.
+	 * whenever the discard queue's eventfd (virtio_balloon__discard_eventfd())
+	 * is readable, and virtio_balloon__stats_tick() whenever the stats
+	 * timer fires. 0 or -errno after a log line.
 	 */
 	int (*attach)(void *opaque);
 	/* At reset and exit: stop both. */
@@ -217,8 +217,29 @@ int virtio_balloon__set_target(struct virtio_balloon *b, uint64_t bytes);
  * created without stats (STATS_VQ not offered). Takes vdev.lock.
  */
 int virtio_balloon__set_stats_interval(struct virtio_balloon *b, uint32_t secs);
-/* Snapshot of the counters (and the discard queue's), under vdev.lock. */
-void virtio_balloon__get_stats(struct virtio_balloon *b, struct balloon_stats *out,
-			       struct discard_stats *dq_out);
+/* What changes while the guest runs, read in one critical section so that it agrees. */
+struct balloon_status {
+	uint32_t stats_interval_s; /* 0: not polling */
+	uint64_t target_bytes;	   /* num_pages * 4 KiB: what the host asks for */
+	uint64_t actual_bytes;	   /* actual * 4 KiB: what the driver says it holds */
+	struct balloon_stats stats;
+	struct discard_stats discard; /* its discard queue's */
+};
+
+/* Takes vdev.lock. */
+void virtio_balloon__get_status(struct virtio_balloon *b, struct balloon_status *out);
+
+/* What its discard queue chose at init (fixed from then on). */
+static inline void virtio_balloon__discard_info(const struct virtio_balloon *b,
+						struct discard_info *out)
+{
+	discard_queue__describe(&b->dq, out);
+}
+
+/* The discard queue's eventfd, which the host watches from attach to detach. */
+static inline int virtio_balloon__discard_eventfd(const struct virtio_balloon *b)
+{
+	return discard_queue__eventfd(&b->dq);
+}
 
 #endif

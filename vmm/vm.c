@@ -563,18 +563,17 @@ static void vm_teardown(struct vm *vm)
 	}
 	/* The balloon waits for its in-flight discards before guest RAM goes away. */
 	if (vm->balloon) {
-		struct balloon_stats bs;
-		struct discard_stats ds;
+		struct balloon_status st;
 
-		virtio_balloon__get_stats(vm->balloon, &bs, &ds);
+		virtio_balloon__get_status(vm->balloon, &st);
 		log_info("balloon totals: reports=%llu reported_mib=%llu discarded_mib=%llu "
 			 "not_freed_mib=%llu discard_errors=%llu malformed_chains=%llu",
-			 (unsigned long long)bs.reports,
-			 (unsigned long long)(bs.bytes_reported >> 20),
-			 (unsigned long long)(ds.bytes_discarded >> 20),
-			 (unsigned long long)(ds.bytes_not_freed >> 20),
-			 (unsigned long long)ds.op_errors,
-			 (unsigned long long)bs.rejected[BALLOON_REJ_VQ]);
+			 (unsigned long long)st.stats.reports,
+			 (unsigned long long)(st.stats.bytes_reported >> 20),
+			 (unsigned long long)(st.discard.bytes_discarded >> 20),
+			 (unsigned long long)(st.discard.bytes_not_freed >> 20),
+			 (unsigned long long)st.discard.op_errors,
+			 (unsigned long long)st.stats.rejected[BALLOON_REJ_VQ]);
 		virtio_balloon__exit(vm->balloon);
 		vm_devices__unwire_balloon(&vm->balloon_wiring);
 		free(vm->balloon);

@@ -475,3 +475,25 @@ void discard_queue__exit(struct discard_queue *dq)
 	dq->eventfd = -1;
 	dq->mem = NULL;
 }
+
+/* ---- what the owner may read ---- */
+
+void discard_queue__describe(const struct discard_queue *dq, struct discard_info *out)
+{
+	*out = (struct discard_info){
+		.method = dq->method,
+		.engine = dq->engine,
+		.granule = dq->granule,
+		.reason = dq->reason,
+	};
+}
+
+int discard_queue__eventfd(const struct discard_queue *dq)
+{
+	return dq->eventfd;
+}
+
+const struct discard_stats *discard_queue__stats(const struct discard_queue *dq)
+{
+	return &dq->stats;
+}

@@ -221,6 +221,18 @@ int discard_queue__process_completions(struct discard_queue *dq);
 /* Block until nothing is in flight (reset, shutdown). Ignores faults->hold_completions. */
 void discard_queue__drain(struct discard_queue *dq);
 
-const char *discard_queue__method_name(const struct discard_queue *dq);
+/* What init chose, fixed from then on (logged then; the API reports it). */
+struct discard_info {
+	enum discard_method method; /* resolved: MADVISE, REMOVE or PUNCH_HOLE */
+	enum discard_engine engine;
+	uint64_t granule;   /* discard granularity: 4 KiB, or the huge page size */
+	const char *reason; /* why this method; lives as long as the queue */
+};
+
+void discard_queue__describe(const struct discard_queue *dq, struct discard_info *out);
+/* Readable when there is something for process_completions(): the owner watches it. */
+int discard_queue__eventfd(const struct discard_queue *dq);
+/* The counters, read under the owner's lock. */
+const struct discard_stats *discard_queue__stats(const struct discard_queue *dq);
 
 #endif
