@@ -267,6 +267,22 @@ static int add_virtio_device(struct vm *vm, struct virtio_device *vdev)
 	return 0;
 }
 
+/*
+ * Runs first on the discard queue's page worker, which the balloon starts
+ * during setup, before the main thread drops its capabilities: capabilities
+ * and seccomp filters are per thread, so the worker drops and confines
+ * itself.
+ */
+static int vm_confine_discard_worker(int pidfd)
+{
+	int ret = privs__drop_all();
+
+	if (ret < 0)
+		return ret;
+	seccomp__allow_process_madvise(pidfd);
+	return seccomp__install(SECCOMP_ROLE_DISCARD);
+}
+
 static int setup_balloon(struct vm *vm)
 {
 	const struct vmm_config *cfg = vm->cfg;
@@ -341,22 +357,6 @@ static const struct vm_control_ops vm_control_ops = {
 	.set_stats_interval = vm_ctl_set_stats_interval,
 	.request_shutdown = vm_ctl_shutdown,
 };
-
-/*
- * Runs first on the discard queue's page worker, which the balloon starts
- * during setup, before the main thread drops its capabilities: capabilities
- * and seccomp filters are per thread, so the worker drops and confines
- * itself.
- */
-static int vm_confine_discard_worker(int pidfd)
-{
-	int ret = privs__drop_all();
-
-	if (ret < 0)
-		return ret;
-	seccomp__allow_process_madvise(pidfd);
-	return seccomp__install(SECCOMP_ROLE_DISCARD);
-}
 
 /* Runs on the API's setup thread before it creates the serving threads. */
 static int vm_confine_api(void *opaque)
