@@ -613,7 +613,8 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 		log_error("virtio-balloon: out of memory");
 		goto err_free;
 	}
-	ret = discard_queue__init(&b->dq, mem, cfg->discard, cfg->discard_engine, 0);
+	ret = discard_queue__init(&b->dq, mem, cfg->discard, cfg->discard_engine, 0,
+				  &cfg->discard_worker);
 	if (ret < 0)
 		goto err_free;
 

@@ -67,6 +67,8 @@ struct balloon_config {
 	uint64_t initial_target_bytes; /* balloon size asked for at start (num_pages * 4 KiB) */
 	enum discard_method discard;   /* discard=: the method ... */
 	enum discard_engine discard_engine; /* ... and what runs it (discard=sync) */
+	/* Not an option: what its host runs first on the discard page worker (vmm/: its filter). */
+	struct discard_worker_setup discard_worker;
 };
 
 /* reporting=on, deflate-on-oom=on, stats off, size 0, discard=auto. */

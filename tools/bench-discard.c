@@ -856,7 +856,7 @@ static int run_backend(const struct opts *o, struct bench_dev *dev, enum guest_m
 			  guest_mem__backend_name(backend), strerror(-ret));
 		return ret;
 	}
-	ret = discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0);
+	ret = discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL);
 	if (ret < 0) {
 		add_error("discard_queue__init on %s: %s", guest_mem__backend_name(backend),
 			  strerror(-ret));

@@ -268,12 +268,12 @@ static int add_virtio_device(struct vm *vm, struct virtio_device *vdev)
 }
 
 /*
- * Runs first on the discard queue's page worker, which the balloon starts
- * during setup, before the main thread drops its capabilities: capabilities
- * and seccomp filters are per thread, so the worker drops and confines
- * itself.
+ * Runs first on the balloon's discard page worker (its config carries it,
+ * below), which the balloon starts during setup, before the main thread
+ * drops its capabilities: capabilities and seccomp filters are per thread,
+ * so the worker drops and confines itself.
  */
-static int vm_confine_discard_worker(int pidfd)
+static int vm_confine_discard_worker(void *opaque, int pidfd)
 {
 	int ret = privs__drop_all();
 
@@ -301,6 +301,7 @@ static int setup_balloon(struct vm *vm)
 	}
 	if (cfg->balloon_reporting)
 		bcfg.reporting = true;
+	bcfg.discard_worker = (struct discard_worker_setup){.fn = vm_confine_discard_worker};
 	vm->balloon = calloc(1, sizeof(*vm->balloon));
 	if (!vm->balloon)
 		return -ENOMEM;
@@ -508,7 +509,6 @@ static int vm_setup(struct vm *vm)
 	if (ret < 0)
 		return ret;
 	if (cfg->balloon) {
-		discard_queue__set_worker_setup(vm_confine_discard_worker);
 		ret = setup_balloon(vm);
 		if (ret < 0)
 			return ret;
