@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The VM: assembles KVM, guest RAM, the buses, the legacy devices, the
+ * balloon and the vCPUs from a vmm_config; the control API's ops; the
+ * device loop; teardown in order (vm_devices.c wires the virtio devices,
+ * vm_sample.c fills the API's samples).
+ */
 #define _GNU_SOURCE
 #include "vmm/vm.h"
 
