@@ -466,10 +466,10 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx);
 /* The host stops delivering discard completions and stats ticks (reset, exit). */
 static void detach_from_host(struct virtio_balloon *b)
 {
-	if (!b->loop_wired)
+	if (!b->host_attached)
 		return;
 	b->host->detach(b->host_opaque);
-	b->loop_wired = false;
+	b->host_attached = false;
 }
 
 static int balloon_activate(struct virtio_device *vdev)
@@ -480,11 +480,11 @@ static int balloon_activate(struct virtio_device *vdev)
 	for (int r = 0; r < BALLOON_Q__COUNT; r++)
 		b->qidx[r] =
 			virtio_balloon__queue_index(vdev->features_acked, (enum balloon_queue)r);
-	if (b->host && !b->loop_wired) {
+	if (b->host && !b->host_attached) {
 		ret = b->host->attach(b->host_opaque);
 		if (ret < 0)
 			return ret;
-		b->loop_wired = true;
+		b->host_attached = true;
 	}
 	b->active = true;
 	arm_stats_timer(b);

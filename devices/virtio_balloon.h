@@ -174,7 +174,7 @@ struct virtio_balloon {
 	/* Between activate and reset. */
 	bool active;
 	bool resetting;
-	bool loop_wired;	    /* attached to its host (host->attach succeeded) */
+	bool host_attached;	    /* attached to its host (host->attach succeeded) */
 	int qidx[BALLOON_Q__COUNT]; /* queue index per role, -1 if absent */
 	bool stats_held;	    /* the driver's stats buffer, kept until the next tick */
 	uint16_t stats_head;
