@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The device thread's epoll loop: its handler table (under its own lock,
+ * slots with generations), the loop itself and its longest-callback gauge.
+ * The contract is event_loop.h.
+ */
 #include "base/event_loop.h"
 
 #include "base/clock.h"

@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest RAM: its backends (anon, memfd, hugetlbfs, thp), its regions, and
+ * guest_mem__translate(), the one checked guest-physical -> host
+ * translation. The contract is guest_mem.h.
+ */
 #define _GNU_SOURCE
 #include "base/guest_mem.h"
 

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * Logging to stderr: the level, the line format and the rate limiter
+ * behind log_ratelimited(). The contract is log.h.
+ */
 #include "base/log.h"
 
 #include <pthread.h>

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The generic value parsers: sizes, on/off, seconds. Pure, no logging.
+ */
 #include "base/parse.h"
 
 #include <ctype.h>

@@ -80,11 +80,11 @@ void api_get_dashboard_data(struct api_request *req, struct api_reply *r)
 		api_json__add_u64(now, "balloon_target_bytes", s.balloon.target_bytes);
 		api_json__add_u64(now, "balloon_actual_bytes", s.balloon.actual_bytes);
 		json_object_object_add(now, "guest_free_memory_bytes",
-				       metrics__guest_stat(&s, GUEST_STAT_FREE_MEMORY, &v)
+				       metrics__guest_stat(&s, VIRTIO_BALLOON_S_MEMFREE, &v)
 					       ? json_object_new_uint64(v)
 					       : NULL);
 		json_object_object_add(now, "guest_available_memory_bytes",
-				       metrics__guest_stat(&s, GUEST_STAT_AVAILABLE_MEMORY, &v)
+				       metrics__guest_stat(&s, VIRTIO_BALLOON_S_AVAIL, &v)
 					       ? json_object_new_uint64(v)
 					       : NULL);
 		api_json__add_u64(now, "bytes_reported", s.balloon.stats.bytes_reported);

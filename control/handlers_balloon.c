@@ -142,16 +142,6 @@ void api_patch_balloon(struct api_request *req, struct api_reply *r)
 	json_object_put(obj);
 }
 
-/* GET /balloon/statistics keys, as Firecracker names them, per guest stats tag. */
-static const char *const firecracker_stat_names[BALLOON_STATS_TAGS] = {
-	"swap_in",	    "swap_out",	   "major_faults",
-	"minor_faults",	    "free_memory", "total_memory",
-	"available_memory", "disk_caches", "hugetlb_allocations",
-	"hugetlb_failures", "oom_kill",	   "alloc_stall",
-	"async_scan",	    "direct_scan", "async_reclaim",
-	"direct_reclaim",
-};
-
 void api_get_balloon_statistics(struct api_request *req, struct api_reply *r)
 {
 	struct json_object *o;
@@ -170,10 +160,10 @@ void api_get_balloon_statistics(struct api_request *req, struct api_reply *r)
 	api_json__add_u64(o, "actual_pages", s.balloon.actual_bytes >> PAGE_4K_SHIFT);
 	api_json__add_u64(o, "target_mib", s.balloon.target_bytes >> MIB_SHIFT);
 	api_json__add_u64(o, "actual_mib", s.balloon.actual_bytes >> MIB_SHIFT);
-	/* As Firecracker: a statistic is present once the guest has sent it. */
+	/* As Firecracker, by its names: a statistic is present once the guest has sent it. */
 	for (unsigned int tag = 0; tag < BALLOON_STATS_TAGS; tag++)
-		if (metrics__guest_stat(&s, tag, &v))
-			api_json__add_u64(o, firecracker_stat_names[tag], v);
+		if (balloon_stat__name(tag) && metrics__guest_stat(&s, tag, &v))
+			api_json__add_u64(o, balloon_stat__name(tag), v);
 	api_reply__json(r, 200, o);
 }
 

@@ -34,38 +34,6 @@ const char *vm_run_state__name(enum vm_run_state s)
 	return run_state_names[s];
 }
 
-/*
- * The guest's statistics (virtio 1.2 5.5.6.3, tags as in Linux's
- * include/uapi/linux/virtio_balloon.h). Linux sends swap in/out and the
- * memory sizes in bytes, the scan and reclaim counts in pages, the rest as
- * event counts; the vmstat ones are cumulative since the guest booted.
- */
-struct guest_stat_metric {
-	const char *name; /* after "mini_vmm_guest_" */
-	const char *type;
-	const char *help;
-};
-
-static const struct guest_stat_metric guest_stat_metrics[BALLOON_STATS_TAGS] = {
-	[0] = {"swap_in_bytes_total", "counter", "Bytes the guest swapped in since it booted."},
-	[1] = {"swap_out_bytes_total", "counter", "Bytes the guest swapped out since it booted."},
-	[2] = {"major_faults_total", "counter", "Major page faults in the guest."},
-	[3] = {"minor_faults_total", "counter", "Minor page faults in the guest."},
-	[4] = {"free_memory_bytes", "gauge", "Memory the guest reports as free (MemFree)."},
-	[5] = {"total_memory_bytes", "gauge", "Memory the guest reports as total (MemTotal)."},
-	[6] = {"available_memory_bytes", "gauge",
-	       "Memory the guest reports as available (MemAvailable)."},
-	[7] = {"disk_caches_bytes", "gauge", "Guest page cache that can be freed quickly."},
-	[8] = {"hugetlb_allocations_total", "counter", "Successful hugetlb page allocations."},
-	[9] = {"hugetlb_failures_total", "counter", "Failed hugetlb page allocations."},
-	[10] = {"oom_kills_total", "counter", "OOM killer invocations in the guest."},
-	[11] = {"alloc_stalls_total", "counter", "Allocation stalls in the guest."},
-	[12] = {"async_scanned_pages_total", "counter", "Pages scanned by the guest's kswapd."},
-	[13] = {"direct_scanned_pages_total", "counter", "Pages scanned by direct reclaim."},
-	[14] = {"async_reclaimed_pages_total", "counter", "Pages reclaimed by the guest's kswapd."},
-	[15] = {"direct_reclaimed_pages_total", "counter", "Pages reclaimed by direct reclaim."},
-};
-
 bool metrics__guest_stat(const struct vm_sample *s, unsigned int tag, uint64_t *out)
 {
 	const struct balloon_guest_stats *g = &s->balloon.stats.guest;
@@ -186,13 +154,14 @@ static void format_guest_stats(const struct vm_sample *s, FILE *out)
 	char name[64];
 	uint64_t v;
 
+	/* The names, help and kind of each tag: devices/balloon_stats.c. */
 	for (unsigned int tag = 0; tag < BALLOON_STATS_TAGS; tag++) {
-		const struct guest_stat_metric *m = &guest_stat_metrics[tag];
+		const struct balloon_stat_info *m = balloon_stat__info(tag);
 
-		if (!metrics__guest_stat(s, tag, &v))
+		if (!m || !metrics__guest_stat(s, tag, &v))
 			continue;
-		snprintf(name, sizeof(name), "guest_%s", m->name);
-		metric_u64(out, name, m->type, m->help, v);
+		snprintf(name, sizeof(name), "guest_%s", m->metric);
+		metric_u64(out, name, m->cumulative ? "counter" : "gauge", m->help, v);
 	}
 	metric_u64(out, "guest_stats_updates_total", "counter",
 		   "Statistics buffers the guest has sent.", g->updates);

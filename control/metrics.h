@@ -96,11 +96,6 @@ void metrics__format_log_line(const struct vm_sample *s, FILE *out);
  */
 int metrics__parse_interval(const char *s, uint32_t *ms_out);
 
-/* Guest statistics tags used by name (VIRTIO_BALLOON_S_MEMFREE, _MEMTOT, _AVAIL). */
-#define GUEST_STAT_FREE_MEMORY	    4
-#define GUEST_STAT_TOTAL_MEMORY	    5
-#define GUEST_STAT_AVAILABLE_MEMORY 6
-
 /* The guest's latest value of stats tag `tag`, if its last stats buffer carried it. */
 bool metrics__guest_stat(const struct vm_sample *s, unsigned int tag, uint64_t *out);
 

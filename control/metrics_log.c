@@ -58,9 +58,9 @@ void metrics__format_log_line(const struct vm_sample *s, FILE *out)
 	fprintf(out, ",\"balloon\":true,\"discard_method\":\"%s\"", b->discard_method);
 	json_u64(out, "balloon_target_bytes", b->target_bytes);
 	json_u64(out, "balloon_actual_bytes", b->actual_bytes);
-	json_guest_stat(out, s, "guest_free_memory_bytes", GUEST_STAT_FREE_MEMORY);
-	json_guest_stat(out, s, "guest_available_memory_bytes", GUEST_STAT_AVAILABLE_MEMORY);
-	json_guest_stat(out, s, "guest_total_memory_bytes", GUEST_STAT_TOTAL_MEMORY);
+	json_guest_stat(out, s, "guest_free_memory_bytes", VIRTIO_BALLOON_S_MEMFREE);
+	json_guest_stat(out, s, "guest_available_memory_bytes", VIRTIO_BALLOON_S_AVAIL);
+	json_guest_stat(out, s, "guest_total_memory_bytes", VIRTIO_BALLOON_S_MEMTOT);
 	json_u64(out, "reports", b->stats.reports);
 	json_u64(out, "reports_done", b->stats.reports_done);
 	json_u64(out, "bytes_reported", b->stats.bytes_reported);

@@ -50,7 +50,7 @@ static void record_sample(struct api_server *srv, const struct vm_sample *s)
 		.resident = s->guest_resident_bytes,
 		.target = s->has_balloon ? s->balloon.target_bytes : UINT64_MAX,
 		.actual = s->has_balloon ? s->balloon.actual_bytes : UINT64_MAX,
-		.guest_free = metrics__guest_stat(s, GUEST_STAT_FREE_MEMORY, &v) ? v : UINT64_MAX,
+		.guest_free = metrics__guest_stat(s, VIRTIO_BALLOON_S_MEMFREE, &v) ? v : UINT64_MAX,
 		.reported = s->has_balloon ? s->balloon.stats.bytes_reported : UINT64_MAX,
 		.discarded = s->has_balloon ? s->balloon.discard.bytes_discarded : UINT64_MAX,
 	};

@@ -2,8 +2,9 @@
 /*
  * What is fixed before a balloon exists (virtio 1.2 section 5.5): its option
  * string (balloon_config__*), which of its queues exist for the negotiated
- * features and their indices, and the names of its refusals and of the
- * guest's statistics. Pure functions; the device model is virtio_balloon.c.
+ * features and their indices, and the names of its refusals. Pure
+ * functions; the device model is virtio_balloon.c, the names of the guest's
+ * statistics balloon_stats.c.
  */
 #include "devices/virtio_balloon.h"
 
@@ -23,26 +24,11 @@ static const char *const reject_names[BALLOON_REJ__COUNT] = {
 	[BALLOON_REJ_TOO_LARGE] = "too_large",	     [BALLOON_REJ_HOST] = "host_error",
 };
 
-/* Linux include/uapi/linux/virtio_balloon.h, VIRTIO_BALLOON_S_*. */
-static const char *const stat_names[BALLOON_STATS_TAGS] = {
-	"swap_in",	    "swap_out",	    "major_faults",
-	"minor_faults",	    "free_memory",  "total_memory",
-	"available_memory", "disk_caches",  "hugetlb_allocations",
-	"hugetlb_failures", "oom_kills",    "alloc_stalls",
-	"async_scans",	    "direct_scans", "async_reclaims",
-	"direct_reclaims",
-};
-
 const char *balloon_reject__name(enum balloon_reject r)
 {
 	if ((unsigned int)r >= BALLOON_REJ__COUNT)
 		return "unknown";
 	return reject_names[r];
-}
-
-const char *balloon_stat__name(unsigned int tag)
-{
-	return tag < BALLOON_STATS_TAGS ? stat_names[tag] : NULL;
 }
 
 /* ---- queue layout ---- */

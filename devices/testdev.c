@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The test device: exit, progress-marker and clock ports (testdev.h has
+ * the register contract).
+ */
 #include "devices/testdev.h"
 
 #include "base/log.h"

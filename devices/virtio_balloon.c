@@ -277,10 +277,10 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx);
 /* The host stops delivering discard completions and stats ticks (reset, exit). */
 static void detach_from_host(struct virtio_balloon *b)
 {
-	if (!b->loop_wired)
+	if (!b->host_attached)
 		return;
 	b->host->detach(b->host_opaque);
-	b->loop_wired = false;
+	b->host_attached = false;
 }
 
 static int balloon_activate(struct virtio_device *vdev)
@@ -291,11 +291,11 @@ static int balloon_activate(struct virtio_device *vdev)
 	for (int r = 0; r < BALLOON_Q__COUNT; r++)
 		b->qidx[r] =
 			virtio_balloon__queue_index(vdev->features_acked, (enum balloon_queue)r);
-	if (b->host && !b->loop_wired) {
+	if (b->host && !b->host_attached) {
 		ret = b->host->attach(b->host_opaque);
 		if (ret < 0)
 			return ret;
-		b->loop_wired = true;
+		b->host_attached = true;
 	}
 	b->active = true;
 	arm_stats_timer(b);
@@ -467,7 +467,8 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 	}
 	b->pending[BALLOON_Q_INFLATE].ranges = b->ranges_mem;
 	b->pending[BALLOON_Q_REPORTING].ranges = b->ranges_mem + BALLOON_MAX_RANGES_PER_CHAIN;
-	ret = discard_queue__init(&b->dq, mem, cfg->discard, cfg->discard_engine, 0);
+	ret = discard_queue__init(&b->dq, mem, cfg->discard, cfg->discard_engine, 0,
+				  &cfg->discard_worker);
 	if (ret < 0)
 		goto err_free;
 	/* docs/virtio-balloon.md, "Bounds": what the guest can have the host hold. */
@@ -547,13 +548,13 @@ int virtio_balloon__set_stats_interval(struct virtio_balloon *b, uint32_t secs)
 	return 0;
 }
 
-void virtio_balloon__get_stats(struct virtio_balloon *b, struct balloon_stats *out,
-			       struct discard_stats *dq_out)
+void virtio_balloon__get_status(struct virtio_balloon *b, struct balloon_status *out)
 {
 	pthread_mutex_lock(&b->vdev.lock);
-	if (out)
-		*out = b->stats;
-	if (dq_out)
-		*dq_out = b->dq.stats;
+	out->stats_interval_s = b->stats_interval_s;
+	out->target_bytes = (uint64_t)b->num_pages << VIRTIO_BALLOON_PFN_SHIFT;
+	out->actual_bytes = (uint64_t)b->actual << VIRTIO_BALLOON_PFN_SHIFT;
+	out->stats = b->stats;
+	out->discard = *discard_queue__stats(&b->dq);
 	pthread_mutex_unlock(&b->vdev.lock);
 }

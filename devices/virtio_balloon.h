@@ -11,6 +11,7 @@
 #ifndef MINI_VMM_VIRTIO_BALLOON_H
 #define MINI_VMM_VIRTIO_BALLOON_H
 
+#include "devices/balloon_stats.h"
 #include "devices/discard/queue.h"
 #include "devices/virtio.h"
 
@@ -55,8 +56,7 @@
  */
 #define BALLOON_NOTIFY_BUDGET_CHAINS 16
 #define BALLOON_NOTIFY_BUDGET_OPS    256
-/* Stats: tags we keep (0..15: virtio 1.4 / Linux 6.12 numbering) and entries per buffer. */
-#define BALLOON_STATS_TAGS	  16
+/* Stats: entries per buffer (the tags we keep: balloon_stats.h). */
 #define BALLOON_STATS_MAX_ENTRIES 64
 #define BALLOON_STAT_ENTRY_SIZE	  10 /* le16 tag + le64 value, packed */
 /* stats-interval: at most one day. */
@@ -89,6 +89,8 @@ struct balloon_config {
 	uint64_t initial_target_bytes; /* balloon size asked for at start (num_pages * 4 KiB) */
 	enum discard_method discard;   /* discard=: the method ... */
 	enum discard_engine discard_engine; /* ... and what runs it (discard=sync) */
+	/* Not an option: what its host runs first on the discard page worker (vmm/: its filter). */
+	struct discard_worker_setup discard_worker;
 };
 
 /* reporting=on, deflate-on-oom=on, stats off, size 0, discard=auto. */
@@ -115,8 +117,6 @@ enum balloon_reject {
 };
 
 const char *balloon_reject__name(enum balloon_reject r);
-/* Prometheus-friendly name of guest stats tag `tag` ("swap_in", ...), NULL if unknown. */
-const char *balloon_stat__name(unsigned int tag);
 
 struct balloon_guest_stats {
 	uint64_t val[BALLOON_STATS_TAGS];
@@ -186,9 +186,9 @@ struct balloon_pending {
 struct balloon_host_ops {
 	/*
 	 * At activation. Until detach, call virtio_balloon__discards_ready()
-	 * whenever the discard queue's eventfd (dq.eventfd) is readable, and
-	 * virtio_balloon__stats_tick() whenever the stats timer fires. 0 or
-	 * -errno after a log line.
+	 * whenever the discard queue's eventfd (virtio_balloon__discard_eventfd())
+	 * is readable, and virtio_balloon__stats_tick() whenever the stats
+	 * timer fires. 0 or -errno after a log line.
 	 */
 	int (*attach)(void *opaque);
 	/* At reset and exit: stop both. */
@@ -216,7 +216,7 @@ struct virtio_balloon {
 	/* Between activate and reset. */
 	bool active;
 	bool resetting;
-	bool loop_wired;	    /* attached to its host (host->attach succeeded) */
+	bool host_attached;	    /* attached to its host (host->attach succeeded) */
 	int qidx[BALLOON_Q__COUNT]; /* queue index per role, -1 if absent */
 	bool stats_held;	    /* the driver's stats buffer, kept until the next tick */
 	uint16_t stats_head;
@@ -263,8 +263,29 @@ int virtio_balloon__set_target(struct virtio_balloon *b, uint64_t bytes);
  * created without stats (STATS_VQ not offered). Takes vdev.lock.
  */
 int virtio_balloon__set_stats_interval(struct virtio_balloon *b, uint32_t secs);
-/* Snapshot of the counters (and the discard queue's), under vdev.lock. */
-void virtio_balloon__get_stats(struct virtio_balloon *b, struct balloon_stats *out,
-			       struct discard_stats *dq_out);
+/* What changes while the guest runs, read in one critical section so that it agrees. */
+struct balloon_status {
+	uint32_t stats_interval_s; /* 0: not polling */
+	uint64_t target_bytes;	   /* num_pages * 4 KiB: what the host asks for */
+	uint64_t actual_bytes;	   /* actual * 4 KiB: what the driver says it holds */
+	struct balloon_stats stats;
+	struct discard_stats discard; /* its discard queue's */
+};
+
+/* Takes vdev.lock. */
+void virtio_balloon__get_status(struct virtio_balloon *b, struct balloon_status *out);
+
+/* What its discard queue chose at init (fixed from then on). */
+static inline void virtio_balloon__discard_info(const struct virtio_balloon *b,
+						struct discard_info *out)
+{
+	discard_queue__describe(&b->dq, out);
+}
+
+/* The discard queue's eventfd, which the host watches from attach to detach. */
+static inline int virtio_balloon__discard_eventfd(const struct virtio_balloon *b)
+{
+	return discard_queue__eventfd(&b->dq);
+}
 
 #endif

@@ -290,6 +290,7 @@ struct bench_dev {
 	/* The current run: set by the guest thread while the loop is parked. */
 	enum engine_kind kind;
 	struct discard_queue *dq;
+	enum discard_method method; /* dq's, for the synchronous engine */
 	const struct guest_mem *mem;
 	struct bench_report *reports;
 	unsigned int nr_reports;
@@ -385,7 +386,7 @@ static void sync_report(struct bench_dev *dev, struct bench_report *rep)
 	uint64_t t0 = clock__mono_ns();
 
 	for (unsigned int i = 0; i < rep->n; i++) {
-		if (discard_one_sync(dev->mem, dev->dq->method, &rep->ranges[i]) < 0)
+		if (discard_one_sync(dev->mem, dev->method, &rep->ranges[i]) < 0)
 			rep->bytes_failed += rep->ranges[i].len;
 		else
 			rep->bytes_done += rep->ranges[i].len;
@@ -708,18 +709,19 @@ struct run_ctx {
 	struct bench_dev *dev;
 	struct guest_mem *mem;
 	struct discard_queue *dq;
+	enum discard_method method; /* the one dq chose */
 	unsigned int round;
 };
 
 /* Touch, measure, run, check. w == NULL: the whole-range reference. */
 static void run_one(struct run_ctx *c, int shape, struct workload *w, const struct engine *e)
 {
-	const char *method = discard_queue__method_name(c->dq);
+	const char *method = discard_method__name(c->method);
+	const struct discard_stats *ds = discard_queue__stats(c->dq);
 	struct result *r = result_get(c->mem->backend, method, shape, e);
 	struct bench_dev *dev = c->dev;
 	uint64_t before, after, t0, t1, expected = c->mem->ram_size, reported_done = 0;
-	uint64_t ops0 = c->dq->stats.ops, def0 = c->dq->stats.sq_full_deferrals;
-	uint64_t err0 = c->dq->stats.op_errors;
+	uint64_t ops0 = ds->ops, def0 = ds->sq_full_deferrals, err0 = ds->op_errors;
 	double cpu0, cpu1, gibps;
 	char label[32];
 	int ret = 0;
@@ -736,7 +738,7 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 	if (e->kind == ENGINE_WHOLE) {
 		cpu0 = rusage_cpu_s(RUSAGE_SELF);
 		t0 = clock__mono_ns();
-		ret = discard_whole(c->mem, c->dq->method);
+		ret = discard_whole(c->mem, c->method);
 		t1 = clock__mono_ns();
 		cpu1 = rusage_cpu_s(RUSAGE_SELF);
 		if (ret < 0)
@@ -754,6 +756,7 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 		}
 		dev->kind = e->kind;
 		dev->dq = c->dq;
+		dev->method = c->method;
 		dev->mem = c->mem;
 		dev->reports = w->reports;
 		dev->nr_reports = w->nr_reports;
@@ -789,9 +792,9 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 		r->busy_ns += dev->busy_ns;
 		r->loop_nivcsw += dev->loop_nivcsw;
 		r->loop_cpu_s += dev->loop_cpu_s;
-		r->ops += c->dq->stats.ops - ops0;
-		r->deferrals += c->dq->stats.sq_full_deferrals - def0;
-		r->op_errors += c->dq->stats.op_errors - err0;
+		r->ops += ds->ops - ops0;
+		r->deferrals += ds->sq_full_deferrals - def0;
+		r->op_errors += ds->op_errors - err0;
 		if (e->kind == ENGINE_SYNC)
 			r->ops += expected / shapes[shape].chunk;
 	}
@@ -833,6 +836,7 @@ static int run_backend(const struct opts *o, struct bench_dev *dev, enum guest_m
 	struct workload w[NR_SHAPES];
 	struct guest_mem mem;
 	struct discard_queue dq;
+	struct discard_info info;
 	struct run_ctx c = {.o = o, .dev = dev, .mem = &mem, .dq = &dq};
 	const struct engine whole = {.kind = ENGINE_WHOLE, .inflight = 0};
 	int ret;
@@ -852,15 +856,17 @@ static int run_backend(const struct opts *o, struct bench_dev *dev, enum guest_m
 			  guest_mem__backend_name(backend), strerror(-ret));
 		return ret;
 	}
-	ret = discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0);
+	ret = discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL);
 	if (ret < 0) {
 		add_error("discard_queue__init on %s: %s", guest_mem__backend_name(backend),
 			  strerror(-ret));
 		guest_mem__exit(&mem);
 		return ret;
 	}
+	discard_queue__describe(&dq, &info);
+	c.method = info.method;
 	/* Between runs the loop thread is parked: adding handlers is safe. */
-	ret = event_loop__add(&dev->loop, dq.eventfd, EPOLLIN, on_completion, dev);
+	ret = event_loop__add(&dev->loop, discard_queue__eventfd(&dq), EPOLLIN, on_completion, dev);
 	if (ret < 0) {
 		add_error("event_loop__add: %s", strerror(-ret));
 		goto out;
@@ -891,7 +897,7 @@ static int run_backend(const struct opts *o, struct bench_dev *dev, enum guest_m
 
 	for (int s = 0; s < NR_SHAPES; s++)
 		workload_free(&w[s]);
-	event_loop__del(&dev->loop, dq.eventfd);
+	event_loop__del(&dev->loop, discard_queue__eventfd(&dq));
 out:
 	discard_queue__exit(&dq);
 	guest_mem__exit(&mem);

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * Port-I/O and MMIO dispatch: the sorted range tables and bus__dispatch().
+ */
 #include "vmm/bus.h"
 
 #include "base/log.h"

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The command line -> struct vmm_config. Pure: unit-tested and fuzzed.
+ */
 #include "vmm/config.h"
 
 #include "base/parse.h"

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/kvm and the VM fd: version and capability checks (each failure
+ * names what is missing), irqchip, PIT, memory slots, irqfd, ioeventfd.
+ */
 #include "vmm/kvm.h"
 
 #include "base/layout.h"

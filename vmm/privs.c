@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * Least privilege: drop every capability, from every set, and forbid
+ * regaining any (privs.h says when).
+ */
 #include "vmm/privs.h"
 
 #include "base/log.h"

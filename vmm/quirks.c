@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * Host quirks: the guest options an emulation-limited KVM needs
+ * (docs/host-quirks.md).
+ */
 #include "vmm/quirks.h"
 
 #include <errno.h>

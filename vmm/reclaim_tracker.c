@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The reclaim: summary, from the guest's progress markers and RSS samples.
+ * Pure (reclaim_tracker.h has the definitions).
+ */
 #include "vmm/reclaim_tracker.h"
 
 #include "base/layout.h"

@@ -13,7 +13,7 @@
  *   - the API thread: first thing in its thread function, before it serves
  *     (threads it creates inherit the filter);
  *   - the discard queue's page worker: first thing in its thread function
- *     (discard_queue__set_worker_setup);
+ *     (its queue's struct discard_worker_setup, from the balloon's config);
  *   - the main thread, which runs the device event loop: after every other
  *     thread was created, right before event_loop__run(). A thread created
  *     after that would inherit the device filter on top of its own.

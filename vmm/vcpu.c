@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * vCPU threads: CPUID, LAPIC LINT0/1, the KVM_RUN loop, port-I/O and MMIO
+ * dispatch, and fatal exits reported with RIP and instruction bytes.
+ */
 #define _GNU_SOURCE
 #include "vmm/vcpu.h"
 

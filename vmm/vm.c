@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The VM: assembles KVM, guest RAM, the buses, the legacy devices, the
+ * balloon and the vCPUs from a vmm_config; the control API's ops; the
+ * device loop; teardown in order (vm_devices.c wires the virtio devices,
+ * vm_sample.c fills the API's samples).
+ */
 #define _GNU_SOURCE
 #include "vmm/vm.h"
 
@@ -274,6 +280,22 @@ static int add_virtio_device(struct vm *vm, struct virtio_device *vdev)
 	return 0;
 }
 
+/*
+ * Runs first on the balloon's discard page worker (its config carries it,
+ * below), which the balloon starts during setup, before the main thread
+ * drops its capabilities: capabilities and seccomp filters are per thread,
+ * so the worker drops and confines itself.
+ */
+static int vm_confine_discard_worker(void *opaque, int pidfd)
+{
+	int ret = privs__drop_all();
+
+	if (ret < 0)
+		return ret;
+	seccomp__allow_process_madvise(pidfd);
+	return seccomp__install(SECCOMP_ROLE_DISCARD);
+}
+
 static int setup_balloon(struct vm *vm)
 {
 	const struct vmm_config *cfg = vm->cfg;
@@ -292,6 +314,7 @@ static int setup_balloon(struct vm *vm)
 	}
 	if (cfg->balloon_reporting)
 		bcfg.reporting = true;
+	bcfg.discard_worker = (struct discard_worker_setup){.fn = vm_confine_discard_worker};
 	vm->balloon = calloc(1, sizeof(*vm->balloon));
 	if (!vm->balloon)
 		return -ENOMEM;
@@ -358,22 +381,6 @@ static const struct vm_control_ops vm_control_ops = {
 	.set_stats_interval = vm_ctl_set_stats_interval,
 	.request_shutdown = vm_ctl_shutdown,
 };
-
-/*
- * Runs first on the discard queue's page worker, which the balloon starts
- * during setup, before the main thread drops its capabilities: capabilities
- * and seccomp filters are per thread, so the worker drops and confines
- * itself.
- */
-static int vm_confine_discard_worker(int pidfd)
-{
-	int ret = privs__drop_all();
-
-	if (ret < 0)
-		return ret;
-	seccomp__allow_process_madvise(pidfd);
-	return seccomp__install(SECCOMP_ROLE_DISCARD);
-}
 
 /* Runs on the API's setup thread before it creates the serving threads. */
 static int vm_confine_api(void *opaque)
@@ -526,7 +533,6 @@ static int vm_setup(struct vm *vm)
 	if (ret < 0)
 		return ret;
 	if (cfg->balloon) {
-		discard_queue__set_worker_setup(vm_confine_discard_worker);
 		ret = setup_balloon(vm);
 		if (ret < 0)
 			return ret;
@@ -581,18 +587,17 @@ static void vm_teardown(struct vm *vm)
 	}
 	/* The balloon waits for its in-flight discards before guest RAM goes away. */
 	if (vm->balloon) {
-		struct balloon_stats bs;
-		struct discard_stats ds;
+		struct balloon_status st;
 
-		virtio_balloon__get_stats(vm->balloon, &bs, &ds);
+		virtio_balloon__get_status(vm->balloon, &st);
 		log_info("balloon totals: reports=%llu reported_mib=%llu discarded_mib=%llu "
 			 "not_freed_mib=%llu discard_errors=%llu malformed_chains=%llu",
-			 (unsigned long long)bs.reports,
-			 (unsigned long long)(bs.bytes_reported >> 20),
-			 (unsigned long long)(ds.bytes_discarded >> 20),
-			 (unsigned long long)(ds.bytes_not_freed >> 20),
-			 (unsigned long long)ds.op_errors,
-			 (unsigned long long)bs.rejected[BALLOON_REJ_VQ]);
+			 (unsigned long long)st.stats.reports,
+			 (unsigned long long)(st.stats.bytes_reported >> 20),
+			 (unsigned long long)(st.discard.bytes_discarded >> 20),
+			 (unsigned long long)(st.discard.bytes_not_freed >> 20),
+			 (unsigned long long)st.discard.op_errors,
+			 (unsigned long long)st.stats.rejected[BALLOON_REJ_VQ]);
 		virtio_balloon__exit(vm->balloon);
 		vm_devices__unwire_balloon(&vm->balloon_wiring);
 		free(vm->balloon);

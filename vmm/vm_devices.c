@@ -151,7 +151,8 @@ static void balloon_stats_event(void *opaque, uint32_t events)
 static int balloon_attach(void *opaque)
 {
 	struct balloon_wiring *w = opaque;
-	int ret = event_loop__add(w->loop, w->b->dq.eventfd, EPOLLIN, balloon_discards_event, w);
+	int ret = event_loop__add(w->loop, virtio_balloon__discard_eventfd(w->b), EPOLLIN,
+				  balloon_discards_event, w);
 
 	if (ret < 0) {
 		log_error("virtio-balloon: cannot watch the discard queue: %s", strerror(-ret));
@@ -162,7 +163,7 @@ static int balloon_attach(void *opaque)
 		if (ret < 0) {
 			log_error("virtio-balloon: cannot watch the stats timer: %s",
 				  strerror(-ret));
-			event_loop__del(w->loop, w->b->dq.eventfd);
+			event_loop__del(w->loop, virtio_balloon__discard_eventfd(w->b));
 			return ret;
 		}
 	}
@@ -173,7 +174,7 @@ static void balloon_detach(void *opaque)
 {
 	struct balloon_wiring *w = opaque;
 
-	event_loop__del(w->loop, w->b->dq.eventfd);
+	event_loop__del(w->loop, virtio_balloon__discard_eventfd(w->b));
 	if (w->stats_timerfd >= 0)
 		event_loop__del(w->loop, w->stats_timerfd);
 }

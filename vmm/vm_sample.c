@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The VM's side of control/metrics.h: fills a struct vm_sample from guest
+ * RAM and the balloon, through the balloon's accessors only (what its
+ * discard queue chose, and its status under its lock). vm.c adds the VM's
+ * own state.
+ */
 #include "vmm/vm_sample.h"
 
 #include "base/clock.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +23,8 @@ void vm_sample__fill(struct vm_sample *s, struct resident_meter *rm, uint64_t ma
 {
 	struct vm_balloon_sample *bs = &s->balloon;
 	const struct guest_mem *mem = rm->mem;
+	struct balloon_status st;
+	struct discard_info di;
 
 	s->monotonic_ns = clock__mono_ns();
 	s->guest_memory_bytes = mem->ram_size;
@@ -31,18 +38,16 @@ void vm_sample__fill(struct vm_sample *s, struct resident_meter *rm, uint64_t ma
 	bs->deflate_on_oom = b->cfg.deflate_on_oom;
 	bs->reporting = b->cfg.reporting;
 	bs->stats_enabled = virtio_balloon__stats_offered(b);
-	copy_name(bs->discard_method, sizeof(bs->discard_method),
-		  discard_queue__method_name(&b->dq));
-	copy_name(bs->discard_engine, sizeof(bs->discard_engine),
-		  discard_engine__name(b->dq.engine));
-	copy_name(bs->discard_reason, sizeof(bs->discard_reason), b->dq.reason);
-	bs->discard_granule_bytes = b->dq.granule;
+	virtio_balloon__discard_info(b, &di);
+	copy_name(bs->discard_method, sizeof(bs->discard_method), discard_method__name(di.method));
+	copy_name(bs->discard_engine, sizeof(bs->discard_engine), discard_engine__name(di.engine));
+	copy_name(bs->discard_reason, sizeof(bs->discard_reason), di.reason);
+	bs->discard_granule_bytes = di.granule;
 	/* Changing: one critical section, so target, actual and counters agree. */
-	pthread_mutex_lock(&b->vdev.lock);
-	bs->stats_interval_s = b->stats_interval_s;
-	bs->target_bytes = (uint64_t)b->num_pages << VIRTIO_BALLOON_PFN_SHIFT;
-	bs->actual_bytes = (uint64_t)b->actual << VIRTIO_BALLOON_PFN_SHIFT;
-	bs->stats = b->stats;
-	bs->discard = b->dq.stats;
-	pthread_mutex_unlock(&b->vdev.lock);
+	virtio_balloon__get_status(b, &st);
+	bs->stats_interval_s = st.stats_interval_s;
+	bs->target_bytes = st.target_bytes;
+	bs->actual_bytes = st.actual_bytes;
+	bs->stats = st.stats;
+	bs->discard = st.discard;
 }

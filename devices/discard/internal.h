@@ -115,7 +115,8 @@ bool discard_ring__has_work(struct discard_queue *dq);
 void discard_ring__wait(struct discard_queue *dq);
 
 /* worker.c */
-void discard_worker__start(struct discard_queue *dq);
+/* setup: run first on the thread (NULL: nothing). */
+void discard_worker__start(struct discard_queue *dq, const struct discard_worker_setup *setup);
 void discard_worker__stop(struct discard_queue *dq);
 void discard_worker__push(struct discard_queue *dq, struct discard_batch *b);
 void discard_worker__reap(struct discard_queue *dq, unsigned int budget);

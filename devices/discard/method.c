@@ -63,11 +63,6 @@ int discard_choice__parse(const char *s, enum discard_method *method, enum disca
 	return 0;
 }
 
-const char *discard_queue__method_name(const struct discard_queue *dq)
-{
-	return discard_method__name(dq->method);
-}
-
 /* ---- the three methods as plain system calls ---- */
 
 int discard_method__run_sync(enum discard_method method, const struct discard_op *op)

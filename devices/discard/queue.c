@@ -55,7 +55,8 @@ void discard_queue__signal_owner(struct discard_queue *dq)
 }
 
 int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
-			enum discard_method method, enum discard_engine engine, unsigned int flags)
+			enum discard_method method, enum discard_engine engine, unsigned int flags,
+			const struct discard_worker_setup *setup)
 {
 	unsigned int workers = 0;
 	int ret;
@@ -89,7 +90,7 @@ int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
 			goto err_ring;
 	}
 	if (dq->engine == DISCARD_ENGINE_URING && dq->granule < DISCARD_PAGE_OP_MAX)
-		discard_worker__start(dq);
+		discard_worker__start(dq, setup);
 	log_info("discard: %s guest RAM -> %s%s (%s)", guest_mem__backend_name(mem->backend),
 		 discard_method__name(dq->method),
 		 dq->engine == DISCARD_ENGINE_SYNC ? ", synchronous" : " via io_uring", dq->reason);
@@ -505,4 +506,26 @@ void discard_queue__exit(struct discard_queue *dq)
 		close(dq->eventfd);
 	dq->eventfd = -1;
 	dq->mem = NULL;
+}
+
+/* ---- what the owner may read ---- */
+
+void discard_queue__describe(const struct discard_queue *dq, struct discard_info *out)
+{
+	*out = (struct discard_info){
+		.method = dq->method,
+		.engine = dq->engine,
+		.granule = dq->granule,
+		.reason = dq->reason,
+	};
+}
+
+int discard_queue__eventfd(const struct discard_queue *dq)
+{
+	return dq->eventfd;
+}
+
+const struct discard_stats *discard_queue__stats(const struct discard_queue *dq)
+{
+	return &dq->stats;
 }

@@ -196,22 +196,28 @@ struct discard_faults {
 };
 
 /*
+ * What a queue's page worker thread runs first, given by the queue's owner
+ * at init: fn(opaque, pidfd), with the pidfd the worker will pass to
+ * process_madvise() (-1: none) (mini-vmm: drop the thread's capabilities and
+ * install its seccomp filter, allowing that pidfd only). A negative return
+ * stops that thread and its queue sends small ops to the ring instead.
+ * fn NULL: nothing.
+ */
+struct discard_worker_setup {
+	int (*fn)(void *opaque, int pidfd);
+	void *opaque;
+};
+
+/*
  * Choose and verify the discard method for mem->backend (see
- * docs/virtio-balloon.md), set up the engine (the ring, the page worker)
- * and the eventfd. Logs the choice. Returns 0, or -errno with a log line
- * saying what to change (e.g. -ENOSYS "io_uring unavailable: use
- * discard=sync").
+ * docs/virtio-balloon.md), set up the engine (the ring, the page worker,
+ * which runs *setup first; setup may be NULL) and the eventfd. Logs the
+ * choice. Returns 0, or -errno with a log line saying what to change (e.g.
+ * -ENOSYS "io_uring unavailable: use discard=sync").
  */
 int discard_queue__init(struct discard_queue *dq, const struct guest_mem *mem,
-			enum discard_method method, enum discard_engine engine, unsigned int flags);
-/*
- * Called first thing on every page worker thread init() starts, with the
- * pidfd the worker will pass to process_madvise() (-1: none) (mini-vmm:
- * install the thread's seccomp filter, allowing that pidfd only). A negative
- * return stops that thread and its queue sends small ops to the ring
- * instead. Process-wide; set it before init(). NULL (the default): nothing.
- */
-void discard_queue__set_worker_setup(int (*setup)(int pidfd));
+			enum discard_method method, enum discard_engine engine, unsigned int flags,
+			const struct discard_worker_setup *setup);
 
 /* Drains, then frees everything. Safe on a zeroed or failed-init queue. */
 void discard_queue__exit(struct discard_queue *dq);
@@ -247,6 +253,18 @@ int discard_queue__process_completions(struct discard_queue *dq);
 /* Block until nothing is in flight (reset, shutdown). Ignores faults->hold_completions. */
 void discard_queue__drain(struct discard_queue *dq);
 
-const char *discard_queue__method_name(const struct discard_queue *dq);
+/* What init chose, fixed from then on (logged then; the API reports it). */
+struct discard_info {
+	enum discard_method method; /* resolved: MADVISE, REMOVE or PUNCH_HOLE */
+	enum discard_engine engine;
+	uint64_t granule;   /* discard granularity: 4 KiB, or the huge page size */
+	const char *reason; /* why this method; lives as long as the queue */
+};
+
+void discard_queue__describe(const struct discard_queue *dq, struct discard_info *out);
+/* Readable when there is something for process_completions(): the owner watches it. */
+int discard_queue__eventfd(const struct discard_queue *dq);
+/* The counters, read under the owner's lock. */
+const struct discard_stats *discard_queue__stats(const struct discard_queue *dq);
 
 #endif

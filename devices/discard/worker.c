@@ -67,19 +67,13 @@ struct discard_worker {
 	bool stop;
 	/* Read-only once the thread runs. */
 	enum discard_method method;
-	int pidfd;     /* this process, for process_madvise(); -1: none */
-	bool vectored; /* process_madvise() works for method */
-	int owner_fd;  /* the queue's eventfd */
-	int setup_ret; /* the thread's setup hook, reported back to init */
+	int pidfd;			   /* this process, for process_madvise(); -1: none */
+	bool vectored;			   /* process_madvise() works for method */
+	int owner_fd;			   /* the queue's eventfd */
+	struct discard_worker_setup setup; /* its owner's, run first on the thread */
+	int setup_ret;			   /* what setup returned, reported back to init */
 	bool setup_done;
 };
-
-static int (*worker_setup_hook)(int pidfd);
-
-void discard_queue__set_worker_setup(int (*setup)(int pidfd))
-{
-	worker_setup_hook = setup;
-}
 
 static int madvise_advice(enum discard_method method)
 {
@@ -158,8 +152,8 @@ static void *worker_main(void *arg)
 
 	/* Background work: never preempt the device loop or a vCPU (see submit_ring). */
 	sched_setscheduler(0, SCHED_BATCH, &param);
-	if (worker_setup_hook)
-		ret = worker_setup_hook(w->pidfd);
+	if (w->setup.fn)
+		ret = w->setup.fn(w->setup.opaque, w->pidfd);
 	pthread_mutex_lock(&w->lock);
 	w->setup_ret = ret;
 	w->setup_done = true;
@@ -222,10 +216,10 @@ static void worker_destroy(struct discard_worker *w)
 }
 
 /*
- * Start the page worker. Without one (no memory, no thread, the setup hook
+ * Start the page worker. Without one (no memory, no thread, its setup
  * refused) every op goes on the ring: slower for 4 KiB pages, never wrong.
  */
-void discard_worker__start(struct discard_queue *dq)
+void discard_worker__start(struct discard_queue *dq, const struct discard_worker_setup *setup)
 {
 	struct discard_worker *w = calloc(1, sizeof(*w));
 	sigset_t all, old;
@@ -239,6 +233,8 @@ void discard_worker__start(struct discard_queue *dq)
 	pthread_cond_init(&w->wake, NULL);
 	w->method = dq->method;
 	w->owner_fd = dq->eventfd;
+	if (setup)
+		w->setup = *setup;
 #ifdef SYS_pidfd_open
 	w->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0U);
 #else

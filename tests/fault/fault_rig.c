@@ -295,7 +295,13 @@ bool rig_no_used_for(struct rig *r, unsigned int q, int ms)
 
 void rig_stats(struct rig *r, struct balloon_stats *bs, struct discard_stats *ds)
 {
-	virtio_balloon__get_stats(&r->b, bs, ds);
+	struct balloon_status st;
+
+	virtio_balloon__get_status(&r->b, &st);
+	if (bs)
+		*bs = st.stats;
+	if (ds)
+		*ds = st.discard;
 }
 
 struct virtio_mmio_stats rig_mmio_stats(struct rig *r)

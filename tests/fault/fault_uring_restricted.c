@@ -42,7 +42,7 @@ int main(void)
 	int res;
 
 	CHECK_EQ(guest_mem__init(&mem, RAM_SIZE, GUEST_MEM_ANON), 0);
-	if (discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0) < 0)
+	if (discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL) < 0)
 		SKIP("no io_uring discard queue on this host");
 	CHECK(dq.ring != NULL);
 

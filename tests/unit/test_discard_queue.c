@@ -138,7 +138,8 @@ static void test_backend(enum guest_mem_backend backend, enum discard_method wan
 	CHECK_EQ(guest_mem__init(&mem, size, backend), 0);
 	hva = guest_mem__translate(&mem, 0, size);
 	CHECK(hva != NULL);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
+		 0);
 	CHECK_EQ(dq.method, want);
 	CHECK_EQ(dq.engine, DISCARD_ENGINE_URING);
 	CHECK(strstr(dq.reason, "verified: a probe page was freed") != NULL);
@@ -210,10 +211,12 @@ static void test_method_choice(void)
 	CHECK(strcmp(discard_method__name(DISCARD_METHOD_REMOVE), "remove") == 0);
 
 	CHECK_EQ(guest_mem__init(&mem, 8 * MiB, GUEST_MEM_ANON), 0);
-	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_PUNCH_HOLE, DISCARD_ENGINE_URING, 0) <
+	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_PUNCH_HOLE, DISCARD_ENGINE_URING, 0,
+				  NULL) < 0);
+	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_REMOVE, DISCARD_ENGINE_URING, 0, NULL) <
 	      0);
-	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_REMOVE, DISCARD_ENGINE_URING, 0) < 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, DISCARD_ENGINE_URING, 0),
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, DISCARD_ENGINE_URING, 0,
+				     NULL),
 		 0);
 	CHECK(strstr(dq.reason, "requested") != NULL);
 	discard_queue__exit(&dq);
@@ -222,14 +225,17 @@ static void test_method_choice(void)
 
 	CHECK_EQ(guest_mem__init(&mem, 8 * MiB, GUEST_MEM_MEMFD), 0);
 	/* MADV_DONTNEED on shared memory frees nothing: the probe page proves it. */
-	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, DISCARD_ENGINE_URING, 0) < 0);
+	CHECK(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, DISCARD_ENGINE_URING, 0,
+				  NULL) < 0);
 	/* ...unless the caller insists on skipping the check. */
 	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_MADVISE, DISCARD_ENGINE_URING,
-				     DISCARD_QUEUE_F_NO_VERIFY),
+				     DISCARD_QUEUE_F_NO_VERIFY, NULL),
 		 0);
 	CHECK(strstr(dq.reason, "not verified") != NULL);
 	discard_queue__exit(&dq);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_REMOVE, DISCARD_ENGINE_URING, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_REMOVE, DISCARD_ENGINE_URING, 0,
+				     NULL),
+		 0);
 	CHECK_EQ(dq.method, DISCARD_METHOD_REMOVE);
 	{
 		struct discard_range r = {1 * MiB, 1 * MiB};
@@ -265,7 +271,8 @@ static void test_invalid_ranges(void)
 	guest_mem__init_empty(&mem, 4096);
 	CHECK_EQ(guest_mem__add_region(&mem, 0, a, rsz, -1, 0), 0);
 	CHECK_EQ(guest_mem__add_region(&mem, rsz, b, rsz, -1, 0), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
+		 0);
 	fill(&mem, 0, 2 * rsz);
 
 	const struct discard_range bad[] = {
@@ -336,7 +343,8 @@ static void test_deferred(void)
 
 	CHECK_EQ(guest_mem__init(&mem, size, GUEST_MEM_ANON), 0);
 	hva = guest_mem__translate(&mem, 0, size);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
+		 0);
 	dq.faults = &faults;
 	faults.ring_only = true; /* 4 KiB ops would go to the page worker */
 	fill(&mem, 0, size);
@@ -384,7 +392,8 @@ static void test_failures(void)
 	struct done_rec d = {0};
 
 	CHECK_EQ(guest_mem__init(&mem, 4 * MiB, GUEST_MEM_ANON), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
+		 0);
 	dq.faults = &faults;
 	fill(&mem, 0, 4 * MiB);
 
@@ -428,7 +437,8 @@ static void test_ineffective_method(void)
 	struct done_rec d = {0};
 
 	CHECK_EQ(guest_mem__init(&mem, 8 * MiB, GUEST_MEM_ANON), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
+		 0);
 	dq.faults = &faults;
 	fill(&mem, 0, 8 * MiB);
 	faults.inject_noop_ops = 1; /* r[0] and r[1] are adjacent: one op */
@@ -462,7 +472,8 @@ static void test_sync_and_hold(void)
 	struct pollfd pfd;
 
 	CHECK_EQ(guest_mem__init(&mem, 4 * MiB, GUEST_MEM_MEMFD), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_SYNC, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_SYNC, 0, NULL),
+		 0);
 	dq.faults = &faults;
 	CHECK_EQ(dq.engine, DISCARD_ENGINE_SYNC);
 	CHECK(dq.ring == NULL);
@@ -487,7 +498,8 @@ static void test_sync_and_hold(void)
 
 	/* With io_uring: held completions keep the report open until released. */
 	CHECK_EQ(guest_mem__init(&mem, 4 * MiB, GUEST_MEM_ANON), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
+		 0);
 	dq.faults = &faults;
 	d.calls = 0;
 	faults.hold_completions = true;
@@ -558,7 +570,8 @@ static void test_page_worker(enum guest_mem_backend backend)
 	uint8_t *hva;
 
 	CHECK_EQ(guest_mem__init(&mem, size, backend), 0);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
+		 0);
 	dq.faults = &faults;
 	CHECK(dq.worker != NULL);
 	/* Born with every signal blocked: SIGTERM goes to the thread that handles it. */
@@ -700,7 +713,8 @@ static void test_hugetlbfs(void)
 	fprintf(stderr, "-- hugetlbfs\n");
 	CHECK_EQ(guest_mem__init(&mem, size, GUEST_MEM_HUGETLBFS), 0);
 	CHECK_EQ(mem.page_size, 2 * MiB);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0), 0);
+	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
+		 0);
 	CHECK_EQ(dq.method, DISCARD_METHOD_PUNCH_HOLE);
 	CHECK_EQ(dq.granule, 2 * MiB);
 	fill(&mem, 0, size);

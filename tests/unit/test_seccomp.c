@@ -527,24 +527,35 @@ static void on_page_worker_done(void *cookie, const struct discard_result *res)
 	(*(int *)cookie)++;
 }
 
-static int confine_worker(int pidfd)
+/* The queue's worker setup: counts the threads it confined (opaque). */
+static int confine_worker(void *opaque, int pidfd)
 {
+	int ret;
+
 	seccomp__allow_process_madvise(pidfd);
-	return seccomp__install(SECCOMP_ROLE_DISCARD);
+	ret = seccomp__install(SECCOMP_ROLE_DISCARD);
+	if (ret == 0)
+		__atomic_fetch_add((int *)opaque, 1, __ATOMIC_RELAXED);
+	return ret;
 }
 
 /*
  * A queue whose page worker installs the discard filter frees scattered
  * pages (process_madvise or per-page madvise; punch-hole for memfd); a
- * forbidden call there would end the child with SIGSYS's status.
+ * forbidden call there would end the child with SIGSYS's status. The
+ * setup is the queue's own: each worker runs it once, and a queue created
+ * without one does not run another queue's.
  */
 static void page_worker_work(void)
 {
 	static const enum guest_mem_backend backends[] = {GUEST_MEM_ANON, GUEST_MEM_MEMFD};
 	static struct discard_range r[300];
+	static int confined;
+	const struct discard_worker_setup setup = {.fn = confine_worker, .opaque = &confined};
+	struct discard_queue plain;
+	struct guest_mem plain_mem;
 
 	seccomp__set_mode(SECCOMP_MODE_TRAP);
-	discard_queue__set_worker_setup(confine_worker);
 	for (unsigned int k = 0; k < 2; k++) {
 		struct discard_queue dq;
 		struct guest_mem mem;
@@ -552,9 +563,9 @@ static void page_worker_work(void)
 		int calls = 0;
 
 		if (guest_mem__init(&mem, 4 * MiB, backends[k]) < 0 ||
-		    discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0) <
-			    0 ||
-		    !dq.worker)
+		    discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0,
+					&setup) < 0 ||
+		    !dq.worker || __atomic_load_n(&confined, __ATOMIC_RELAXED) != (int)k + 1)
 			_exit(CHILD_WRONG_RESULT);
 		hva = guest_mem__translate(&mem, 0, 4 * MiB);
 		for (unsigned int i = 0; i < 300; i++) {
@@ -573,7 +584,14 @@ static void page_worker_work(void)
 		discard_queue__exit(&dq);
 		guest_mem__exit(&mem);
 	}
-	discard_queue__set_worker_setup(NULL);
+	/* Another queue, no setup: its worker runs, and nobody's filter is installed for it. */
+	if (guest_mem__init(&plain_mem, 4 * MiB, GUEST_MEM_ANON) < 0 ||
+	    discard_queue__init(&plain, &plain_mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0,
+				NULL) < 0 ||
+	    !plain.worker || __atomic_load_n(&confined, __ATOMIC_RELAXED) != 2)
+		_exit(CHILD_WRONG_RESULT);
+	discard_queue__exit(&plain);
+	guest_mem__exit(&plain_mem);
 	fprintf(stderr, "page worker done\n");
 }
 

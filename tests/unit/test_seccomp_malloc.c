@@ -92,8 +92,9 @@ static struct fake_ram ram;
 static struct virtio_balloon b;
 static struct fake_virtq fq[2];
 
-static int confine_worker(int pidfd)
+static int confine_worker(void *opaque, int pidfd)
 {
+	(void)opaque;
 	seccomp__allow_process_madvise(pidfd);
 	return seccomp__install(SECCOMP_ROLE_DISCARD);
 }
@@ -133,7 +134,7 @@ static void inflate_before_driver_ok(void)
 
 	balloon_config__default(&cfg);
 	cfg.reporting = false;
-	discard_queue__set_worker_setup(confine_worker);
+	cfg.discard_worker = (struct discard_worker_setup){.fn = confine_worker};
 	if (fake_ram__init(&ram, FAKE_RAM_GPA, 32 * MiB) || event_loop__init(&loop) ||
 	    virtio_balloon__init(&b, &cfg, &ram.mem) || pthread_mutex_init(&vdev->lock, NULL) ||
 	    vm_devices__wire_balloon(&wiring, &b, &loop))

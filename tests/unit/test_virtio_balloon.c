@@ -796,7 +796,7 @@ static void test_stats_and_loop(void)
 	head = fake_virtq__add_chain(&r.fq[2], sb, 1);
 	CHECK_EQ(r.b.vdev.ops->activate(&r.b.vdev), 0);
 	run_renotified(&r); /* the device thread's first look at the queues */
-	CHECK(r.b.loop_wired);
+	CHECK(r.b.host_attached);
 	pthread_mutex_unlock(&r.b.vdev.lock);
 	CHECK_EQ(pthread_create(&lt.tid, NULL, loop_main, &lt), 0);
 
@@ -850,7 +850,7 @@ static void test_stats_and_loop(void)
 	/* Reset unwires the loop. */
 	pthread_mutex_lock(&r.b.vdev.lock);
 	r.b.vdev.ops->reset(&r.b.vdev);
-	CHECK(!r.b.loop_wired);
+	CHECK(!r.b.host_attached);
 	CHECK_EQ(event_loop__del(&lt.loop, r.b.dq.eventfd), -ENOENT);
 	pthread_mutex_unlock(&r.b.vdev.lock);
 
