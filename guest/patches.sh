@@ -51,30 +51,28 @@ usage() {
 	sed -n '2,27s/^# \{0,1\}//p' "$script_path" >&2
 }
 
+# need TEST PACKAGE WHAT: note WHAT as missing unless TEST succeeds.
+missing=0
+need() {
+	eval "$1" >/dev/null 2>&1 && return 0
+	log "$3 not found: apt-get install $2"
+	missing=1
+}
+
 need_tools() {
-	local entry tool pkg missing=0
-	for entry in git:git tar:tar xz:xz-utils perl:perl python3:python3; do
-		tool=${entry%%:*}
-		pkg=${entry#*:}
-		if ! command -v "$tool" >/dev/null 2>&1; then
-			log "$tool not found: apt-get install $pkg"
-			missing=1
-		fi
-	done
+	need 'command -v git' git git
+	need 'command -v tar' tar tar
+	need 'command -v xz' xz-utils xz
+	need 'command -v perl' perl perl
+	need 'command -v python3' python3 python3
 	# checkpatch runs scripts/spdxcheck.py on new files; without these python
 	# modules that check crashes and checkpatch skips it without a word.
-	if ! PATH=$checkpatch_path python3 -c 'import ply' 2>/dev/null; then
-		log "python3 module ply not found (checkpatch's SPDX check): apt-get install python3-ply"
-		missing=1
-	fi
-	if ! PATH=$checkpatch_path python3 -c 'import git' 2>/dev/null; then
-		log "python3 module git not found (checkpatch's SPDX check): apt-get install python3-git"
-		missing=1
-	fi
-	[ -f "$tarball" ] || {
-		log "kernel source not found: $tarball (apt-get install linux-source-6.1, or set MINI_VMM_KERNEL_TARBALL)"
-		missing=1
-	}
+	need "PATH=$checkpatch_path python3 -c 'import ply'" python3-ply \
+		"python3 module ply (checkpatch's SPDX check)"
+	need "PATH=$checkpatch_path python3 -c 'import git'" python3-git \
+		"python3 module git (checkpatch's SPDX check)"
+	need "[ -f '$tarball' ]" linux-source-6.1 \
+		"kernel source $tarball (or set MINI_VMM_KERNEL_TARBALL)"
 	[ "$missing" = 0 ] || die "missing tools or files (see above)"
 }
 

@@ -2,8 +2,11 @@
 /* The driver's side of split virtqueues in plain memory. See fake_virtq.h. */
 #include "fake_virtq.h"
 
+#include "devices/virtio_balloon.h"
+
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,4 +248,22 @@ int fake_virtq__add_chain(struct fake_virtq *fq, const struct fake_buf *bufs, un
 int fake_virtq__add_indirect(struct fake_virtq *fq, const struct fake_buf *bufs, unsigned int n)
 {
 	return fake_virtq__add_mixed(fq, NULL, 0, bufs, n);
+}
+
+uint64_t fake_ram__put_le32(struct fake_ram *ram, const uint32_t *vals, unsigned int n)
+{
+	uint64_t gpa = fake_ram__alloc(ram, (uint64_t)n * 4, 4);
+	uint32_t *p = fake_ram__hva(ram, gpa, (uint64_t)n * 4);
+
+	for (unsigned int i = 0; i < n; i++)
+		p[i] = htole32(vals[i]);
+	return gpa;
+}
+
+void fake_balloon__discards_turn(struct virtio_balloon *b, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = virtio_balloon__discard_eventfd(b), .events = POLLIN};
+
+	poll(&pfd, 1, timeout_ms);
+	virtio_balloon__discards_ready(b);
 }

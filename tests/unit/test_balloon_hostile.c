@@ -131,10 +131,7 @@ static void notify_once(struct rig *r, unsigned int qidx)
 /* A turn on the discard queue's eventfd, then the re-armed queues. */
 static void pump(struct rig *r, int timeout_ms)
 {
-	struct pollfd pfd = {.fd = r->b.dq.eventfd, .events = POLLIN};
-
-	poll(&pfd, 1, timeout_ms);
-	virtio_balloon__discards_ready(&r->b);
+	fake_balloon__discards_turn(&r->b, timeout_ms);
 	pthread_mutex_lock(&r->b.vdev.lock);
 	run_renotified(r, 1000000);
 	pthread_mutex_unlock(&r->b.vdev.lock);
@@ -143,12 +140,7 @@ static void pump(struct rig *r, int timeout_ms)
 /* A le32 PFN array in guest RAM. */
 static uint64_t put_pfns(struct rig *r, const uint32_t *pfns, unsigned int n)
 {
-	uint64_t gpa = fake_ram__alloc(&r->ram, (uint64_t)n * 4, 4);
-	uint32_t *p = fake_ram__hva(&r->ram, gpa, (uint64_t)n * 4);
-
-	for (unsigned int i = 0; i < n; i++)
-		p[i] = htole32(pfns[i]);
-	return gpa;
+	return fake_ram__put_le32(&r->ram, pfns, n);
 }
 
 static bool page_discarded(struct rig *r, uint64_t gpa)
@@ -395,10 +387,7 @@ static void test_budget_and_rearm(void)
 	 */
 	for (int i = 0; i < 4000 && got < QSIZE; i++) {
 		if (!r.renotified[0]) {
-			struct pollfd pfd = {.fd = r.b.dq.eventfd, .events = POLLIN};
-
-			poll(&pfd, 1, 10);
-			virtio_balloon__discards_ready(&r.b);
+			fake_balloon__discards_turn(&r.b, 10);
 		} else {
 			r.renotified[0] = 0;
 			before = r.b.vdev.queues[0].last_avail_idx;

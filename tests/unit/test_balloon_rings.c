@@ -84,12 +84,7 @@ static void test_exclude(void)
 
 static void pump(struct virtio_balloon *b)
 {
-	struct pollfd pfd = {.fd = b->dq.eventfd, .events = POLLIN};
-
-	poll(&pfd, 1, 20);
-	pthread_mutex_lock(&b->vdev.lock);
-	discard_queue__process_completions(&b->dq);
-	pthread_mutex_unlock(&b->vdev.lock);
+	fake_balloon__discards_turn(b, 20);
 }
 
 static void wait_used(struct virtio_balloon *b, struct fake_virtq *fq, const char *what)

@@ -39,4 +39,13 @@ extern int testlib_checks;
 /* Print the summary and exit 0; call at the end of main(). */
 int testlib_done(const char *name);
 
+/* 1 in AddressSanitizer builds (gcc and clang spell it differently). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZER_BUILD 1
+#endif
+#endif
+
 #endif
