@@ -55,33 +55,29 @@ struct outcome {
 	char err[4096];
 };
 
+struct child_filter {
+	enum seccomp_role role;
+	enum seccomp_mode mode;
+	void (*fn)(void);
+};
+
+static void filtered_child(void *arg)
+{
+	const struct child_filter *c = arg;
+
+	seccomp__set_mode(c->mode);
+	if (seccomp__install(c->role) < 0)
+		_exit(CHILD_INSTALL_FAILED);
+	c->fn();
+}
+
 /* Run fn() in a child with `role`'s filter installed (mode first). */
 static void run_child(enum seccomp_role role, enum seccomp_mode mode, void (*fn)(void),
 		      struct outcome *out)
 {
-	int pfd[2];
-	pid_t pid;
-	ssize_t n, total = 0;
+	struct child_filter c = {.role = role, .mode = mode, .fn = fn};
 
-	CHECK_EQ(pipe(pfd), 0);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		close(pfd[0]);
-		dup2(pfd[1], STDERR_FILENO);
-		alarm(30); /* a hang is a failure, not a stuck test */
-		seccomp__set_mode(mode);
-		if (seccomp__install(role) < 0)
-			_exit(CHILD_INSTALL_FAILED);
-		fn();
-		_exit(0);
-	}
-	close(pfd[1]);
-	memset(out->err, 0, sizeof(out->err));
-	while ((n = read(pfd[0], out->err + total, sizeof(out->err) - 1 - (size_t)total)) > 0)
-		total += n;
-	close(pfd[0]);
-	CHECK_EQ(waitpid(pid, &out->status, 0), pid);
+	out->status = testlib__run_captured(filtered_child, &c, 30, out->err, sizeof(out->err));
 }
 
 static void expect_ok(enum seccomp_role role, void (*fn)(void), const char *what)

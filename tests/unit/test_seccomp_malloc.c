@@ -52,30 +52,25 @@ struct outcome {
 	char err[8192];
 };
 
+struct child_run {
+	void (*fn)(void);
+	bool prepare;
+};
+
+static void child(void *arg)
+{
+	const struct child_run *c = arg;
+
+	if (c->prepare && seccomp__prepare_process() < 0)
+		_exit(100);
+	c->fn();
+}
+
 static void run_child(void (*fn)(void), bool prepare, struct outcome *out)
 {
-	int pfd[2];
-	pid_t pid;
-	ssize_t n, total = 0;
+	struct child_run c = {.fn = fn, .prepare = prepare};
 
-	CHECK_EQ(pipe(pfd), 0);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		close(pfd[0]);
-		dup2(pfd[1], STDERR_FILENO);
-		alarm(60);
-		if (prepare && seccomp__prepare_process() < 0)
-			_exit(100);
-		fn();
-		_exit(0);
-	}
-	close(pfd[1]);
-	memset(out->err, 0, sizeof(out->err));
-	while ((n = read(pfd[0], out->err + total, sizeof(out->err) - 1 - (size_t)total)) > 0)
-		total += n;
-	close(pfd[0]);
-	CHECK_EQ(waitpid(pid, &out->status, 0), pid);
+	out->status = testlib__run_captured(child, &c, 60, out->err, sizeof(out->err));
 }
 
 /* ---- issue 12, item 3: the balloon's own path ---- */

@@ -3,6 +3,8 @@
 #ifndef MINI_VMM_TESTLIB_H
 #define MINI_VMM_TESTLIB_H
 
+#include <stddef.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -38,6 +40,14 @@ extern int testlib_checks;
 
 /* Print the summary and exit 0; call at the end of main(). */
 int testlib_done(const char *name);
+
+/*
+ * Run child(arg) in a forked process, its stderr captured into err
+ * (NUL-terminated, at most errlen - 1 bytes), killed by SIGALRM after
+ * timeout_s; a child that returns exits 0. Returns its wait status.
+ */
+int testlib__run_captured(void (*child)(void *arg), void *arg, unsigned int timeout_s, char *err,
+			  size_t errlen);
 
 /* 1 in AddressSanitizer builds (gcc and clang spell it differently). */
 #if defined(__SANITIZE_ADDRESS__)
