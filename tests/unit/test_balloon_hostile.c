@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "devices/virtio_balloon.h"
+#include "balloon_rig.h"
 #include "fake_virtq.h"
 #include "testlib.h"
 
@@ -34,116 +35,24 @@
 #define MiB	 (1ULL << 20)
 #define RAM_SIZE (96 * MiB)
 #define POOL	 (80 * MiB)
-#define F(bit)	 (1ULL << (bit))
 #define QSIZE	 BALLOON_QUEUE_SIZE
 
-struct rig {
-	struct fake_ram ram;
-	struct virtio_balloon b;
-	struct fake_virtq fq[3]; /* inflate, deflate, reporting */
-	uint64_t pool;
-	struct discard_faults faults;
-	unsigned int renotified[3]; /* renotify calls per queue, not yet run */
-	unsigned int renotify_calls;
-};
-
-static void note_renotify(struct virtio_device *vdev, unsigned int qidx, void *opaque)
+/* RAM_SIZE of fake RAM, a POOL of patterned pages, up to DRIVER_OK. */
+static void rig_init(struct balloon_rig *r)
 {
-	struct rig *r = opaque;
-
-	(void)vdev;
-	CHECK(qidx < 3);
-	r->renotified[qidx]++;
-	r->renotify_calls++;
-}
-
-/* The device thread's turns on re-armed queues, `max` of them at most. Lock held. */
-static unsigned int run_renotified(struct rig *r, unsigned int max)
-{
-	unsigned int turns = 0;
-
-	for (bool again = true; again && turns < max;) {
-		again = false;
-		for (unsigned int i = 0; i < 3 && turns < max; i++) {
-			if (!r->renotified[i])
-				continue;
-			r->renotified[i] = 0;
-			again = true;
-			turns++;
-			r->b.vdev.ops->queue_notify(&r->b.vdev, i);
-		}
-	}
-	return turns;
-}
-
-/* Up to DRIVER_OK with rings laid out; activate() is the caller's. */
-static void rig_init(struct rig *r)
-{
-	struct virtio_device *vdev = &r->b.vdev;
 	struct balloon_config cfg;
 
-	memset(r, 0, sizeof(*r));
 	balloon_config__default(&cfg);
-	CHECK_EQ(fake_ram__init(&r->ram, FAKE_RAM_GPA, RAM_SIZE), 0);
-	CHECK_EQ(virtio_balloon__init(&r->b, &cfg, &r->ram.mem), 0);
-	r->b.dq.faults = &r->faults;
-	CHECK_EQ(pthread_mutex_init(&vdev->lock, NULL), 0);
-	vdev->renotify = note_renotify;
-	vdev->renotify_opaque = r;
-	vdev->features_acked =
-		F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_INDIRECT_DESC) | F(VIRTIO_BALLOON_F_REPORTING);
-	CHECK_EQ(vdev->ops->num_queues(vdev), 3);
-	for (unsigned int i = 0; i < 3; i++) {
-		CHECK_EQ(fake_virtq__init(&r->fq[i], &r->ram, QSIZE), 0);
-		CHECK_EQ(fake_virtq__activate(&r->fq[i], &vdev->queues[i], false, true), 0);
-	}
-	r->pool = fake_ram__alloc(&r->ram, POOL, 2 * MiB);
-	for (uint64_t a = r->pool; a < r->pool + POOL; a += 4096)
-		*(uint64_t *)fake_ram__hva(&r->ram, a, 8) = a | 1;
-	vdev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-		       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
-}
-
-static void rig_activate(struct rig *r)
-{
-	pthread_mutex_lock(&r->b.vdev.lock);
-	CHECK_EQ(r->b.vdev.ops->activate(&r->b.vdev), 0);
-	run_renotified(r, 1000000);
-	pthread_mutex_unlock(&r->b.vdev.lock);
-}
-
-static void rig_exit(struct rig *r)
-{
-	r->faults.hold_completions = false;
-	virtio_balloon__exit(&r->b);
-	pthread_mutex_destroy(&r->b.vdev.lock);
-	fake_ram__exit(&r->ram);
-}
-
-/* One notify call, as the device thread makes it: no re-armed turns. */
-static void notify_once(struct rig *r, unsigned int qidx)
-{
-	pthread_mutex_lock(&r->b.vdev.lock);
-	r->b.vdev.ops->queue_notify(&r->b.vdev, qidx);
-	pthread_mutex_unlock(&r->b.vdev.lock);
-}
-
-/* A turn on the discard queue's eventfd, then the re-armed queues. */
-static void pump(struct rig *r, int timeout_ms)
-{
-	fake_balloon__discards_turn(&r->b, timeout_ms);
-	pthread_mutex_lock(&r->b.vdev.lock);
-	run_renotified(r, 1000000);
-	pthread_mutex_unlock(&r->b.vdev.lock);
+	balloon_rig__init(r, &cfg, RAM_SIZE, POOL);
 }
 
 /* A le32 PFN array in guest RAM. */
-static uint64_t put_pfns(struct rig *r, const uint32_t *pfns, unsigned int n)
+static uint64_t put_pfns(struct balloon_rig *r, const uint32_t *pfns, unsigned int n)
 {
 	return fake_ram__put_le32(&r->ram, pfns, n);
 }
 
-static bool page_discarded(struct rig *r, uint64_t gpa)
+static bool page_discarded(struct balloon_rig *r, uint64_t gpa)
 {
 	return *(uint64_t *)fake_ram__hva(&r->ram, gpa, 8) == 0;
 }
@@ -161,13 +70,13 @@ static uint64_t heap_in_use(void)
 static void test_head_republish_flood(void)
 {
 	static uint32_t pfns[BALLOON_MAX_PFNS_PER_CHAIN];
-	struct rig r;
+	struct balloon_rig r;
 	struct fake_virtq *fq;
 	uint64_t heap0, heap_max = 0, arr;
 	uint32_t id = UINT32_MAX, len;
 
 	rig_init(&r);
-	rig_activate(&r);
+	balloon_rig__activate(&r);
 	fq = &r.fq[0];
 	/* One descriptor: the same PFN, as many times as a chain may hold. */
 	for (unsigned int i = 0; i < BALLOON_MAX_PFNS_PER_CHAIN; i++)
@@ -182,8 +91,8 @@ static void test_head_republish_flood(void)
 	for (unsigned int kick = 0; kick < 3; kick++) {
 		for (unsigned int i = kick ? 0 : 1; i < QSIZE; i++)
 			fake_virtq__publish(fq, (uint16_t)head);
-		notify_once(&r, 0);
-		run_renotified(&r, 1000);
+		balloon_rig__notify_once(&r, 0);
+		balloon_rig__run_renotified(&r, 1000);
 		if (heap_in_use() > heap_max)
 			heap_max = heap_in_use();
 	}
@@ -203,23 +112,23 @@ static void test_head_republish_flood(void)
 	/* The one report in flight still follows the rule once released. */
 	r.faults.hold_completions = false;
 	for (int i = 0; i < 200 && !fake_virtq__get_used(fq, &id, &len); i++)
-		pump(&r, 10);
+		balloon_rig__pump(&r, 10);
 	CHECK_EQ(id, head);
 	CHECK(page_discarded(&r, r.pool));
 	CHECK_EQ(r.b.dq.stats.mem_in_flight, 0);
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 static void test_duplicate_pfns(void)
 {
 	static uint32_t pfns[BALLOON_MAX_PFNS_PER_CHAIN];
-	struct rig r;
+	struct balloon_rig r;
 	uint64_t ops0, base;
 	uint32_t id = UINT32_MAX, len;
 	int head;
 
 	rig_init(&r);
-	rig_activate(&r);
+	balloon_rig__activate(&r);
 	base = r.pool >> 12;
 	/* 128 neighbouring pages, each twice, in a scrambled order: one op. */
 	for (unsigned int i = 0; i < BALLOON_MAX_PFNS_PER_CHAIN; i++)
@@ -228,9 +137,9 @@ static void test_duplicate_pfns(void)
 				  BALLOON_MAX_PFNS_PER_CHAIN * 4, false}};
 	ops0 = r.b.dq.stats.ops;
 	head = fake_virtq__add_chain(&r.fq[0], buf, 1);
-	notify_once(&r, 0);
+	balloon_rig__notify_once(&r, 0);
 	for (int i = 0; i < 200 && !fake_virtq__get_used(&r.fq[0], &id, &len); i++)
-		pump(&r, 10);
+		balloon_rig__pump(&r, 10);
 	CHECK_EQ(id, head);
 	CHECK_EQ(r.b.dq.stats.ops - ops0, 1);
 	CHECK_EQ(r.b.stats.inflate_pages, 128);
@@ -248,16 +157,16 @@ static void test_duplicate_pfns(void)
 	rep[9] = (struct fake_buf){r.pool + 3 * MiB, 1 * MiB, true};
 	ops0 = r.b.dq.stats.ops;
 	head = fake_virtq__add_indirect(&r.fq[2], rep, 10);
-	notify_once(&r, 2);
+	balloon_rig__notify_once(&r, 2);
 	for (int i = 0; i < 200 && !fake_virtq__get_used(&r.fq[2], &id, &len); i++)
-		pump(&r, 10);
+		balloon_rig__pump(&r, 10);
 	CHECK_EQ(id, head);
 	CHECK_EQ(r.b.dq.stats.ops - ops0, 1);
 	CHECK_EQ(r.b.dq.stats.bytes_requested, 128 * 4096 + 4 * MiB);
 	for (uint64_t a = r.pool + 3 * MiB; a < r.pool + 7 * MiB; a += 4096)
 		CHECK(page_discarded(&r, a));
 	CHECK(!page_discarded(&r, r.pool + 7 * MiB));
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 /*
@@ -266,12 +175,12 @@ static void test_duplicate_pfns(void)
  */
 enum { PAGES = 32 };
 
-static uint64_t chain_page(struct rig *r, unsigned int chain, unsigned int i)
+static uint64_t chain_page(struct balloon_rig *r, unsigned int chain, unsigned int i)
 {
 	return r->pool + ((uint64_t)chain * PAGES + i) * 2 * 4096;
 }
 
-static void add_scattered_chains(struct rig *r, int *heads)
+static void add_scattered_chains(struct balloon_rig *r, int *heads)
 {
 	static uint32_t pfns[PAGES];
 
@@ -285,7 +194,7 @@ static void add_scattered_chains(struct rig *r, int *heads)
 }
 
 /* Used entries of the inflate queue: each chain once, and only with its pages gone. */
-static unsigned int collect_used(struct rig *r, const int *heads, bool *seen)
+static unsigned int collect_used(struct balloon_rig *r, const int *heads, bool *seen)
 {
 	unsigned int got = 0;
 	uint32_t id, len;
@@ -309,18 +218,18 @@ static void test_limits_hold(void)
 {
 	static int heads[QSIZE];
 	static bool seen[QSIZE];
-	struct rig r;
+	struct balloon_rig r;
 	unsigned int got = 0;
 	uint64_t heap0, heap;
 
 	rig_init(&r);
-	rig_activate(&r);
+	balloon_rig__activate(&r);
 	r.faults.hold_completions = true;
 	add_scattered_chains(&r, heads);
 	heap0 = heap_in_use();
-	notify_once(&r, 0);
+	balloon_rig__notify_once(&r, 0);
 	/* The device thread's turns until it stops re-arming: the limits stop it. */
-	CHECK(run_renotified(&r, 1000) < 1000);
+	CHECK(balloon_rig__run_renotified(&r, 1000) < 1000);
 	heap = heap_in_use();
 	printf("%u chains of %u pages, completions held: %llu chains in flight, %llu ops, host "
 	       "memory %llu bytes (queue), heap +%lld; %llu held\n",
@@ -339,13 +248,13 @@ static void test_limits_hold(void)
 	/* A kick while held pops nothing more. */
 	uint16_t popped = r.b.vdev.queues[0].last_avail_idx;
 
-	notify_once(&r, 0);
+	balloon_rig__notify_once(&r, 0);
 	CHECK_EQ(r.b.vdev.queues[0].last_avail_idx, popped);
 
 	/* Completions flow: the held chain and the rest go out, every chain comes back once. */
 	r.faults.hold_completions = false;
 	for (int i = 0; i < 2000 && got < QSIZE; i++) {
-		pump(&r, 10);
+		balloon_rig__pump(&r, 10);
 		got += collect_used(&r, heads, seen);
 		CHECK(r.b.dq.stats.ops_in_flight <= BALLOON_MAX_OPS_IN_FLIGHT);
 		CHECK(r.b.dq.stats.mem_in_flight <= BALLOON_MAX_MEM_IN_FLIGHT);
@@ -357,7 +266,7 @@ static void test_limits_hold(void)
 	CHECK(!r.b.pending[BALLOON_Q_INFLATE].held);
 	/* The pages between the chains' were never named: intact. */
 	CHECK(!page_discarded(&r, chain_page(&r, 0, 0) + 4096));
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 /* ---- item 2: bounded work per callback, at activation, at reset ---- */
@@ -366,15 +275,15 @@ static void test_budget_and_rearm(void)
 {
 	static int heads[QSIZE];
 	static bool seen[QSIZE];
-	struct rig r;
+	struct balloon_rig r;
 	unsigned int got = 0, calls = 0;
 	uint16_t before;
 
 	rig_init(&r);
-	rig_activate(&r);
+	balloon_rig__activate(&r);
 	add_scattered_chains(&r, heads);
 	r.renotify_calls = 0;
-	notify_once(&r, 0);
+	balloon_rig__notify_once(&r, 0);
 	/* One call: one budget, then the queue re-armed for the rest. */
 	CHECK(r.b.vdev.queues[0].last_avail_idx <= BALLOON_NOTIFY_BUDGET_CHAINS);
 	CHECK(r.b.dq.stats.ops <= BALLOON_NOTIFY_BUDGET_OPS + PAGES);
@@ -391,7 +300,7 @@ static void test_budget_and_rearm(void)
 		} else {
 			r.renotified[0] = 0;
 			before = r.b.vdev.queues[0].last_avail_idx;
-			notify_once(&r, 0);
+			balloon_rig__notify_once(&r, 0);
 			CHECK((uint16_t)(r.b.vdev.queues[0].last_avail_idx - before) <=
 			      BALLOON_NOTIFY_BUDGET_CHAINS);
 			calls++;
@@ -402,13 +311,13 @@ static void test_budget_and_rearm(void)
 	       (unsigned long long)r.b.stats.notify_yields);
 	CHECK_EQ(got, QSIZE); /* nothing lost */
 	CHECK(calls >= QSIZE * PAGES / BALLOON_NOTIFY_BUDGET_OPS - 1);
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 static void test_activation_defers(void)
 {
 	static int heads[QSIZE];
-	struct rig r;
+	struct balloon_rig r;
 
 	/* A guest fills the ring before DRIVER_OK. */
 	rig_init(&r);
@@ -421,7 +330,7 @@ static void test_activation_defers(void)
 	CHECK_EQ(r.renotified[0], 1);
 	CHECK_EQ(r.renotified[2], 1);
 	pthread_mutex_unlock(&r.b.vdev.lock);
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 
 	/* Without the wiring (the model alone): one budget there, no more. */
 	rig_init(&r);
@@ -431,7 +340,7 @@ static void test_activation_defers(void)
 	CHECK_EQ(r.b.vdev.ops->activate(&r.b.vdev), 0);
 	CHECK(r.b.vdev.queues[0].last_avail_idx <= BALLOON_NOTIFY_BUDGET_CHAINS);
 	pthread_mutex_unlock(&r.b.vdev.lock);
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 static uint64_t now_ns(void)
@@ -445,19 +354,19 @@ static uint64_t now_ns(void)
 static void test_reset_loop(void)
 {
 	static int heads[QSIZE];
-	struct rig r;
+	struct balloon_rig r;
 	uint64_t worst = 0;
 
 	rig_init(&r);
-	rig_activate(&r);
+	balloon_rig__activate(&r);
 	for (unsigned int round = 0; round < 20; round++) {
 		uint64_t t0;
 
 		/* Fill the discard queue to its limits, completions held, then reset. */
 		r.faults.hold_completions = true;
 		add_scattered_chains(&r, heads);
-		notify_once(&r, 0);
-		run_renotified(&r, 1000);
+		balloon_rig__notify_once(&r, 0);
+		balloon_rig__run_renotified(&r, 1000);
 		CHECK(r.b.dq.stats.ops_in_flight <= BALLOON_MAX_OPS_IN_FLIGHT);
 		t0 = now_ns();
 		pthread_mutex_lock(&r.b.vdev.lock);
@@ -478,14 +387,14 @@ static void test_reset_loop(void)
 				 0);
 		}
 		memset(r.renotified, 0, sizeof(r.renotified));
-		rig_activate(&r);
+		balloon_rig__activate(&r);
 	}
 	printf("reset with the discard queue at its limits: worst %.1f ms over 20 rounds, %llu "
 	       "completions dropped\n",
 	       (double)worst / 1e6, (unsigned long long)r.b.stats.completions_after_reset);
 	CHECK(r.b.stats.completions_after_reset >= 20);
 	CHECK(worst < 1000000000ULL);
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 int main(void)

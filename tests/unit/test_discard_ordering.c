@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "devices/virtio_balloon.h"
+#include "balloon_rig.h"
 #include "fake_virtq.h"
 #include "testlib.h"
 
@@ -27,95 +28,19 @@
 #define RAM_SIZE (48 * MiB)
 #define POOL	 (40 * MiB)
 
-struct rig {
-	struct fake_ram ram;
-	struct virtio_balloon b;
-	struct fake_virtq fq[3]; /* inflate, deflate, reporting */
-	uint64_t pool;
-	struct discard_faults faults; /* the discard queue's, injected by the tests */
-	bool renotified[3];	      /* the device asked to be notified again */
-};
-
-/* vdev->renotify: the ioeventfd write of the VMM, run by kick() and pump(). */
-static void note_renotify(struct virtio_device *vdev, unsigned int qidx, void *opaque)
+/* The rig, activated with `engine`; the reporting queue is queue 2. */
+static void rig_init(struct balloon_rig *r, enum discard_engine engine)
 {
-	struct rig *r = opaque;
-
-	(void)vdev;
-	if (qidx < 3)
-		r->renotified[qidx] = true;
-}
-
-/* The device thread's next turns on the queues it re-armed. Lock held. */
-static void run_renotified(struct rig *r)
-{
-	for (bool again = true; again;) {
-		again = false;
-		for (unsigned int i = 0; i < 3; i++) {
-			if (!r->renotified[i])
-				continue;
-			r->renotified[i] = false;
-			again = true;
-			r->b.vdev.ops->queue_notify(&r->b.vdev, i);
-		}
-	}
-}
-
-static void rig_init(struct rig *r, enum discard_engine engine)
-{
-	struct virtio_device *vdev = &r->b.vdev;
 	struct balloon_config cfg;
 
-	memset(r, 0, sizeof(*r));
 	balloon_config__default(&cfg);
 	cfg.discard_engine = engine;
-	CHECK_EQ(fake_ram__init(&r->ram, FAKE_RAM_GPA, RAM_SIZE), 0);
-	CHECK_EQ(virtio_balloon__init(&r->b, &cfg, &r->ram.mem), 0);
-	r->b.dq.faults = &r->faults;
-	CHECK_EQ(pthread_mutex_init(&vdev->lock, NULL), 0);
-	vdev->renotify = note_renotify;
-	vdev->renotify_opaque = r;
-	vdev->features_acked = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_INDIRECT_DESC) |
-			       (1ULL << VIRTIO_BALLOON_F_REPORTING);
-	CHECK_EQ(vdev->ops->num_queues(vdev), 3);
-	for (unsigned int i = 0; i < 3; i++) {
-		CHECK_EQ(fake_virtq__init(&r->fq[i], &r->ram, BALLOON_QUEUE_SIZE), 0);
-		CHECK_EQ(fake_virtq__activate(&r->fq[i], &vdev->queues[i], false, true), 0);
-	}
-	r->pool = fake_ram__alloc(&r->ram, POOL, 2 * MiB);
-	for (uint64_t a = r->pool; a < r->pool + POOL; a += 4096)
-		*(uint64_t *)fake_ram__hva(&r->ram, a, 8) = a | 1;
-	vdev->status = VIRTIO_STATUS_DRIVER_OK;
-	CHECK_EQ(vdev->ops->activate(vdev), 0);
-	run_renotified(r);
+	balloon_rig__init(r, &cfg, RAM_SIZE, POOL);
+	balloon_rig__activate(r);
 	CHECK_EQ(r->b.qidx[BALLOON_Q_REPORTING], 2);
 }
 
-static void rig_exit(struct rig *r)
-{
-	virtio_balloon__exit(&r->b);
-	pthread_mutex_destroy(&r->b.vdev.lock);
-	fake_ram__exit(&r->ram);
-}
-
-static void kick(struct rig *r, unsigned int qidx)
-{
-	pthread_mutex_lock(&r->b.vdev.lock);
-	r->b.vdev.ops->queue_notify(&r->b.vdev, qidx);
-	run_renotified(r);
-	pthread_mutex_unlock(&r->b.vdev.lock);
-}
-
-/* One turn of the device thread on the discard queue's eventfd. */
-static void pump(struct rig *r, int timeout_ms)
-{
-	fake_balloon__discards_turn(&r->b, timeout_ms);
-	pthread_mutex_lock(&r->b.vdev.lock);
-	run_renotified(r);
-	pthread_mutex_unlock(&r->b.vdev.lock);
-}
-
-static uint64_t resident(struct rig *r, uint64_t gpa, uint64_t len)
+static uint64_t resident(struct balloon_rig *r, uint64_t gpa, uint64_t len)
 {
 	static unsigned char vec[POOL / 4096];
 	uint64_t n = 0;
@@ -128,7 +53,7 @@ static uint64_t resident(struct rig *r, uint64_t gpa, uint64_t len)
 
 static void test_held_report(void)
 {
-	struct rig r;
+	struct balloon_rig r;
 	struct fake_virtq *rq;
 	uint32_t id, len;
 	int head, bad;
@@ -139,11 +64,11 @@ static void test_held_report(void)
 
 	r.faults.hold_completions = true;
 	head = fake_virtq__add_chain(rq, buf, 2);
-	kick(&r, 2);
+	balloon_rig__kick(&r, 2);
 	/* Give the kernel all the time it needs to finish the discards... */
 	usleep(100 * 1000);
 	for (int i = 0; i < 5; i++)
-		pump(&r, 20);
+		balloon_rig__pump(&r, 20);
 	/* ...still, nobody has seen them complete: no used entry. */
 	CHECK_EQ(fake_virtq__used_idx(rq), 0);
 	CHECK_EQ(r.b.dq.stats.reports_in_flight, 1);
@@ -153,14 +78,14 @@ static void test_held_report(void)
 	struct fake_buf ro[] = {{r.pool + 20 * MiB, 4096, false}};
 
 	bad = fake_virtq__add_chain(rq, ro, 1);
-	kick(&r, 2);
+	balloon_rig__kick(&r, 2);
 	CHECK(fake_virtq__get_used(rq, &id, &len));
 	CHECK_EQ(id, bad);
 	CHECK(!fake_virtq__get_used(rq, &id, &len));
 
 	r.faults.hold_completions = false;
 	for (int i = 0; i < 100 && fake_virtq__used_idx(rq) < 2; i++)
-		pump(&r, 20);
+		balloon_rig__pump(&r, 20);
 	CHECK(fake_virtq__get_used(rq, &id, &len));
 	CHECK_EQ(id, head);
 	CHECK_EQ(len, 0);
@@ -168,16 +93,16 @@ static void test_held_report(void)
 	CHECK_EQ(resident(&r, r.pool + 8 * MiB, 2 * MiB), 0);
 	CHECK_EQ(resident(&r, r.pool + 4 * MiB, 4 * MiB), 4 * MiB);
 	for (int i = 0; i < 5; i++)
-		pump(&r, 10);
+		balloon_rig__pump(&r, 10);
 	CHECK(!fake_virtq__get_used(rq, &id, &len)); /* exactly one entry */
 	CHECK_EQ(r.b.stats.reports_done, 1);
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 /* Several chains in flight on two queues: each gets exactly its own entry. */
 static void test_several_in_flight(void)
 {
-	struct rig r;
+	struct balloon_rig r;
 	int heads[4], inflate_head;
 	bool seen[BALLOON_QUEUE_SIZE] = {false};
 	uint32_t id, len, pfns[3];
@@ -191,7 +116,7 @@ static void test_several_in_flight(void)
 
 		heads[i] = fake_virtq__add_chain(&r.fq[2], b, 2);
 	}
-	kick(&r, 2);
+	balloon_rig__kick(&r, 2);
 	uint64_t arr = fake_ram__alloc(&r.ram, sizeof(pfns), 4);
 	uint32_t *le = fake_ram__hva(&r.ram, arr, sizeof(pfns));
 
@@ -201,16 +126,16 @@ static void test_several_in_flight(void)
 	}
 	struct fake_buf ib[] = {{arr, sizeof(pfns), false}};
 	inflate_head = fake_virtq__add_chain(&r.fq[0], ib, 1);
-	kick(&r, 0);
+	balloon_rig__kick(&r, 0);
 	usleep(50 * 1000);
-	pump(&r, 10);
+	balloon_rig__pump(&r, 10);
 	CHECK_EQ(fake_virtq__used_idx(&r.fq[2]), 0);
 	CHECK_EQ(fake_virtq__used_idx(&r.fq[0]), 0);
 	CHECK_EQ(r.b.dq.stats.reports_in_flight, 5);
 
 	r.faults.hold_completions = false;
 	for (int i = 0; i < 200 && got < 4; i++) {
-		pump(&r, 20);
+		balloon_rig__pump(&r, 20);
 		while (fake_virtq__get_used(&r.fq[2], &id, &len)) {
 			CHECK(id < BALLOON_QUEUE_SIZE);
 			CHECK(!seen[id]); /* never twice */
@@ -228,10 +153,10 @@ static void test_several_in_flight(void)
 	for (unsigned int i = 0; i < 3; i++)
 		CHECK_EQ(resident(&r, (uint64_t)pfns[i] << 12, 4096), 0);
 	for (int i = 0; i < 5; i++)
-		pump(&r, 10);
+		balloon_rig__pump(&r, 10);
 	CHECK(!fake_virtq__get_used(&r.fq[2], &id, &len));
 	CHECK(!fake_virtq__get_used(&r.fq[0], &id, &len));
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 /*
@@ -243,7 +168,7 @@ static void test_out_of_order(void)
 {
 	enum { BIG = 200 };
 	struct fake_buf big[BIG];
-	struct rig r;
+	struct balloon_rig r;
 	uint32_t id, len;
 	int big_head, small_head;
 	bool big_done = false, small_done = false;
@@ -260,10 +185,10 @@ static void test_out_of_order(void)
 	struct fake_buf small[] = {{r.pool + 20 * MiB, 2 * MiB, true}};
 
 	small_head = fake_virtq__add_chain(&r.fq[2], small, 1);
-	kick(&r, 2);
+	balloon_rig__kick(&r, 2);
 	CHECK(r.b.dq.stats.sq_full_deferrals + r.b.dq.stats.batch_deferrals > 0);
 	for (int i = 0; i < 400 && r.b.stats.reports_done < 3; i++) {
-		pump(&r, 10);
+		balloon_rig__pump(&r, 10);
 		while (fake_virtq__get_used(&r.fq[2], &id, &len)) {
 			if (id == (uint32_t)small_head) {
 				CHECK_EQ(resident(&r, r.pool + 20 * MiB, 2 * MiB), 0);
@@ -280,13 +205,13 @@ static void test_out_of_order(void)
 	}
 	CHECK(big_done && small_done);
 	CHECK_EQ(r.b.stats.reports_done, 3);
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 /* Failing discards never hang the guest: acknowledged after the retry. */
 static void test_failure_still_acked(void)
 {
-	struct rig r;
+	struct balloon_rig r;
 	uint32_t id, len;
 	int head;
 
@@ -296,20 +221,20 @@ static void test_failure_still_acked(void)
 	r.faults.inject_ring_failures = 1;
 	r.faults.inject_retry_failures = 1;
 	head = fake_virtq__add_chain(&r.fq[2], buf, 1);
-	kick(&r, 2);
+	balloon_rig__kick(&r, 2);
 	for (int i = 0; i < 100 && !fake_virtq__used_idx(&r.fq[2]); i++)
-		pump(&r, 20);
+		balloon_rig__pump(&r, 20);
 	CHECK(fake_virtq__get_used(&r.fq[2], &id, &len));
 	CHECK_EQ(id, head);
 	CHECK_EQ(r.b.dq.stats.op_errors, 1);
 	CHECK_EQ(r.b.dq.stats.acked_without_discard, 1);
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 /* discard=sync: the syscalls run in queue_notify, the entry still waits for the loop. */
 static void test_sync_method(void)
 {
-	struct rig r;
+	struct balloon_rig r;
 	uint32_t id, len;
 	int head;
 
@@ -318,13 +243,13 @@ static void test_sync_method(void)
 	struct fake_buf buf[] = {{r.pool, 2 * MiB, true}};
 
 	head = fake_virtq__add_chain(&r.fq[2], buf, 1);
-	kick(&r, 2);
+	balloon_rig__kick(&r, 2);
 	CHECK_EQ(fake_virtq__used_idx(&r.fq[2]), 0);
 	CHECK_EQ(resident(&r, r.pool, 2 * MiB), 0); /* done synchronously */
-	pump(&r, 100);
+	balloon_rig__pump(&r, 100);
 	CHECK(fake_virtq__get_used(&r.fq[2], &id, &len));
 	CHECK_EQ(id, head);
-	rig_exit(&r);
+	balloon_rig__exit(&r);
 }
 
 int main(void)
