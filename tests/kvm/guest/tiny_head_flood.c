@@ -27,19 +27,19 @@
 
 const char tiny_name[] = "tiny_head_flood";
 
-#define QUEUE_SIZE     256
-#define BIG_PFNS       16384 /* the chain: one 64 KiB descriptor */
-#define LINUX_PFNS     256   /* VIRTIO_BALLOON_ARRAY_PFNS_MAX */
-#define BIG_GPA	       (8 * TINY_MIB)
-#define LINUX_GPA      (BIG_GPA + BIG_PFNS * 4)
-#define VICTIM_GPA     (16 * TINY_MIB) /* the one PFN of the flood */
-#define GOOD_GPA       (20 * TINY_MIB) /* the well-behaved inflate after the reset */
-#define GOOD_PAGES     4
-#define REPORT_GPA     (32 * TINY_MIB)
-#define REPORT_LEN     (2 * TINY_MIB)
-#define KICKS	       3
-#define AGAIN_MS       1000
-#define SEED	       21
+#define QUEUE_SIZE 256
+#define BIG_PFNS   16384 /* the chain: one 64 KiB descriptor */
+#define LINUX_PFNS 256	 /* VIRTIO_BALLOON_ARRAY_PFNS_MAX */
+#define BIG_GPA	   (8 * TINY_MIB)
+#define LINUX_GPA  (BIG_GPA + BIG_PFNS * 4)
+#define VICTIM_GPA (16 * TINY_MIB) /* the one PFN of the flood */
+#define GOOD_GPA   (20 * TINY_MIB) /* the well-behaved inflate after the reset */
+#define GOOD_PAGES 4
+#define REPORT_GPA (32 * TINY_MIB)
+#define REPORT_LEN (2 * TINY_MIB)
+#define KICKS	   3
+#define AGAIN_MS   1000
+#define SEED	   21
 
 static const uint64_t features = BIT64(VIRTIO_F_VERSION_1) | BIT64(VIRTIO_BALLOON_F_REPORTING);
 
@@ -169,7 +169,8 @@ static void serve_after_reset(struct tvq *inflate, struct tvq *report)
 	len = tvq_roundtrip(inflate, &pfn_buf, 1, "inflate after the reset");
 	TINY_CHECK(len == 0, "inflate after the reset: used len %u", len);
 	for (unsigned int i = 0; i < GOOD_PAGES; i++) {
-		TINY_CHECK(tiny_count_nonzero(GOOD_GPA + 2 * i * TINY_PAGE_SIZE, TINY_PAGE_SIZE) == 0,
+		TINY_CHECK(tiny_count_nonzero(GOOD_GPA + 2 * i * TINY_PAGE_SIZE, TINY_PAGE_SIZE) ==
+				   0,
 			   "inflate after the reset: page %u not discarded", i);
 		TINY_CHECK(tiny_count_unpatterned(GOOD_GPA + (2 * i + 1) * TINY_PAGE_SIZE,
 						  TINY_PAGE_SIZE, SEED) == 0,

@@ -63,10 +63,12 @@ int tiny_main(const struct tiny_boot *boot)
 			cpu_relax();
 			continue;
 		}
-		/* Read the elements only after seeing the index (pairs with the device's release). */
+		/* Read the elements only after seeing the index (pairs with the device's release).
+		 */
 		barrier();
 		while (q.used_seen != seen) {
-			uint32_t id = *(volatile uint32_t *)&q.used->ring[q.used_seen % QUEUE_SIZE].id;
+			uint32_t id =
+				*(volatile uint32_t *)&q.used->ring[q.used_seen % QUEUE_SIZE].id;
 
 			TINY_CHECK(id < QUEUE_SIZE, "used element names descriptor %u", id);
 			q.used_seen++;
