@@ -11,6 +11,12 @@
 # /dev/kvm is absent. The full output is kept in LOG. --expect-log REGEX
 # must match a line of mini-vmm's own messages (stderr); --max-log-lines N
 # REGEX allows at most N of them to match (a bounded log).
+#
+# --host-script SCRIPT runs SCRIPT on the host while the guest runs, for
+# tests that judge mini-vmm from outside (its memory in /proc, its API, its
+# answer to a signal). mini-vmm then gets --api-socket; SCRIPT finds
+# MINI_VMM_PID, TINY_SERIAL (the guest's output so far), TINY_VMM_LOG and
+# TINY_API_SOCKET in its environment, and must exit 0 for the test to pass.
 set -u
 
 if [ $# -lt 3 ]; then
@@ -24,6 +30,7 @@ log_expects=()
 max_logs=()
 want_status=0
 needs_emulation=0
+host_script=
 limit=240
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -33,6 +40,7 @@ while [ $# -gt 0 ]; do
 	--expect-log) log_expects+=("$2"); shift 2 ;;
 	--max-log-lines) max_logs+=("$2" "$3"); shift 3 ;;
 	--needs-emulating-host) needs_emulation=1; shift ;;
+	--host-script) host_script=$2; shift 2 ;;
 	--) shift; break ;;
 	*) echo "run_tiny.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -59,9 +67,29 @@ trap 'rm -rf "$out"' EXIT
 
 echo "== $name: $vmm --kernel $elf $* (timeout ${limit}s)"
 start=$(date +%s)
-timeout --kill-after=10 "$limit" "$vmm" --kernel "$elf" "$@" \
-	</dev/null >"$out/serial" 2>"$out/vmm"
-rc=$?
+host_rc=0
+if [ -z "$host_script" ]; then
+	timeout --kill-after=10 "$limit" "$vmm" --kernel "$elf" "$@" \
+		</dev/null >"$out/serial" 2>"$out/vmm"
+	rc=$?
+else
+	timeout --kill-after=10 "$limit" "$vmm" --kernel "$elf" "$@" \
+		--api-socket "$out/api.sock" </dev/null >"$out/serial" 2>"$out/vmm" &
+	tpid=$!
+	pid=
+	for _ in $(seq 500); do # timeout's child: mini-vmm itself
+		pid=$(ps -o pid= --ppid "$tpid" | tr -d ' ')
+		[ -n "$pid" ] && break
+		sleep 0.01
+	done
+	MINI_VMM_PID=$pid TINY_SERIAL=$out/serial TINY_VMM_LOG=$out/vmm \
+		TINY_API_SOCKET=$out/api.sock "$host_script" >"$out/host" 2>&1
+	host_rc=$?
+	# A host side that gave up leaves mini-vmm running: stop it.
+	[ "$host_rc" = 0 ] || kill -TERM "$pid" 2>/dev/null
+	wait "$tpid"
+	rc=$?
+fi
 secs=$(( $(date +%s) - start ))
 tr -d '\r' <"$out/serial" >"$out/serial.txt"
 {
@@ -70,6 +98,10 @@ tr -d '\r' <"$out/serial" >"$out/serial.txt"
 	cat "$out/serial.txt"
 	echo "== mini-vmm messages (stderr):"
 	cat "$out/vmm"
+	if [ -n "$host_script" ]; then
+		echo "== host side ($(basename "$host_script"), exit $host_rc):"
+		cat "$out/host"
+	fi
 } | tee "$log"
 
 fail() {
@@ -77,6 +109,9 @@ fail() {
 	exit 1
 }
 
+if [ "$host_rc" != 0 ]; then
+	fail "the host side ($(basename "$host_script")) failed, exit $host_rc"
+fi
 for re in "${log_expects[@]}"; do
 	if ! grep -Eq -- "$re" "$out/vmm"; then
 		fail "expected mini-vmm message missing: /$re/"

@@ -263,3 +263,33 @@ void tvm_expect_interrupt(uint32_t bits, const char *what)
 	isr = tvm_read(VM_INTERRUPT_STATUS);
 	TINY_CHECK((isr & bits) == 0, "%s: InterruptStatus 0x%x after InterruptACK", what, isr);
 }
+
+uint32_t tvm_balloon_target(void)
+{
+	uint32_t gen, pages;
+
+	do {
+		gen = tvm_read(VM_CONFIG_GENERATION);
+		pages = tvm_read(VM_CONFIG + BALLOON_CFG_NUM_PAGES);
+	} while (gen != tvm_read(VM_CONFIG_GENERATION));
+	return pages;
+}
+
+void tvm_wait_balloon_target(uint32_t pages, const char *what)
+{
+	struct tiny_wait w;
+
+	/* One look every 5 ms: a vCPU spinning on the registers would contend for
+	 * the device's lock with what the host side measures. */
+	tiny_wait_start(&w, TVQ_WAIT_MS, 1);
+	while (tvm_balloon_target() != pages) {
+		uint32_t t = tiny_now_ms();
+
+		while (tiny_now_ms() - t < 5)
+			cpu_relax();
+		if (tiny_wait_over(&w) && tvm_balloon_target() != pages)
+			tiny_fail("%s: the balloon target is %u pages, waited %u ms for %u", what,
+				  tvm_balloon_target(), w.waited_ms, pages);
+	}
+	tvm_write(VM_INTERRUPT_ACK, VM_INT_CONFIG);
+}

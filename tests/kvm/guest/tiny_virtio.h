@@ -218,4 +218,14 @@ uint32_t tvq_roundtrip(struct tvq *q, const struct tbuf *bufs, unsigned int n, c
 /* Check InterruptStatus has `bits`, acknowledge them, check they are gone. */
 void tvm_expect_interrupt(uint32_t bits, const char *what);
 
+/*
+ * The balloon's target (config num_pages, 4 KiB pages), read until
+ * ConfigGeneration is stable (2.5.1). The host side of a test sets it
+ * through the API (PATCH /balloon) to tell the guest to go on:
+ * tvm_wait_balloon_target() waits up to TVQ_WAIT_MS for `pages`, fails the
+ * test otherwise, and acknowledges the configuration interrupt it raised.
+ */
+uint32_t tvm_balloon_target(void);
+void tvm_wait_balloon_target(uint32_t pages, const char *what);
+
 #endif
