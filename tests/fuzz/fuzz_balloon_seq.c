@@ -89,9 +89,9 @@ struct gq {
 	uint16_t avail[MAX_SIZE]; /* head of each avail slot */
 	bool desc_busy[MAX_SIZE]; /* descriptors owned by a chain in flight */
 	struct chain {
-		uint8_t pub;	/* avail entries of this head not used yet */
-		uint8_t popped; /* of them, consumed by the device */
-		bool check;	/* a well-formed report / inflate: pages must be zero when used */
+		uint16_t pub;	 /* avail entries of this head not used yet (<= queue size) */
+		uint16_t popped; /* of them, consumed by the device */
+		bool check;	 /* a well-formed report / inflate: pages must be zero when used */
 		uint32_t serial;
 		uint16_t ndesc;
 		uint16_t desc[MAX_SIZE];

@@ -352,6 +352,10 @@ def gen_balloon_seq():
     s += u8(S_REPUB) + u8(2) + u8(0) + skick(2) + u8(S_HOLD) + u8(S_EVENTS)
     s += u8(S_ACTIVATE) + spub(S_REPORT, 1, 20, 4) + skick(2) + u8(S_EVENTS)
     write(h, "republish_in_flight", s)
+    # One head filling the whole avail ring (256 entries), then a kick.
+    s = u8(0x00) + u8(8) + spub(S_REPORT, 0, 9, 1) + (u8(S_REPUB) + u8(2) + u8(0)) * 255
+    s += skick(2) + u8(S_EVENTS) + u8(S_ACTIVATE) + spub(S_REPORT, 0, 9, 1) + skick(2)
+    write(h, "republish_full_ring", s)
     # The same after the first completed: a legal second use of the head.
     s = u8(0x00) + u8(4) + spub(S_INFLATE, 7, 30, 1) + skick(0) + u8(S_REPUB) + u8(0) + u8(0)
     s += u8(S_EVENTS) + skick(0) + u8(S_EVENTS) + u8(S_SETTLE)
