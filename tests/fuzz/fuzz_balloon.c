@@ -23,6 +23,11 @@
  *     7 raw RAM write: u32 offset, u8 n, bytes (rings included)
  *     8 host target: u32 pages; 9 stats interval: u8
  *
+ * vdev->renotify is wired as vm.c wires it (fuzz_renotify): a queue that
+ * stopped at its work budget, or re-armed at activation or by completions,
+ * is notified again after the step, up to RENOTIFY_ROUNDS rounds, so a
+ * whole ring gets served.
+ *
  * Checked: no memory error or UB; per queue no more used entries than chains
  * taken; after the final reset nothing is in flight and every accepted report
  * completed.
@@ -37,22 +42,24 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#define RAM_GPA	   0x100000ULL
-#define RAM_SIZE   (8ULL << 20)
-#define RING_AREA  0x10000ULL /* per queue 16 KiB: table 4 KiB, avail 4 KiB, used 8 KiB */
-#define DATA_GPA   (RAM_GPA + RING_AREA)
-#define DATA_SIZE  (RAM_SIZE - RING_AREA)
-#define RAM2_GPA   (4ULL << 30) /* a second region above a hole, as above the MMIO gap */
-#define RAM2_SIZE  (1ULL << 20)
-#define MAX_QUEUES 4
-#define MAX_STEPS  1024
-#define F(bit)	   (1ULL << (bit))
+#define RAM_GPA		0x100000ULL
+#define RAM_SIZE	(8ULL << 20)
+#define RING_AREA	0x10000ULL /* per queue 16 KiB: table 4 KiB, avail 4 KiB, used 8 KiB */
+#define DATA_GPA	(RAM_GPA + RING_AREA)
+#define DATA_SIZE	(RAM_SIZE - RING_AREA)
+#define RAM2_GPA	(4ULL << 30) /* a second region above a hole, as above the MMIO gap */
+#define RAM2_SIZE	(1ULL << 20)
+#define MAX_QUEUES	4
+#define MAX_STEPS	1024
+#define RENOTIFY_ROUNDS 64 /* a full 256-entry ring is 16 budgets of 16 chains */
+#define F(bit)		(1ULL << (bit))
 
 static struct fuzz_ram ram;
 static struct virtio_balloon balloon;
 static struct event_loop loop;
 static struct balloon_wiring wiring;
 static struct discard_faults faults;
+static struct fuzz_renotify renotify;
 
 /* The driver's side of each queue. */
 static struct drv_queue {
@@ -301,6 +308,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fuzz_balloon__start(&balloon, &cfg, &ram.mem, &loop, &wiring, &faults) < 0)
 		return 0;
 	FUZZ_ASSERT(pthread_mutex_init(&vdev->lock, NULL) == 0);
+	fuzz_renotify__wire(&renotify, vdev);
 	FUZZ_ASSERT((features & ~vdev->ops->get_features(vdev)) == 0);
 	bring_up();
 
@@ -342,6 +350,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)virtio_balloon__set_stats_interval(&balloon, fin_u8(&in) % 3);
 			break;
 		}
+		fuzz_renotify__run(&renotify, RENOTIFY_ROUNDS, kick);
 	}
 
 	pthread_mutex_lock(&vdev->lock);
@@ -363,13 +372,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			"fuzz_balloon: reports %llu done %llu poison-skipped %llu inflate pages "
 			"%llu "
 			"deflate pages %llu stats buffers %llu broken rings %llu after-reset "
-			"%llu\n",
+			"%llu renotify %llu/%llu\n",
 			(unsigned long long)st->reports, (unsigned long long)st->reports_done,
 			(unsigned long long)st->poison_skipped,
 			(unsigned long long)st->inflate_pages,
 			(unsigned long long)st->deflate_pages,
 			(unsigned long long)st->stats_buffers, (unsigned long long)st->broken_rings,
-			(unsigned long long)st->completions_after_reset);
+			(unsigned long long)st->completions_after_reset,
+			(unsigned long long)renotify.calls, (unsigned long long)renotify.delivered);
 	}
 	fuzz_balloon__stop(&balloon, &loop, &wiring);
 	pthread_mutex_destroy(&vdev->lock);

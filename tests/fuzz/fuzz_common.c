@@ -98,3 +98,41 @@ void fuzz_balloon__stop(struct virtio_balloon *b, struct event_loop *loop, struc
 	vm_devices__unwire_balloon(w);
 	event_loop__exit(loop);
 }
+
+static void fuzz_renotify__record(struct virtio_device *vdev, unsigned int qidx, void *opaque)
+{
+	struct fuzz_renotify *r = opaque;
+
+	(void)vdev;
+	r->calls++;
+	if (qidx < 32)
+		r->pending |= 1u << qidx;
+}
+
+void fuzz_renotify__wire(struct fuzz_renotify *r, struct virtio_device *vdev)
+{
+	*r = (struct fuzz_renotify){0};
+	vdev->renotify = fuzz_renotify__record;
+	vdev->renotify_opaque = r;
+}
+
+unsigned int fuzz_renotify__run(struct fuzz_renotify *r, unsigned int rounds,
+				void (*kick)(unsigned int q))
+{
+	unsigned int n = 0;
+
+	for (unsigned int round = 0; round < rounds && r->pending; round++) {
+		uint32_t todo = r->pending;
+
+		/* What the queues re-arm while they run waits for the next round. */
+		r->pending = 0;
+		for (unsigned int q = 0; q < 32; q++) {
+			if (!(todo & (1u << q)))
+				continue;
+			kick(q);
+			n++;
+		}
+	}
+	r->delivered += n;
+	return n;
+}

@@ -110,6 +110,30 @@ void fuzz_balloon__stop(struct virtio_balloon *b, struct event_loop *loop,
 			struct balloon_wiring *w);
 
 /*
+ * vdev->renotify as vm_devices.c wires it, for a harness: the device asks
+ * for its queue_notify to run again (it stopped at its work budget, or it
+ * activated with chains waiting). vm.c writes the queue's ioeventfd and the
+ * device loop comes back on its next turn; the harness records the queue
+ * and fuzz_renotify__run() delivers the recorded notifies after the step,
+ * a bounded number of rounds (what is left stays recorded for the next).
+ */
+struct fuzz_renotify {
+	uint32_t pending; /* bit q: queue q was re-armed */
+	uint64_t calls;	  /* renotify() calls, for MINI_VMM_FUZZ_VERBOSE */
+	uint64_t delivered;
+};
+
+/* Point vdev->renotify at r (zeroed). */
+void fuzz_renotify__wire(struct fuzz_renotify *r, struct virtio_device *vdev);
+/*
+ * Deliver recorded notifies through kick(q) (which takes the lock and
+ * checks the device state, as vm.c does), at most `rounds` rounds over the
+ * recorded queues. Returns the number delivered.
+ */
+unsigned int fuzz_renotify__run(struct fuzz_renotify *r, unsigned int rounds,
+				void (*kick)(unsigned int q));
+
+/*
  * Route mini-vmm's log lines (stdio on stderr) to /dev/null unless
  * MINI_VMM_FUZZ_VERBOSE is set: a hostile input logs on every run. The
  * sanitizers and libFuzzer write to fd 2 directly and still get through.

@@ -18,6 +18,11 @@
  *     4 hold discard completions on/off
  *     5 host sets the balloon target: u32 pages
  *
+ * vdev->renotify is wired as vm.c wires it (fuzz_renotify): a queue that
+ * stopped at its work budget, or was re-armed at activation or by
+ * completions, is notified again after the step (up to RENOTIFY_ROUNDS
+ * rounds), so a whole ring gets served.
+ *
  * Checked after each step: Status never claims DRIVER_OK without
  * FEATURES_OK (unless the driver added FAILED), the accepted features are a
  * subset of the offered ones and include VERSION_1, every active queue's rings
@@ -34,9 +39,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#define RAM_GPA	  0x100000ULL
-#define RAM_SIZE  (1ULL << 20)
-#define MAX_STEPS 2048
+#define RAM_GPA		0x100000ULL
+#define RAM_SIZE	(1ULL << 20)
+#define MAX_STEPS	2048
+#define RENOTIFY_ROUNDS 64 /* a full 256-entry ring is 16 budgets of 16 chains */
 
 static struct fuzz_ram ram;
 static struct virtio_balloon balloon;
@@ -45,6 +51,7 @@ static struct event_loop loop;
 static struct balloon_wiring wiring;
 static struct discard_faults faults;
 static unsigned int irqs;
+static struct fuzz_renotify renotify;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -74,6 +81,12 @@ static void kick(struct virtio_mmio_dev *m, unsigned int qidx, void *opaque)
 	    qidx < vdev->ops->num_queues(vdev) && vdev->queues[qidx].active)
 		vdev->ops->queue_notify(vdev, qidx);
 	pthread_mutex_unlock(&vdev->lock);
+}
+
+/* A re-armed queue: the same path as the ioeventfd. */
+static void renotify_kick(unsigned int qidx)
+{
+	kick(&mmio, qidx, NULL);
 }
 
 /* One non-blocking turn of the device thread's event loop. */
@@ -131,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fuzz_balloon__start(&balloon, &cfg, &ram.mem, &loop, &wiring, &faults) < 0)
 		return 0;
 	vdev->raise_irq = count_irq;
+	fuzz_renotify__wire(&renotify, vdev);
 	FUZZ_ASSERT(virtio_mmio__init(&mmio, vdev, 0xd0000000ULL, 5) == 0);
 	mmio.kick = kick;
 
@@ -168,6 +182,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		check_device(vdev);
+		fuzz_renotify__run(&renotify, RENOTIFY_ROUNDS, renotify_kick);
+		check_device(vdev);
 	}
 
 	/* The driver resets the device: everything in flight is finished or dropped. */
@@ -186,7 +202,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr,
 			"fuzz_virtio_mmio: notifies %llu resets %llu bad accesses %llu bad status "
 			"%llu "
-			"activate failed %llu reports %llu done %llu inflate pages %llu irqs %u\n",
+			"activate failed %llu reports %llu done %llu inflate pages %llu irqs %u "
+			"renotify %llu/%llu\n",
 			(unsigned long long)mmio.stats.notifies,
 			(unsigned long long)mmio.stats.resets,
 			(unsigned long long)mmio.stats.bad_access,
@@ -194,7 +211,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(unsigned long long)mmio.stats.activate_failed,
 			(unsigned long long)balloon.stats.reports,
 			(unsigned long long)balloon.stats.reports_done,
-			(unsigned long long)balloon.stats.inflate_pages, irqs);
+			(unsigned long long)balloon.stats.inflate_pages, irqs,
+			(unsigned long long)renotify.calls, (unsigned long long)renotify.delivered);
 	virtio_mmio__exit(&mmio);
 	fuzz_balloon__stop(&balloon, &loop, &wiring);
 	return 0;

@@ -324,6 +324,76 @@ def gen_balloon():
     write(h, "many_reports_held", s)
 
 
+# ---- fuzz_balloon_seq -----------------------------------------------------
+(S_PUB, S_REPUB, S_KICK, S_EVENTS, S_HOLD, S_RESET, S_ACTIVATE, S_CONFIG, S_TICK, S_FAIL,
+ S_SETTLE) = range(11)
+S_REPORT, S_INFLATE, S_DEFLATE, S_STATS, S_HOSTILE = 0, 1, 2, 3, 4
+
+
+def spub(kind, count, first, stride, ppb=1):
+    return u8(S_PUB) + u8(kind) + u8(count) + u16(first) + u8(stride) + u8(ppb - 1)
+
+
+def skick(q):
+    return u8(S_KICK) + u8(q)
+
+
+def gen_balloon_seq():
+    h = "fuzz_balloon_seq"
+    # Queues without stats: inflate 0, deflate 1, reporting 2; with stats: stats 2, reporting 3.
+    # Two reports (4 and 3 buffers of 2 pages), one kick, completions, settle.
+    s = u8(0x00) + u8(3) + spub(S_REPORT, 3, 10, 8, 2) + spub(S_REPORT, 2, 100, 3, 2)
+    s += skick(2) + u8(S_EVENTS) + u8(S_SETTLE)
+    write(h, "reports", s)
+    write(h, "reports_uring", u8(0x08) + s[1:])
+    # A head published again while its discard is held: the ring breaks
+    # (head_in_flight, NEEDS_RESET); the driver resets onto new rings.
+    s = u8(0x00) + u8(4) + u8(S_HOLD) + spub(S_REPORT, 1, 20, 4) + skick(2)
+    s += u8(S_REPUB) + u8(2) + u8(0) + skick(2) + u8(S_HOLD) + u8(S_EVENTS)
+    s += u8(S_ACTIVATE) + spub(S_REPORT, 1, 20, 4) + skick(2) + u8(S_EVENTS)
+    write(h, "republish_in_flight", s)
+    # One head filling the whole avail ring (256 entries), then a kick.
+    s = u8(0x00) + u8(8) + spub(S_REPORT, 0, 9, 1) + (u8(S_REPUB) + u8(2) + u8(0)) * 255
+    s += skick(2) + u8(S_EVENTS) + u8(S_ACTIVATE) + spub(S_REPORT, 0, 9, 1) + skick(2)
+    write(h, "republish_full_ring", s)
+    # The same after the first completed: a legal second use of the head.
+    s = u8(0x00) + u8(4) + spub(S_INFLATE, 7, 30, 1) + skick(0) + u8(S_REPUB) + u8(0) + u8(0)
+    s += u8(S_EVENTS) + skick(0) + u8(S_EVENTS) + u8(S_SETTLE)
+    write(h, "republish_after_use", s)
+    # Completions held, reset between them, activation on the other rings, held again, settle.
+    s = u8(0x08) + u8(5) + u8(S_HOLD) + spub(S_REPORT, 3, 50, 5) + spub(S_INFLATE, 31, 300, 2)
+    s += skick(2) + skick(0) + u8(S_RESET) + u8(S_EVENTS) + skick(2) + u8(S_ACTIVATE)
+    s += spub(S_REPORT, 1, 50, 5) + skick(2) + u8(S_RESET) + u8(S_ACTIVATE) + u8(S_HOLD)
+    s += spub(S_INFLATE, 3, 60, 1) + skick(0) + u8(S_SETTLE)
+    write(h, "reset_between_completions", s)
+    # The discard queue's limits: 20 inflate chains of 256 scattered pages (256 ops
+    # each) while completions are held; 16 fit in 4096 ops, the rest wait.
+    s = u8(0x08) + u8(8) + u8(S_HOLD)
+    for i in range(20):
+        s += spub(S_INFLATE, 255, 400 * i, 2)
+    s += skick(0) + u8(S_EVENTS) + u8(S_HOLD) + u8(S_EVENTS) + u8(S_SETTLE)
+    write(h, "limits_inflate", s)
+    # A full reporting ring: 16 reports of 16 scattered pages, then one of 256 buffers.
+    s = u8(0x08) + u8(8) + u8(S_HOLD)
+    for i in range(17):
+        s += spub(S_REPORT, 15, 40 * i, 2)
+    s += skick(2) + u8(S_HOLD) + u8(S_SETTLE) + spub(S_REPORT, 255, 7, 3)
+    s += skick(2) + u8(S_SETTLE)
+    write(h, "limits_reports", s)
+    # Stats queue, config writes, target, ticks, hostile shapes of each kind, deflate.
+    s = u8(0x11) + u8(4) + spub(S_STATS, 5, 0, 0) + skick(2) + u8(S_TICK)
+    s += u8(S_CONFIG) + u8(0) + u32(12) + u8(S_CONFIG) + u8(1) + u32(64)
+    s += spub(S_STATS | S_HOSTILE, 3, 0, 0) + skick(2) + spub(S_STATS, 1, 0, 0) + skick(2)
+    s += spub(S_REPORT | S_HOSTILE, 2, 400, 2) + spub(S_INFLATE | S_HOSTILE, 15, 500, 1)
+    s += spub(S_DEFLATE, 15, 500, 1) + skick(3) + skick(0) + skick(1) + u8(S_TICK)
+    s += u8(S_CONFIG) + u8(2) + u32(2) + u8(S_SETTLE)
+    write(h, "stats_config_hostile", s)
+    # EVENT_IDX, io_uring, ring ops failing (retried synchronously).
+    s = u8(0x0C) + u8(6) + u8(S_FAIL) + u8(3) + spub(S_REPORT, 7, 600, 1, 4)
+    s += spub(S_INFLATE, 63, 700, 3) + skick(2) + skick(0) + u8(S_EVENTS) + u8(S_SETTLE)
+    write(h, "event_idx_uring_faults", s)
+
+
 # ---- fuzz_loader ----------------------------------------------------------
 def elf(segments, entry, notes=None, phentsize=56):
     """ELF64 ET_EXEC x86-64. segments: (paddr, vaddr, data, memsz)."""
@@ -482,8 +552,8 @@ def main():
     # Generated seeds are rewritten; regress_* files (inputs that once found a
     # bug, kept as regression tests) are left alone.
     if os.path.isdir(OUT):
-        for d in ("fuzz_virtqueue", "fuzz_virtio_mmio", "fuzz_balloon", "fuzz_loader", "fuzz_pio",
-                  "fuzz_api"):
+        for d in ("fuzz_virtqueue", "fuzz_virtio_mmio", "fuzz_balloon", "fuzz_balloon_seq",
+                  "fuzz_loader", "fuzz_pio", "fuzz_api"):
             p = os.path.join(OUT, d)
             for f in os.listdir(p) if os.path.isdir(p) else []:
                 if not f.startswith("regress_"):
@@ -491,6 +561,7 @@ def main():
     gen_virtqueue()
     gen_virtio_mmio()
     gen_balloon()
+    gen_balloon_seq()
     gen_loader()
     gen_pio()
     gen_api()
