@@ -100,14 +100,6 @@ static uint64_t used_gpa(unsigned int q)
 	return desc_gpa(q) + 0x2000;
 }
 
-static void write_desc(uint8_t *table, uint16_t idx, uint64_t addr, uint32_t len, uint16_t flags,
-		       uint16_t next)
-{
-	struct virtq_desc d = {htole64(addr), htole32(len), htole16(flags), htole16(next)};
-
-	memcpy(table + (size_t)idx * VIRTQ_DESC_SIZE, &d, sizeof(d));
-}
-
 /* A buffer address: a page or any byte of the data area, a page of RAM2, or anything. */
 static uint64_t pick_addr(struct fuzz_in *in, uint8_t mode)
 {
@@ -154,7 +146,7 @@ static void put_desc(struct fuzz_in *in, uint8_t *table, uint16_t idx, uint16_t 
 		next = fin_u16(in);
 	if (mode & 0x80)
 		flags = fin_u16(in);
-	write_desc(table, idx, addr, len, flags, next);
+	fuzz_vq__write_desc(table, idx, addr, len, flags, next);
 }
 
 static uint16_t take_desc(unsigned int q)
@@ -195,7 +187,8 @@ static void add_chain(struct fuzz_in *in)
 
 		for (unsigned int i = 0; i < k; i++)
 			put_desc(in, ram_hva(tgpa), (uint16_t)i, (uint16_t)(i + 1), i + 1 == k);
-		write_desc(table, idx, tgpa, k * VIRTQ_DESC_SIZE, VIRTQ_DESC_F_INDIRECT, 0);
+		fuzz_vq__write_desc(table, idx, tgpa, k * VIRTQ_DESC_SIZE, VIRTQ_DESC_F_INDIRECT,
+				    0);
 	} else {
 		/* The chain ends with the last direct descriptor's successor: a plain one. */
 		put_desc(in, table, idx, 0, true);
@@ -223,17 +216,10 @@ static void write_pfns(struct fuzz_in *in)
 	}
 }
 
-/* What vm.c does when a queue's ioeventfd fires. */
+/* What vm_devices.c does when a queue's ioeventfd fires. */
 static void kick(unsigned int q)
 {
-	struct virtio_device *vdev = &balloon.vdev;
-
-	pthread_mutex_lock(&vdev->lock);
-	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
-	    !(vdev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) && q < vdev->ops->num_queues(vdev) &&
-	    vdev->queues[q].active)
-		vdev->ops->queue_notify(vdev, q);
-	pthread_mutex_unlock(&vdev->lock);
+	fuzz_vq__kick(&balloon.vdev, q);
 }
 
 static void run_events(void)
@@ -305,11 +291,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.stats_interval_s = f & 1 ? 1 : 0;
 	cfg.discard_engine = f & 64 ? DISCARD_ENGINE_URING : DISCARD_ENGINE_SYNC;
 
-	if (fuzz_balloon__start(&balloon, &cfg, &ram.mem, &loop, &wiring, &faults) < 0)
+	if (fuzz_balloon__open(&balloon, &cfg, &ram.mem, &loop, &wiring, &faults, &renotify,
+			       features) < 0)
 		return 0;
-	FUZZ_ASSERT(pthread_mutex_init(&vdev->lock, NULL) == 0);
-	fuzz_renotify__wire(&renotify, vdev);
-	FUZZ_ASSERT((features & ~vdev->ops->get_features(vdev)) == 0);
 	bring_up();
 
 	for (unsigned int step = 0; step < MAX_STEPS && !fin_empty(&in); step++) {

@@ -147,21 +147,16 @@ static bool running(void)
 	       !(vdev()->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 }
 
-/* What vm.c does when a queue's ioeventfd fires. */
+/* What vm_devices.c does when a queue's ioeventfd fires. */
 static void kick(unsigned int q)
 {
-	pthread_mutex_lock(&vdev()->lock);
-	if (running() && q < vdev()->ops->num_queues(vdev()) && vdev()->queues[q].active)
-		vdev()->ops->queue_notify(vdev(), q);
-	pthread_mutex_unlock(&vdev()->lock);
+	fuzz_vq__kick(vdev(), q);
 }
 
 static void write_desc(unsigned int q, uint16_t idx, uint64_t addr, uint32_t len, uint16_t flags,
 		       uint16_t next)
 {
-	struct virtq_desc d = {htole64(addr), htole32(len), htole16(flags), htole16(next)};
-
-	memcpy(hva(ring_gpa(gen, q)) + (size_t)idx * VIRTQ_DESC_SIZE, &d, sizeof(d));
+	fuzz_vq__write_desc(hva(ring_gpa(gen, q)), idx, addr, len, flags, next);
 }
 
 static void publish(unsigned int q, uint16_t head)
@@ -541,11 +536,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	balloon_config__default(&cfg);
 	cfg.stats_interval_s = opt & 1 ? 1 : 0;
 	cfg.discard_engine = uring ? DISCARD_ENGINE_URING : DISCARD_ENGINE_SYNC;
-	if (fuzz_balloon__start(&balloon, &cfg, &ram.mem, &loop, &wiring, &faults) < 0)
+	if (fuzz_balloon__open(&balloon, &cfg, &ram.mem, &loop, &wiring, &faults, &renotify,
+			       features) < 0)
 		return 0;
-	FUZZ_ASSERT(pthread_mutex_init(&vdev()->lock, NULL) == 0);
-	fuzz_renotify__wire(&renotify, vdev());
-	FUZZ_ASSERT((features & ~vdev()->ops->get_features(vdev())) == 0);
 	memset(owner, 0, sizeof(owner));
 	memset(&seen, 0, sizeof(seen));
 	canary_live[0] = canary_live[1] = false;

@@ -2,6 +2,11 @@
 /* Helpers shared by the fuzz harnesses. See fuzz_common.h. */
 #include "fuzz_common.h"
 
+#include "devices/virtqueue.h"
+
+#include <endian.h>
+#include <pthread.h>
+
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -135,4 +140,35 @@ unsigned int fuzz_renotify__run(struct fuzz_renotify *r, unsigned int rounds,
 	}
 	r->delivered += n;
 	return n;
+}
+
+int fuzz_balloon__open(struct virtio_balloon *b, const struct balloon_config *cfg,
+		       const struct guest_mem *mem, struct event_loop *loop,
+		       struct balloon_wiring *w, struct discard_faults *faults,
+		       struct fuzz_renotify *r, uint64_t features)
+{
+	if (fuzz_balloon__start(b, cfg, mem, loop, w, faults) < 0)
+		return -1;
+	FUZZ_ASSERT(pthread_mutex_init(&b->vdev.lock, NULL) == 0);
+	fuzz_renotify__wire(r, &b->vdev);
+	FUZZ_ASSERT((features & ~b->vdev.ops->get_features(&b->vdev)) == 0);
+	return 0;
+}
+
+void fuzz_vq__write_desc(uint8_t *table, uint16_t idx, uint64_t addr, uint32_t len, uint16_t flags,
+			 uint16_t next)
+{
+	struct virtq_desc d = {htole64(addr), htole32(len), htole16(flags), htole16(next)};
+
+	memcpy(table + (size_t)idx * VIRTQ_DESC_SIZE, &d, sizeof(d));
+}
+
+void fuzz_vq__kick(struct virtio_device *vdev, unsigned int q)
+{
+	pthread_mutex_lock(&vdev->lock);
+	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
+	    !(vdev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) && q < vdev->ops->num_queues(vdev) &&
+	    vdev->queues[q].active)
+		vdev->ops->queue_notify(vdev, q);
+	pthread_mutex_unlock(&vdev->lock);
 }

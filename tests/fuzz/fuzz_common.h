@@ -102,9 +102,20 @@ void fuzz_ram__scribble(struct fuzz_ram *ram, struct fuzz_in *in);
  * fault injection through `faults`, zeroed. 0, or -1 with all of it undone (a
  * configuration that cannot start is a dull input, not a finding).
  */
+struct fuzz_renotify;
+
 int fuzz_balloon__start(struct virtio_balloon *b, const struct balloon_config *cfg,
 			const struct guest_mem *mem, struct event_loop *loop,
 			struct balloon_wiring *w, struct discard_faults *faults);
+/*
+ * fuzz_balloon__start, then what both balloon harnesses need before their
+ * driver brings the device up: the device lock, vdev->renotify recorded in
+ * r, and the features the input chose checked against the device's.
+ */
+int fuzz_balloon__open(struct virtio_balloon *b, const struct balloon_config *cfg,
+		       const struct guest_mem *mem, struct event_loop *loop,
+		       struct balloon_wiring *w, struct discard_faults *faults,
+		       struct fuzz_renotify *r, uint64_t features);
 /* Undo fuzz_balloon__start (after the transport and the model are quiet). */
 void fuzz_balloon__stop(struct virtio_balloon *b, struct event_loop *loop,
 			struct balloon_wiring *w);
@@ -132,6 +143,16 @@ void fuzz_renotify__wire(struct fuzz_renotify *r, struct virtio_device *vdev);
  */
 unsigned int fuzz_renotify__run(struct fuzz_renotify *r, unsigned int rounds,
 				void (*kick)(unsigned int q));
+
+/* A split-queue descriptor, little-endian, at index idx of table. */
+void fuzz_vq__write_desc(uint8_t *table, uint16_t idx, uint64_t addr, uint32_t len, uint16_t flags,
+			 uint16_t next);
+/*
+ * What vm_devices.c does when a queue's ioeventfd fires: queue_notify under
+ * the lock, if the device is running (DRIVER_OK, not NEEDS_RESET) and the
+ * queue exists and is active.
+ */
+void fuzz_vq__kick(struct virtio_device *vdev, unsigned int q);
 
 /*
  * Route mini-vmm's log lines (stdio on stderr) to /dev/null unless
