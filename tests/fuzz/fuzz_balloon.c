@@ -95,11 +95,6 @@ static uint64_t avail_gpa(unsigned int q)
 	return desc_gpa(q) + 0x1000;
 }
 
-static uint64_t used_gpa(unsigned int q)
-{
-	return desc_gpa(q) + 0x2000;
-}
-
 /* A buffer address: a page or any byte of the data area, a page of RAM2, or anything. */
 static uint64_t pick_addr(struct fuzz_in *in, uint8_t mode)
 {
@@ -234,25 +229,9 @@ static void bring_up(void)
 
 	memset(ram_hva(RAM_GPA), 0, RING_AREA);
 	memset(drv, 0, sizeof(drv));
-	vdev->features_acked = features;
-	nr_queues = vdev->ops->num_queues(vdev);
+	nr_queues = fuzz_vq__bring_up(vdev, &ram.mem, features, qsize, desc_gpa(0),
+				      desc_gpa(1) - desc_gpa(0));
 	FUZZ_ASSERT(nr_queues >= 2 && nr_queues <= MAX_QUEUES);
-	vdev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
-	for (unsigned int q = 0; q < nr_queues; q++) {
-		struct virtqueue *vq = &vdev->queues[q];
-
-		virtqueue__reset(vq);
-		vq->size = qsize;
-		vq->desc_gpa = desc_gpa(q);
-		vq->avail_gpa = avail_gpa(q);
-		vq->used_gpa = used_gpa(q);
-		vq->ready = true;
-		FUZZ_ASSERT(virtqueue__activate(vq, &ram.mem, features & F(VIRTIO_F_EVENT_IDX),
-						features & F(VIRTIO_F_INDIRECT_DESC)) == 0);
-	}
-	vdev->status |= VIRTIO_STATUS_DRIVER_OK;
-	if (vdev->ops->activate(vdev))
-		vdev->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 }
 
 static void config_write(struct fuzz_in *in)

@@ -387,25 +387,9 @@ static void bring_up(void)
 	memset(hva(ring_gpa(gen, 0)), 0, RING_AREA);
 	canary_live[gen % 2] = false;
 	memset(gq, 0, sizeof(gq));
-	v->features_acked = features;
-	nr_queues = v->ops->num_queues(v);
+	nr_queues = fuzz_vq__bring_up(v, &ram.mem, features, qsize, ring_gpa(gen, 0),
+				      ring_gpa(gen, 1) - ring_gpa(gen, 0));
 	FUZZ_ASSERT(nr_queues >= 2 && nr_queues <= QMAX);
-	v->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
-	for (unsigned int q = 0; q < nr_queues; q++) {
-		struct virtqueue *vq = &v->queues[q];
-
-		virtqueue__reset(vq);
-		vq->size = qsize;
-		vq->desc_gpa = ring_gpa(gen, q);
-		vq->avail_gpa = ring_gpa(gen, q) + 0x1000;
-		vq->used_gpa = ring_gpa(gen, q) + 0x2000;
-		vq->ready = true;
-		FUZZ_ASSERT(virtqueue__activate(vq, &ram.mem, features & F(VIRTIO_F_EVENT_IDX),
-						false) == 0);
-	}
-	v->status |= VIRTIO_STATUS_DRIVER_OK;
-	if (v->ops->activate(v))
-		v->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 }
 
 /* Status 0, as the transport does it (virtio_mmio.c reset_state); old rings get the canary. */
@@ -519,6 +503,65 @@ static void settle(void)
 			FUZZ_ASSERT(gq[q].ch[h].pub == 0);
 }
 
+/* ---- the steps an input is made of: its next byte picks one ---- */
+
+static void step_kick(struct fuzz_in *in)
+{
+	kick(fin_u8(in) % QMAX);
+}
+
+static void step_events(struct fuzz_in *in)
+{
+	(void)in;
+	run_events(0);
+}
+
+/* Completions done by the kernel but not reaped: the ack-after-discard window. */
+static void step_hold(struct fuzz_in *in)
+{
+	(void)in;
+	pthread_mutex_lock(&vdev()->lock);
+	faults.hold_completions = !faults.hold_completions;
+	pthread_mutex_unlock(&vdev()->lock);
+}
+
+static void step_ring_failures(struct fuzz_in *in)
+{
+	pthread_mutex_lock(&vdev()->lock);
+	faults.inject_ring_failures = fin_u8(in) % 4;
+	pthread_mutex_unlock(&vdev()->lock);
+}
+
+static void step_reset(struct fuzz_in *in)
+{
+	(void)in;
+	reset();
+}
+
+static void step_activate(struct fuzz_in *in)
+{
+	(void)in;
+	activate();
+}
+
+static void step_stats_tick(struct fuzz_in *in)
+{
+	(void)in;
+	virtio_balloon__stats_tick(&balloon);
+}
+
+static void step_settle(struct fuzz_in *in)
+{
+	(void)in;
+	settle();
+}
+
+/* In this order: the seeds (make_corpus.py) name steps by these indices. */
+static void (*const steps[])(struct fuzz_in *in) = {
+	publish_chain, republish, step_kick,	   step_events,	       step_hold,   step_reset,
+	step_activate, config,	  step_stats_tick, step_ring_failures, step_settle,
+};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
@@ -547,45 +590,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bring_up();
 
 	for (unsigned int step = 0; step < MAX_STEPS && !fin_empty(&in); step++) {
-		switch (fin_u8(&in) % 11) {
-		case 0:
-			publish_chain(&in);
-			break;
-		case 1:
-			republish(&in);
-			break;
-		case 2:
-			kick(fin_u8(&in) % QMAX);
-			break;
-		case 3:
-			run_events(0);
-			break;
-		case 4:
-			pthread_mutex_lock(&vdev()->lock);
-			faults.hold_completions = !faults.hold_completions;
-			pthread_mutex_unlock(&vdev()->lock);
-			break;
-		case 5:
-			reset();
-			break;
-		case 6:
-			activate();
-			break;
-		case 7:
-			config(&in);
-			break;
-		case 8:
-			virtio_balloon__stats_tick(&balloon);
-			break;
-		case 9:
-			pthread_mutex_lock(&vdev()->lock);
-			faults.inject_ring_failures = fin_u8(&in) % 4;
-			pthread_mutex_unlock(&vdev()->lock);
-			break;
-		default:
-			settle();
-			break;
-		}
+		steps[fin_u8(&in) % (sizeof(steps) / sizeof(steps[0]))](&in);
 		fuzz_renotify__run(&renotify, RENOTIFY_ROUNDS, kick);
 		check();
 	}

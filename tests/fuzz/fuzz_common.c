@@ -172,3 +172,31 @@ void fuzz_vq__kick(struct virtio_device *vdev, unsigned int q)
 		vdev->ops->queue_notify(vdev, q);
 	pthread_mutex_unlock(&vdev->lock);
 }
+
+unsigned int fuzz_vq__bring_up(struct virtio_device *vdev, const struct guest_mem *mem,
+			       uint64_t features, uint16_t qsize, uint64_t base, uint64_t stride)
+{
+	unsigned int nr;
+
+	vdev->features_acked = features;
+	nr = vdev->ops->num_queues(vdev);
+	FUZZ_ASSERT(nr <= VIRTIO_MAX_QUEUES);
+	vdev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+	for (unsigned int q = 0; q < nr; q++) {
+		struct virtqueue *vq = &vdev->queues[q];
+		uint64_t rings = base + q * stride;
+
+		virtqueue__reset(vq);
+		vq->size = qsize;
+		vq->desc_gpa = rings;
+		vq->avail_gpa = rings + 0x1000;
+		vq->used_gpa = rings + 0x2000;
+		vq->ready = true;
+		FUZZ_ASSERT(virtqueue__activate(vq, mem, features & (1ULL << VIRTIO_F_EVENT_IDX),
+						features & (1ULL << VIRTIO_F_INDIRECT_DESC)) == 0);
+	}
+	vdev->status |= VIRTIO_STATUS_DRIVER_OK;
+	if (vdev->ops->activate(vdev))
+		vdev->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+	return nr;
+}

@@ -155,6 +155,16 @@ void fuzz_vq__write_desc(uint8_t *table, uint16_t idx, uint64_t addr, uint32_t l
 void fuzz_vq__kick(struct virtio_device *vdev, unsigned int q);
 
 /*
+ * The driver's (re)initialisation: features_acked, then every queue they
+ * give set up with rings at base + q * stride (descriptors; available ring
+ * at +0x1000; used ring at +0x2000), EVENT_IDX and INDIRECT_DESC as
+ * negotiated, DRIVER_OK and activate() (a refusal sets NEEDS_RESET).
+ * Returns the number of queues.
+ */
+unsigned int fuzz_vq__bring_up(struct virtio_device *vdev, const struct guest_mem *mem,
+			       uint64_t features, uint16_t qsize, uint64_t base, uint64_t stride);
+
+/*
  * Route mini-vmm's log lines (stdio on stderr) to /dev/null unless
  * MINI_VMM_FUZZ_VERBOSE is set: a hostile input logs on every run. The
  * sanitizers and libFuzzer write to fd 2 directly and still get through.
