@@ -54,12 +54,8 @@
 #define RENOTIFY_ROUNDS 64 /* a full 256-entry ring is 16 budgets of 16 chains */
 #define F(bit)		(1ULL << (bit))
 
-static struct fuzz_ram ram;
-static struct virtio_balloon balloon;
-static struct event_loop loop;
-static struct balloon_wiring wiring;
-static struct discard_faults faults;
-static struct fuzz_renotify renotify;
+/* The device under test and what it runs on (fuzz_common.h). */
+static struct fuzz_balloon_rig fz;
 
 /* The driver's side of each queue. */
 static struct drv_queue {
@@ -75,14 +71,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fuzz_quiet_logs();
-	fuzz_ram__add(&ram, RAM_GPA, RAM_SIZE);
-	fuzz_ram__add(&ram, RAM2_GPA, RAM2_SIZE);
+	fuzz_ram__add(&fz.ram, RAM_GPA, RAM_SIZE);
+	fuzz_ram__add(&fz.ram, RAM2_GPA, RAM2_SIZE);
 	return 0;
 }
 
 static uint8_t *ram_hva(uint64_t gpa)
 {
-	return ram.hva[0] + (gpa - RAM_GPA);
+	return fz.ram.hva[0] + (gpa - RAM_GPA);
 }
 
 static uint64_t desc_gpa(unsigned int q)
@@ -214,22 +210,22 @@ static void write_pfns(struct fuzz_in *in)
 /* What vm_devices.c does when a queue's ioeventfd fires. */
 static void kick(unsigned int q)
 {
-	fuzz_vq__kick(&balloon.vdev, q);
+	fuzz_vq__kick(&fz.balloon.vdev, q);
 }
 
 static void run_events(void)
 {
-	event_loop__run_once(&loop, 0);
+	event_loop__run_once(&fz.loop, 0);
 }
 
 /* The driver's (re)initialisation: fresh rings, queues set up, DRIVER_OK. */
 static void bring_up(void)
 {
-	struct virtio_device *vdev = &balloon.vdev;
+	struct virtio_device *vdev = &fz.balloon.vdev;
 
 	memset(ram_hva(RAM_GPA), 0, RING_AREA);
 	memset(drv, 0, sizeof(drv));
-	nr_queues = fuzz_vq__bring_up(vdev, &ram.mem, features, qsize, desc_gpa(0),
+	nr_queues = fuzz_vq__bring_up(vdev, &fz.ram.mem, features, qsize, desc_gpa(0),
 				      desc_gpa(1) - desc_gpa(0));
 	FUZZ_ASSERT(nr_queues >= 2 && nr_queues <= MAX_QUEUES);
 }
@@ -237,7 +233,7 @@ static void bring_up(void)
 static void config_write(struct fuzz_in *in)
 {
 	static const uint32_t widths[] = {1, 2, 4, 8};
-	struct virtio_device *vdev = &balloon.vdev;
+	struct virtio_device *vdev = &fz.balloon.vdev;
 	uint32_t off = fin_u8(in) % 24, len = widths[fin_u8(in) % 4];
 	uint64_t val = fin_u64(in);
 
@@ -250,28 +246,30 @@ static void config_write(struct fuzz_in *in)
 	pthread_mutex_unlock(&vdev->lock);
 }
 
+/* The input's first byte: which features the driver acks. */
+static const struct fuzz_opt_feature opt_features[] = {
+	{1, VIRTIO_BALLOON_F_STATS_VQ, false},	  {2, VIRTIO_BALLOON_F_REPORTING, false},
+	{4, VIRTIO_BALLOON_F_PAGE_POISON, false}, {8, VIRTIO_F_EVENT_IDX, false},
+	{16, VIRTIO_F_INDIRECT_DESC, false},	  {32, VIRTIO_BALLOON_F_DEFLATE_ON_OOM, false},
+};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
-	struct virtio_device *vdev = &balloon.vdev;
+	struct virtio_device *vdev = &fz.balloon.vdev;
 	struct balloon_config cfg;
 	uint8_t f = fin_u8(&in);
 
-	fuzz_ram__reset(&ram);
-	qsize = (uint16_t)(1u << (fin_u8(&in) % 9));
-	features = F(VIRTIO_F_VERSION_1);
-	features |= f & 1 ? F(VIRTIO_BALLOON_F_STATS_VQ) : 0;
-	features |= f & 2 ? F(VIRTIO_BALLOON_F_REPORTING) : 0;
-	features |= f & 4 ? F(VIRTIO_BALLOON_F_PAGE_POISON) : 0;
-	features |= f & 8 ? F(VIRTIO_F_EVENT_IDX) : 0;
-	features |= f & 16 ? F(VIRTIO_F_INDIRECT_DESC) : 0;
-	features |= f & 32 ? F(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) : 0;
+	fuzz_ram__reset(&fz.ram);
+	qsize = fuzz_qsize(&in);
+	features =
+		fuzz_opt_features(f, opt_features, sizeof(opt_features) / sizeof(opt_features[0]));
 	balloon_config__default(&cfg);
 	cfg.stats_interval_s = f & 1 ? 1 : 0;
 	cfg.discard_engine = f & 64 ? DISCARD_ENGINE_URING : DISCARD_ENGINE_SYNC;
 
-	if (fuzz_balloon__open(&balloon, &cfg, &ram.mem, &loop, &wiring, &faults, &renotify,
-			       features) < 0)
+	if (fuzz_balloon__open(&fz.balloon, &cfg, &fz.ram.mem, &fz.loop, &fz.wiring, &fz.faults,
+			       &fz.renotify, features) < 0)
 		return 0;
 	bring_up();
 
@@ -291,7 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 4:
 			pthread_mutex_lock(&vdev->lock);
-			faults.hold_completions = !faults.hold_completions;
+			fz.faults.hold_completions = !fz.faults.hold_completions;
 			pthread_mutex_unlock(&vdev->lock);
 			break;
 		case 5:
@@ -304,32 +302,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			pthread_mutex_unlock(&vdev->lock);
 			break;
 		case 7:
-			fuzz_ram__scribble(&ram, &in);
+			fuzz_ram__scribble(&fz.ram, &in);
 			break;
 		case 8:
-			(void)virtio_balloon__set_target(&balloon, (uint64_t)fin_u32(&in) << 12);
+			(void)virtio_balloon__set_target(&fz.balloon, (uint64_t)fin_u32(&in) << 12);
 			break;
 		default:
-			(void)virtio_balloon__set_stats_interval(&balloon, fin_u8(&in) % 3);
+			(void)virtio_balloon__set_stats_interval(&fz.balloon, fin_u8(&in) % 3);
 			break;
 		}
-		fuzz_renotify__run(&renotify, RENOTIFY_ROUNDS, kick);
+		fuzz_renotify__run(&fz.renotify, RENOTIFY_ROUNDS, kick);
 	}
 
 	pthread_mutex_lock(&vdev->lock);
-	faults.hold_completions = false;
+	fz.faults.hold_completions = false;
 	vdev->ops->reset(vdev);
 	pthread_mutex_unlock(&vdev->lock);
-	FUZZ_ASSERT(balloon.dq.stats.reports_in_flight == 0);
-	FUZZ_ASSERT(balloon.dq.stats.ops_in_flight == 0);
-	FUZZ_ASSERT(balloon.dq.stats.reports_completed == balloon.dq.stats.reports);
+	FUZZ_ASSERT(fz.balloon.dq.stats.reports_in_flight == 0);
+	FUZZ_ASSERT(fz.balloon.dq.stats.ops_in_flight == 0);
+	FUZZ_ASSERT(fz.balloon.dq.stats.reports_completed == fz.balloon.dq.stats.reports);
 	for (unsigned int q = 0; q < MAX_QUEUES; q++) {
 		const struct vq_stats *s = &vdev->queues[q].stats;
 
 		FUZZ_ASSERT(s->used_pushed <= s->chains_popped + s->chains_rejected);
 	}
 	if (getenv("MINI_VMM_FUZZ_VERBOSE")) {
-		const struct balloon_stats *st = &balloon.stats;
+		const struct balloon_stats *st = &fz.balloon.stats;
 
 		fprintf(stderr,
 			"fuzz_balloon: reports %llu done %llu poison-skipped %llu inflate pages "
@@ -342,9 +340,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(unsigned long long)st->deflate_pages,
 			(unsigned long long)st->stats_buffers, (unsigned long long)st->broken_rings,
 			(unsigned long long)st->completions_after_reset,
-			(unsigned long long)renotify.calls, (unsigned long long)renotify.delivered);
+			(unsigned long long)fz.renotify.calls,
+			(unsigned long long)fz.renotify.delivered);
 	}
-	fuzz_balloon__stop(&balloon, &loop, &wiring);
+	fuzz_balloon__stop(&fz.balloon, &fz.loop, &fz.wiring);
 	pthread_mutex_destroy(&vdev->lock);
 	return 0;
 }

@@ -74,12 +74,8 @@ enum kind { K_REPORT, K_INFLATE, K_DEFLATE, K_STATS };
 static const enum balloon_queue kind_role[] = {BALLOON_Q_REPORTING, BALLOON_Q_INFLATE,
 					       BALLOON_Q_DEFLATE, BALLOON_Q_STATS};
 
-static struct fuzz_ram ram;
-static struct virtio_balloon balloon;
-static struct event_loop loop;
-static struct balloon_wiring wiring;
-static struct discard_faults faults;
-static struct fuzz_renotify renotify;
+/* The device under test and what it runs on (fuzz_common.h). */
+static struct fuzz_balloon_rig fz;
 
 /* The guest's side of one queue, for the current generation of rings. */
 struct gq {
@@ -116,14 +112,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fuzz_quiet_logs();
-	fuzz_ram__add(&ram, RAM_GPA, RAM_SIZE);
+	fuzz_ram__add(&fz.ram, RAM_GPA, RAM_SIZE);
 	memset(canary, CANARY, sizeof(canary));
 	return 0;
 }
 
 static uint8_t *hva(uint64_t gpa)
 {
-	return ram.hva[0] + (gpa - RAM_GPA);
+	return fz.ram.hva[0] + (gpa - RAM_GPA);
 }
 
 static uint64_t ring_gpa(unsigned int g, unsigned int q)
@@ -138,7 +134,7 @@ static uint64_t page_gpa(unsigned int p)
 
 static struct virtio_device *vdev(void)
 {
-	return &balloon.vdev;
+	return &fz.balloon.vdev;
 }
 
 static bool running(void)
@@ -210,7 +206,7 @@ static void publish_chain(struct fuzz_in *in)
 	unsigned int ppb = 1 + fin_u8(in) % 4;
 	enum kind kind = (enum kind)(k % 4);
 	bool hostile = k & 4;
-	int qi = balloon.qidx[kind_role[kind]];
+	int qi = fz.balloon.qidx[kind_role[kind]];
 	unsigned int q, n;
 	uint16_t descs[MAX_SIZE];
 	struct chain *c;
@@ -330,13 +326,13 @@ static void used_entry(unsigned int q, uint32_t id, uint32_t len)
 /* After every step: what the device consumed and gave back, and its bounds. */
 static void check(void)
 {
-	const struct discard_stats *ds = &balloon.dq.stats;
+	const struct discard_stats *ds = &fz.balloon.dq.stats;
 
-	FUZZ_ASSERT(balloon.dq.limits.ops == BALLOON_MAX_OPS_IN_FLIGHT);
-	FUZZ_ASSERT(balloon.dq.limits.mem == BALLOON_MAX_MEM_IN_FLIGHT);
+	FUZZ_ASSERT(fz.balloon.dq.limits.ops == BALLOON_MAX_OPS_IN_FLIGHT);
+	FUZZ_ASSERT(fz.balloon.dq.limits.mem == BALLOON_MAX_MEM_IN_FLIGHT);
 	FUZZ_ASSERT(ds->ops_in_flight <= BALLOON_MAX_OPS_IN_FLIGHT);
 	FUZZ_ASSERT(ds->mem_in_flight <= BALLOON_MAX_MEM_IN_FLIGHT);
-	FUZZ_ASSERT(ds->bytes_in_flight <= balloon.dq.limits.bytes);
+	FUZZ_ASSERT(ds->bytes_in_flight <= fz.balloon.dq.limits.bytes);
 	seen.max_ops = ds->ops_in_flight > seen.max_ops ? ds->ops_in_flight : seen.max_ops;
 	seen.max_mem = ds->mem_in_flight > seen.max_mem ? ds->mem_in_flight : seen.max_mem;
 
@@ -376,7 +372,7 @@ static void check(void)
 
 static void run_events(int timeout_ms)
 {
-	event_loop__run_once(&loop, timeout_ms);
+	event_loop__run_once(&fz.loop, timeout_ms);
 }
 
 /* The driver's (re)initialisation on generation `gen`'s rings, DRIVER_OK. */
@@ -387,7 +383,7 @@ static void bring_up(void)
 	memset(hva(ring_gpa(gen, 0)), 0, RING_AREA);
 	canary_live[gen % 2] = false;
 	memset(gq, 0, sizeof(gq));
-	nr_queues = fuzz_vq__bring_up(v, &ram.mem, features, qsize, ring_gpa(gen, 0),
+	nr_queues = fuzz_vq__bring_up(v, &fz.ram.mem, features, qsize, ring_gpa(gen, 0),
 				      ring_gpa(gen, 1) - ring_gpa(gen, 0));
 	FUZZ_ASSERT(nr_queues >= 2 && nr_queues <= QMAX);
 }
@@ -439,9 +435,9 @@ static void config(struct fuzz_in *in)
 		vdev()->ops->write_config(vdev(), 4, &le, 4); /* actual */
 		pthread_mutex_unlock(&vdev()->lock);
 	} else if (which == 1) {
-		(void)virtio_balloon__set_target(&balloon, (uint64_t)(v % 4096) << 12);
+		(void)virtio_balloon__set_target(&fz.balloon, (uint64_t)(v % 4096) << 12);
 	} else {
-		(void)virtio_balloon__set_stats_interval(&balloon, v % 3);
+		(void)virtio_balloon__set_stats_interval(&fz.balloon, v % 3);
 	}
 }
 
@@ -451,12 +447,12 @@ static bool busy(void)
 	bool b;
 
 	pthread_mutex_lock(&vdev()->lock);
-	b = balloon.dq.stats.reports_in_flight;
+	b = fz.balloon.dq.stats.reports_in_flight;
 	/* A broken or reset device serves no queue: what it holds waits for a reset. */
 	if (running()) {
-		b |= renotify.pending != 0;
+		b |= fz.renotify.pending != 0;
 		for (int r = 0; r < BALLOON_Q__COUNT; r++)
-			b |= balloon.pending[r].held;
+			b |= fz.balloon.pending[r].held;
 	}
 	pthread_mutex_unlock(&vdev()->lock);
 	return b;
@@ -478,19 +474,19 @@ static bool all_consumed(void)
 static void settle(void)
 {
 	pthread_mutex_lock(&vdev()->lock);
-	faults.hold_completions = false;
+	fz.faults.hold_completions = false;
 	pthread_mutex_unlock(&vdev()->lock);
 	/* Up to 2000 turns (10 s with io_uring's 5 ms waits): more would be a hang. */
 	for (unsigned int turn = 0; turn < 2000; turn++) {
 		run_events(uring ? 5 : 0);
-		fuzz_renotify__run(&renotify, RENOTIFY_ROUNDS, kick);
+		fuzz_renotify__run(&fz.renotify, RENOTIFY_ROUNDS, kick);
 		check();
 		if (busy())
 			continue;
 		for (unsigned int q = 0; q < nr_queues; q++)
 			kick(q);
-		virtio_balloon__stats_tick(&balloon);
-		fuzz_renotify__run(&renotify, RENOTIFY_ROUNDS, kick);
+		virtio_balloon__stats_tick(&fz.balloon);
+		fuzz_renotify__run(&fz.renotify, RENOTIFY_ROUNDS, kick);
 		check();
 		if (!busy() && (!running() || all_consumed()))
 			break;
@@ -521,14 +517,14 @@ static void step_hold(struct fuzz_in *in)
 {
 	(void)in;
 	pthread_mutex_lock(&vdev()->lock);
-	faults.hold_completions = !faults.hold_completions;
+	fz.faults.hold_completions = !fz.faults.hold_completions;
 	pthread_mutex_unlock(&vdev()->lock);
 }
 
 static void step_ring_failures(struct fuzz_in *in)
 {
 	pthread_mutex_lock(&vdev()->lock);
-	faults.inject_ring_failures = fin_u8(in) % 4;
+	fz.faults.inject_ring_failures = fin_u8(in) % 4;
 	pthread_mutex_unlock(&vdev()->lock);
 }
 
@@ -547,7 +543,7 @@ static void step_activate(struct fuzz_in *in)
 static void step_stats_tick(struct fuzz_in *in)
 {
 	(void)in;
-	virtio_balloon__stats_tick(&balloon);
+	virtio_balloon__stats_tick(&fz.balloon);
 }
 
 static void step_settle(struct fuzz_in *in)
@@ -562,25 +558,30 @@ static void (*const steps[])(struct fuzz_in *in) = {
 	step_activate, config,	  step_stats_tick, step_ring_failures, step_settle,
 };
 
+/* The input's first byte: features (bit 8 picks the discard engine instead). */
+static const struct fuzz_opt_feature opt_features[] = {
+	{1, VIRTIO_BALLOON_F_STATS_VQ, false},
+	{2, VIRTIO_BALLOON_F_REPORTING, true},
+	{4, VIRTIO_F_EVENT_IDX, false},
+	{16, VIRTIO_BALLOON_F_DEFLATE_ON_OOM, false},
+};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
 	struct balloon_config cfg;
 	uint8_t opt = fin_u8(&in);
 
-	fuzz_ram__reset(&ram);
-	qsize = (uint16_t)(1u << (fin_u8(&in) % 9));
-	features = F(VIRTIO_F_VERSION_1);
-	features |= opt & 1 ? F(VIRTIO_BALLOON_F_STATS_VQ) : 0;
-	features |= opt & 2 ? 0 : F(VIRTIO_BALLOON_F_REPORTING);
-	features |= opt & 4 ? F(VIRTIO_F_EVENT_IDX) : 0;
-	features |= opt & 16 ? F(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) : 0;
+	fuzz_ram__reset(&fz.ram);
+	qsize = fuzz_qsize(&in);
+	features = fuzz_opt_features(opt, opt_features,
+				     sizeof(opt_features) / sizeof(opt_features[0]));
 	uring = opt & 8;
 	balloon_config__default(&cfg);
 	cfg.stats_interval_s = opt & 1 ? 1 : 0;
 	cfg.discard_engine = uring ? DISCARD_ENGINE_URING : DISCARD_ENGINE_SYNC;
-	if (fuzz_balloon__open(&balloon, &cfg, &ram.mem, &loop, &wiring, &faults, &renotify,
-			       features) < 0)
+	if (fuzz_balloon__open(&fz.balloon, &cfg, &fz.ram.mem, &fz.loop, &fz.wiring, &fz.faults,
+			       &fz.renotify, features) < 0)
 		return 0;
 	memset(owner, 0, sizeof(owner));
 	memset(&seen, 0, sizeof(seen));
@@ -591,31 +592,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (unsigned int step = 0; step < MAX_STEPS && !fin_empty(&in); step++) {
 		steps[fin_u8(&in) % (sizeof(steps) / sizeof(steps[0]))](&in);
-		fuzz_renotify__run(&renotify, RENOTIFY_ROUNDS, kick);
+		fuzz_renotify__run(&fz.renotify, RENOTIFY_ROUNDS, kick);
 		check();
 	}
 	settle();
 	reset();
 	check();
-	FUZZ_ASSERT(balloon.dq.stats.reports_in_flight == 0);
-	FUZZ_ASSERT(balloon.dq.stats.ops_in_flight == 0);
-	FUZZ_ASSERT(balloon.dq.stats.reports_completed == balloon.dq.stats.reports);
+	FUZZ_ASSERT(fz.balloon.dq.stats.reports_in_flight == 0);
+	FUZZ_ASSERT(fz.balloon.dq.stats.ops_in_flight == 0);
+	FUZZ_ASSERT(fz.balloon.dq.stats.reports_completed == fz.balloon.dq.stats.reports);
 	if (getenv("MINI_VMM_FUZZ_VERBOSE"))
 		fprintf(stderr,
 			"fuzz_balloon_seq: gens %u reports %llu inflate pages %llu used %llu "
 			"pages checked %llu republished %llu broken %llu waited %llu yields %llu "
 			"max ops %llu max mem %llu after-reset %llu renotify %llu/%llu\n",
-			gen + 1, (unsigned long long)balloon.stats.reports,
-			(unsigned long long)balloon.stats.inflate_pages,
+			gen + 1, (unsigned long long)fz.balloon.stats.reports,
+			(unsigned long long)fz.balloon.stats.inflate_pages,
 			(unsigned long long)seen.used, (unsigned long long)seen.checked_pages,
 			(unsigned long long)seen.republished,
-			(unsigned long long)balloon.stats.broken_rings,
-			(unsigned long long)balloon.stats.chains_waited,
-			(unsigned long long)balloon.stats.notify_yields,
+			(unsigned long long)fz.balloon.stats.broken_rings,
+			(unsigned long long)fz.balloon.stats.chains_waited,
+			(unsigned long long)fz.balloon.stats.notify_yields,
 			(unsigned long long)seen.max_ops, (unsigned long long)seen.max_mem,
-			(unsigned long long)balloon.stats.completions_after_reset,
-			(unsigned long long)renotify.calls, (unsigned long long)renotify.delivered);
-	fuzz_balloon__stop(&balloon, &loop, &wiring);
+			(unsigned long long)fz.balloon.stats.completions_after_reset,
+			(unsigned long long)fz.renotify.calls,
+			(unsigned long long)fz.renotify.delivered);
+	fuzz_balloon__stop(&fz.balloon, &fz.loop, &fz.wiring);
 	pthread_mutex_destroy(&vdev()->lock);
 	return 0;
 }

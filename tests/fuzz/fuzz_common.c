@@ -200,3 +200,18 @@ unsigned int fuzz_vq__bring_up(struct virtio_device *vdev, const struct guest_me
 		vdev->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 	return nr;
 }
+
+uint64_t fuzz_opt_features(uint8_t opt, const struct fuzz_opt_feature *map, unsigned int n)
+{
+	uint64_t features = 1ULL << VIRTIO_F_VERSION_1;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (!(opt & map[i].mask) == map[i].when_clear)
+			features |= 1ULL << map[i].feature;
+	return features;
+}
+
+uint16_t fuzz_qsize(struct fuzz_in *in)
+{
+	return (uint16_t)(1u << (fin_u8(in) % 9));
+}

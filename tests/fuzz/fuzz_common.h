@@ -134,6 +134,16 @@ struct fuzz_renotify {
 	uint64_t delivered;
 };
 
+/* What a balloon harness drives: the device, its host wiring and guest RAM. */
+struct fuzz_balloon_rig {
+	struct fuzz_ram ram;
+	struct virtio_balloon balloon;
+	struct event_loop loop;
+	struct balloon_wiring wiring;
+	struct discard_faults faults;
+	struct fuzz_renotify renotify;
+};
+
 /* Point vdev->renotify at r (zeroed). */
 void fuzz_renotify__wire(struct fuzz_renotify *r, struct virtio_device *vdev);
 /*
@@ -143,6 +153,20 @@ void fuzz_renotify__wire(struct fuzz_renotify *r, struct virtio_device *vdev);
  */
 unsigned int fuzz_renotify__run(struct fuzz_renotify *r, unsigned int rounds,
 				void (*kick)(unsigned int q));
+
+/*
+ * A harness's option byte to the driver's features: VERSION_1, and for each
+ * entry of map the feature bit `feature` when (opt & mask) is set, or with
+ * `when_clear` when it is clear.
+ */
+struct fuzz_opt_feature {
+	uint8_t mask;
+	uint8_t feature;
+	bool when_clear;
+};
+uint64_t fuzz_opt_features(uint8_t opt, const struct fuzz_opt_feature *map, unsigned int n);
+/* A queue size from the next input byte: a power of two, 1 to 256. */
+uint16_t fuzz_qsize(struct fuzz_in *in);
 
 /* A split-queue descriptor, little-endian, at index idx of table. */
 void fuzz_vq__write_desc(uint8_t *table, uint16_t idx, uint64_t addr, uint32_t len, uint16_t flags,
