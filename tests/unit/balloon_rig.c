@@ -3,6 +3,7 @@
 #include "balloon_rig.h"
 #include "testlib.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -84,9 +85,17 @@ void balloon_rig__kick(struct balloon_rig *r, unsigned int qidx)
 	pthread_mutex_unlock(&r->b.vdev.lock);
 }
 
+void balloon_rig__discards_turn(struct virtio_balloon *b, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = virtio_balloon__discard_eventfd(b), .events = POLLIN};
+
+	poll(&pfd, 1, timeout_ms);
+	virtio_balloon__discards_ready(b);
+}
+
 void balloon_rig__pump(struct balloon_rig *r, int timeout_ms)
 {
-	fake_balloon__discards_turn(&r->b, timeout_ms);
+	balloon_rig__discards_turn(&r->b, timeout_ms);
 	pthread_mutex_lock(&r->b.vdev.lock);
 	balloon_rig__run_renotified(r, ~0U);
 	pthread_mutex_unlock(&r->b.vdev.lock);

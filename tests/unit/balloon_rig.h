@@ -48,6 +48,13 @@ unsigned int balloon_rig__run_renotified(struct balloon_rig *r, unsigned int max
 void balloon_rig__notify_once(struct balloon_rig *r, unsigned int qidx);
 /* A kick and every re-armed turn after it. */
 void balloon_rig__kick(struct balloon_rig *r, unsigned int qidx);
+/*
+ * What a device thread does when the balloon's discard queue signals: wait
+ * up to timeout_ms for its eventfd, then virtio_balloon__discards_ready()
+ * (completions, chains held at the limits). Re-armed queues are the
+ * caller's; balloon_rig__pump() runs them for a rig.
+ */
+void balloon_rig__discards_turn(struct virtio_balloon *b, int timeout_ms);
 /* A turn on the discard queue's eventfd, then the re-armed queues. */
 void balloon_rig__pump(struct balloon_rig *r, int timeout_ms);
 void balloon_rig__exit(struct balloon_rig *r);

@@ -2,11 +2,8 @@
 /* The driver's side of split virtqueues in plain memory. See fake_virtq.h. */
 #include "fake_virtq.h"
 
-#include "devices/virtio_balloon.h"
-
 #include <endian.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,12 +255,4 @@ uint64_t fake_ram__put_le32(struct fake_ram *ram, const uint32_t *vals, unsigned
 	for (unsigned int i = 0; i < n; i++)
 		p[i] = htole32(vals[i]);
 	return gpa;
-}
-
-void fake_balloon__discards_turn(struct virtio_balloon *b, int timeout_ms)
-{
-	struct pollfd pfd = {.fd = virtio_balloon__discard_eventfd(b), .events = POLLIN};
-
-	poll(&pfd, 1, timeout_ms);
-	virtio_balloon__discards_ready(b);
 }

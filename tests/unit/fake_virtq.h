@@ -117,13 +117,4 @@ bool fake_virtq__get_used(struct fake_virtq *fq, uint32_t *id, uint32_t *len);
 /* n values as le32 in fresh fake RAM (a balloon PFN array); returns its gpa. */
 uint64_t fake_ram__put_le32(struct fake_ram *ram, const uint32_t *vals, unsigned int n);
 
-struct virtio_balloon;
-/*
- * What a device thread does when the balloon's discard queue signals: wait
- * up to timeout_ms for its eventfd, then virtio_balloon__discards_ready()
- * (completions, chains held at the limits). Re-armed queues are the
- * caller's: rigs wire vdev->renotify differently.
- */
-void fake_balloon__discards_turn(struct virtio_balloon *b, int timeout_ms);
-
 #endif

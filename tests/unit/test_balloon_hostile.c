@@ -296,7 +296,7 @@ static void test_budget_and_rearm(void)
 	 */
 	for (int i = 0; i < 4000 && got < QSIZE; i++) {
 		if (!r.renotified[0]) {
-			fake_balloon__discards_turn(&r.b, 10);
+			balloon_rig__discards_turn(&r.b, 10);
 		} else {
 			r.renotified[0] = 0;
 			before = r.b.vdev.queues[0].last_avail_idx;

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "devices/balloon_rings.h"
 #include "devices/virtio_balloon.h"
+#include "balloon_rig.h"
 #include "fake_virtq.h"
 #include "testlib.h"
 
@@ -84,7 +85,7 @@ static void test_exclude(void)
 
 static void pump(struct virtio_balloon *b)
 {
-	fake_balloon__discards_turn(b, 20);
+	balloon_rig__discards_turn(b, 20);
 }
 
 static void wait_used(struct virtio_balloon *b, struct fake_virtq *fq, const char *what)

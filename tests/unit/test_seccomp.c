@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "devices/virtio_balloon.h"
+#include "balloon_rig.h"
 #include "fake_virtq.h"
 #include "testlib.h"
 #include "base/event_loop.h"
@@ -371,7 +372,7 @@ static void test_per_thread(void)
 
 static void pump(struct virtio_balloon *b)
 {
-	fake_balloon__discards_turn(b, 50);
+	balloon_rig__discards_turn(b, 50);
 }
 
 /*

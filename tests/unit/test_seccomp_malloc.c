@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include "devices/virtio_balloon.h"
+#include "balloon_rig.h"
 #include "fake_virtq.h"
 #include "testlib.h"
 #include "base/event_loop.h"
@@ -152,7 +153,7 @@ static void inflate_before_driver_ok(void)
 	if (seccomp__install(SECCOMP_ROLE_DEVICE) < 0)
 		_exit(106);
 	for (int i = 0; i < 2000 && used < NR_CHAINS; i++) {
-		fake_balloon__discards_turn(&b, 10);
+		balloon_rig__discards_turn(&b, 10);
 		pthread_mutex_lock(&vdev->lock); /* chains the vCPU left: the device's turn */
 		vdev->ops->queue_notify(vdev, 0);
 		pthread_mutex_unlock(&vdev->lock);

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "devices/virtio_balloon.h"
+#include "balloon_rig.h"
 #include "fake_virtq.h"
 #include "testlib.h"
 #include "base/event_loop.h"
@@ -132,7 +133,7 @@ static void kick(struct rig *r, enum balloon_queue role)
 /* What the device thread does when the discard queue's eventfd fires. */
 static void pump(struct rig *r)
 {
-	fake_balloon__discards_turn(&r->b, 50);
+	balloon_rig__discards_turn(&r->b, 50);
 	pthread_mutex_lock(&r->b.vdev.lock);
 	run_renotified(r);
 	pthread_mutex_unlock(&r->b.vdev.lock);
