@@ -51,28 +51,30 @@ usage() {
 	sed -n '2,27s/^# \{0,1\}//p' "$script_path" >&2
 }
 
-# need TEST PACKAGE WHAT: note WHAT as missing unless TEST succeeds.
+# need PACKAGE WHAT COMMAND...: note WHAT as missing unless COMMAND succeeds.
 missing=0
 need() {
-	eval "$1" >/dev/null 2>&1 && return 0
-	log "$3 not found: apt-get install $2"
+	local pkg=$1 what=$2
+	shift 2
+	"$@" >/dev/null 2>&1 && return 0
+	log "$what not found: apt-get install $pkg"
 	missing=1
 }
 
 need_tools() {
-	need 'command -v git' git git
-	need 'command -v tar' tar tar
-	need 'command -v xz' xz-utils xz
-	need 'command -v perl' perl perl
-	need 'command -v python3' python3 python3
+	local tool
+	for tool in git tar perl python3; do
+		need "$tool" "$tool" command -v "$tool"
+	done
+	need xz-utils xz command -v xz
 	# checkpatch runs scripts/spdxcheck.py on new files; without these python
 	# modules that check crashes and checkpatch skips it without a word.
-	need "PATH=$checkpatch_path python3 -c 'import ply'" python3-ply \
-		"python3 module ply (checkpatch's SPDX check)"
-	need "PATH=$checkpatch_path python3 -c 'import git'" python3-git \
-		"python3 module git (checkpatch's SPDX check)"
-	need "[ -f '$tarball' ]" linux-source-6.1 \
-		"kernel source $tarball (or set MINI_VMM_KERNEL_TARBALL)"
+	need python3-ply "python3 module ply (checkpatch's SPDX check)" \
+		env PATH="$checkpatch_path" python3 -c 'import ply'
+	need python3-git "python3 module git (checkpatch's SPDX check)" \
+		env PATH="$checkpatch_path" python3 -c 'import git'
+	need linux-source-6.1 "kernel source $tarball (or set MINI_VMM_KERNEL_TARBALL)" \
+		test -f "$tarball"
 	[ "$missing" = 0 ] || die "missing tools or files (see above)"
 }
 
