@@ -88,6 +88,8 @@ void balloon_config__default(struct balloon_config *cfg)
 		.initial_target_bytes = 0,
 		.discard = DISCARD_METHOD_AUTO,
 		.discard_engine = DISCARD_ENGINE_URING,
+		.notify_budget_chains = BALLOON_NOTIFY_BUDGET_CHAINS,
+		.notify_budget_ops = BALLOON_NOTIFY_BUDGET_OPS,
 	};
 }
 

@@ -366,12 +366,13 @@ static bool process_chain(struct virtio_balloon *b, enum balloon_queue role, uns
 
 /*
  * The driver kicked (or we re-armed ourselves). Bounded work: at most
- * BALLOON_NOTIFY_BUDGET_CHAINS chains, and none after BALLOON_NOTIFY_BUDGET_OPS
- * discard ops went out; then, if the ring holds more, the queue is re-armed
- * through its notification and the device thread serves other events (the
- * signalfd, the API's lock holders, the other queues) before it comes back.
- * A guest keeping the ring full so costs one budget per loop turn, never a
- * callback that lasts as long as it keeps feeding.
+ * cfg.notify_budget_chains chains, and none after cfg.notify_budget_ops
+ * discard ops went out (BALLOON_NOTIFY_BUDGET_*); then, if the ring holds
+ * more, the queue is re-armed through its notification and the device
+ * thread serves other events (the signalfd, the API's lock holders, the
+ * other queues) before it comes back. A guest keeping the ring full so
+ * costs one budget per loop turn, never a callback that lasts as long as
+ * it keeps feeding.
  */
 static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
 {
@@ -394,8 +395,8 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
 		enum vq_error err;
 		enum vq_pop_result r;
 
-		if (chains >= BALLOON_NOTIFY_BUDGET_CHAINS ||
-		    b->dq.stats.ops - ops0 >= BALLOON_NOTIFY_BUDGET_OPS) {
+		if (chains >= b->cfg.notify_budget_chains ||
+		    b->dq.stats.ops - ops0 >= b->cfg.notify_budget_ops) {
 			if (virtqueue__pending(vq)) {
 				b->stats.notify_yields++;
 				virtio__renotify(vdev, qidx);
@@ -454,6 +455,10 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 		return -ERANGE;
 	}
 	b->cfg = *cfg;
+	if (!b->cfg.notify_budget_chains) /* a config not from balloon_config__default() */
+		b->cfg.notify_budget_chains = BALLOON_NOTIFY_BUDGET_CHAINS;
+	if (!b->cfg.notify_budget_ops)
+		b->cfg.notify_budget_ops = BALLOON_NOTIFY_BUDGET_OPS;
 	b->mem = mem;
 	b->num_pages = (uint32_t)(cfg->initial_target_bytes >> VIRTIO_BALLOON_PFN_SHIFT);
 	b->stats_interval_s = cfg->stats_interval_s;

@@ -91,6 +91,14 @@ struct balloon_config {
 	enum discard_engine discard_engine; /* ... and what runs it (discard=sync) */
 	/* Not an option: what its host runs first on the discard page worker (vmm/: its filter). */
 	struct discard_worker_setup discard_worker;
+	/*
+	 * Not an option: the work per queue_notify call (default: the
+	 * BALLOON_NOTIFY_BUDGET_* above). bench-discard --hostile sets them to
+	 * UINT_MAX to measure the unbudgeted loop side by side with the real one;
+	 * 0 is the default.
+	 */
+	unsigned int notify_budget_chains;
+	unsigned int notify_budget_ops;
 };
 
 /* reporting=on, deflate-on-oom=on, stats off, size 0, discard=auto. */

@@ -25,6 +25,7 @@
 #include "devices/discard/queue.h"
 #include "base/clock.h"
 #include "base/event_loop.h"
+#include "bench/hostile.h"
 #include "base/guest_mem.h"
 #include "base/log.h"
 
@@ -206,6 +207,8 @@ struct opts {
 	bool quiet;
 	bool busy_guest; /* the guest thread spins instead of sleeping (a running vCPU) */
 	uint64_t seed;
+	bool hostile;		 /* --hostile: tools/bench/hostile.c instead */
+	unsigned int hostile_ms; /* its run length */
 };
 
 static struct result *results;
@@ -1356,6 +1359,8 @@ static void usage(FILE *f)
 		"usage: bench-discard [--size SIZE] [--rounds N] [--backend anon|memfd|thp|all]\n"
 		"                     [--inflight N] [--shape LIST] [--engine LIST] [--json]\n"
 		"                     [--json-out FILE] [--seed N] [--busy-guest] [--quiet]\n"
+		"       bench-discard --hostile [--run-ms MS] [--rounds N] [--json]\n"
+		"                     [--json-out FILE] [--quiet]\n"
 		"  --size SIZE     guest RAM per backend, a multiple of 4M (default 2G; K/M/G/T)\n"
 		"  --rounds N      interleaved rounds (default 3)\n"
 		"  --backend B     anon, memfd, thp, or all = anon and memfd (default all)\n"
@@ -1370,6 +1375,11 @@ static void usage(FILE *f)
 		"  --busy-guest    the guest thread spins while it waits for an acknowledgement,\n"
 		"                  like a running vCPU, instead of sleeping on the interrupt\n"
 		"  --quiet         no progress on stderr\n"
+		"  --hostile       instead: the balloon on a real device loop, a well-behaved\n"
+		"                  guest's reports alone, under a guest keeping a ring full, and\n"
+		"                  the same without the per-notify budget: callback times\n"
+		"                  (tools/bench/hostile.c)\n"
+		"  --run-ms MS     --hostile: each run's length (default 2000)\n"
 		"Exit 0 unless something failed functionally (memory not freed, a discard\n"
 		"failing); missed performance targets are reported, not failed.\n");
 }
@@ -1388,6 +1398,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"engine", required_argument, NULL, 'e'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"busy-guest", no_argument, NULL, 'B'},
+		{"hostile", no_argument, NULL, 'H'},
+		{"run-ms", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1395,10 +1407,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	unsigned int seed = 1;
 	int c;
 
-	*o = (struct opts){.size = 2 * GiB, .rounds = 3, .inflight = 4, .seed = 1};
+	*o = (struct opts){
+		.size = 2 * GiB, .rounds = 3, .inflight = 4, .seed = 1, .hostile_ms = 2000};
 	o->shape_mask = (1u << NR_SHAPES) - 1;
 	o->engine_mask = (1u << ENGINE_SYNC) | (1u << ENGINE_URING) | (1u << ENGINE_WHOLE);
-	while ((c = getopt_long(argc, argv, "s:r:b:n:jo:S:p:e:qBh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:b:n:jo:S:p:e:qBHm:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_size(optarg, &o->size) < 0 || o->size % (4 * MiB)) {
@@ -1430,6 +1443,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'B':
 			o->busy_guest = true;
+			break;
+		case 'H':
+			o->hostile = true;
+			break;
+		case 'm':
+			if (parse_uint(optarg, 600000, &o->hostile_ms) < 0 || o->hostile_ms < 100) {
+				fprintf(stderr,
+					"bench-discard: --run-ms %s: 100..600000 expected\n",
+					optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'o':
 			o->json_out = optarg;
@@ -1503,6 +1527,16 @@ int main(int argc, char **argv)
 
 	if (parse_opts(argc, argv, &o) < 0)
 		return 2;
+	if (o.hostile) {
+		struct hostile_opts ho = {.run_ms = o.hostile_ms,
+					  .rounds = o.rounds,
+					  .json = o.json,
+					  .json_out = o.json_out,
+					  .quiet = o.quiet};
+
+		log__set_level(LOG_WARN);
+		return bench_hostile__run(&ho);
+	}
 	quiet = o.quiet;
 	load_at_start = load_now();
 	log__set_level(o.quiet ? LOG_WARN : LOG_INFO);

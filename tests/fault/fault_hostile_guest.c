@@ -20,105 +20,29 @@
 #include "fault_rig.h"
 
 #include <endian.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #define QSIZE BALLOON_QUEUE_SIZE
 
-struct feeder {
-	struct rig *r;
-	pthread_t tid;
-	atomic_bool stop;
-	atomic_ullong republished;
-};
-
-/*
- * The hostile vCPU: every used deflate chain goes straight back, and a
- * kick. (A vCPU spinning on the transport's registers instead would
- * contend for vdev->lock itself: not what this test is about.)
- */
-static void *feeder_main(void *arg)
-{
-	struct feeder *f = arg;
-	struct fake_virtq *fq = &f->r->fq[RIG_Q_DEFLATE];
-	uint64_t one = 1;
-	uint32_t id, len;
-
-	while (!atomic_load(&f->stop)) {
-		unsigned int n = 0;
-
-		while (fake_virtq__get_used(fq, &id, &len)) {
-			fake_virtq__publish(fq, (uint16_t)id);
-			n++;
-		}
-		atomic_fetch_add(&f->republished, n);
-		/* QueueNotify as KVM delivers it: the ioeventfd, no exit, no device lock. */
-		CHECK_EQ(write(f->r->notify_fd[RIG_Q_DEFLATE], &one, sizeof(one)), sizeof(one));
-		/* A vCPU has a CPU of its own; this host may have two for all threads. */
-		sched_yield();
-	}
-	return NULL;
-}
-
-/* The signalfd's stand-in on the device loop: when was it last served. */
-struct probe {
-	int fd;
-	atomic_ullong served_ms;
-};
-
-static void probe_event(void *opaque, uint32_t events)
-{
-	struct probe *p = opaque;
-	uint64_t v;
-
-	(void)events;
-	if (read(p->fd, &v, sizeof(v)) == sizeof(v))
-		atomic_store(&p->served_ms, rig_now_ms());
-}
-
-static uint64_t probe_latency_ms(struct probe *p)
-{
-	uint64_t one = 1, t0 = rig_now_ms();
-
-	atomic_store(&p->served_ms, 0);
-	CHECK_EQ(write(p->fd, &one, sizeof(one)), sizeof(one));
-	while (!atomic_load(&p->served_ms) && rig_now_ms() - t0 < 5000)
-		usleep(200);
-	return rig_now_ms() - t0;
-}
-
 static void test_ring_kept_full(void)
 {
-	static struct feeder f;
-	static struct probe p;
+	static struct rig_feeder f;
+	static struct rig_probe p;
 	static struct rig r;
-	uint32_t pfns[BALLOON_MAX_PFNS_PER_CHAIN];
-	uint64_t worst_probe = 0, worst_lock = 0, t0, t_stop, t_report, arr;
+	uint64_t worst_probe = 0, worst_lock = 0, t0, t_stop, t_report;
 	struct balloon_stats bs;
 
 	rig_init(&r, DISCARD_ENGINE_URING);
-	p.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	CHECK(p.fd >= 0);
-	CHECK_EQ(event_loop__add(&r.loop, p.fd, EPOLLIN, probe_event, &p), 0);
+	rig_probe__add(&p, &r);
 	/* A full deflate ring: 256 chains of 256 PFNs each. */
-	for (unsigned int i = 0; i < BALLOON_MAX_PFNS_PER_CHAIN; i++)
-		pfns[i] = htole32((uint32_t)((r.pool >> 12) + i));
-	arr = fake_ram__alloc(&r.ram, sizeof(pfns), 4);
-	memcpy(fake_ram__hva(&r.ram, arr, sizeof(pfns)), pfns, sizeof(pfns));
-	struct fake_buf buf[] = {{arr, sizeof(pfns), false}};
-
-	for (unsigned int c = 0; c < QSIZE; c++)
-		fake_virtq__add_chain(&r.fq[RIG_Q_DEFLATE], buf, 1);
+	rig_fill_deflate_ring(&r);
 	__atomic_store_n(&r.loop.max_callback_ns, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&r.max_notify_cpu_ns, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&r.notify_calls, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&r.notify_over_100us, 0, __ATOMIC_RELAXED);
-	f.r = &r;
-	CHECK_EQ(pthread_create(&f.tid, NULL, feeder_main, &f), 0);
+	rig_feeder__start(&f, &r);
 
 	/* Two seconds of attack: the loop and the lock stay available. */
 	t0 = rig_now_ms();
@@ -128,7 +52,7 @@ static void test_ring_kept_full(void)
 		rig_stats(&r, &bs, NULL);
 		if (rig_now_ms() - t > worst_lock)
 			worst_lock = rig_now_ms() - t;
-		lat = probe_latency_ms(&p);
+		lat = rig_probe__latency_ms(&p);
 		if (lat > worst_probe)
 			worst_probe = lat;
 		usleep(5000);
@@ -144,8 +68,7 @@ static void test_ring_kept_full(void)
 	pthread_join(r.device_thread, NULL);
 	r.device_thread_running = false;
 	t_stop = rig_now_ms() - t0;
-	atomic_store(&f.stop, true);
-	pthread_join(f.tid, NULL);
+	rig_feeder__stop(&f);
 	rig_stats(&r, &bs, NULL);
 	printf("ring kept full for 2 s: %llu chains re-published, %llu deflate chains, %llu "
 	       "yields; loop's longest callback %.1f us (wall); notify calls %llu, %llu of them "
@@ -175,8 +98,7 @@ static void test_ring_kept_full(void)
 	CHECK(t_stop < 1000);
 	CHECK(r.notify_over_100us * 100 <= r.notify_calls); /* 99% within the target */
 	CHECK(__atomic_load_n(&r.max_notify_cpu_ns, __ATOMIC_RELAXED) < 50 * 1000 * 1000ULL);
-	event_loop__del(&r.loop, p.fd);
-	close(p.fd);
+	rig_probe__del(&p, &r);
 	rig_exit(&r);
 }
 

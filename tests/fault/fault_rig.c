@@ -5,7 +5,9 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -86,14 +88,15 @@ static void queue_notified(void *opaque, uint32_t events)
 {
 	struct notify_ctx *n = opaque;
 	struct virtio_device *vdev = &n->r->b.vdev;
-	uint64_t count;
+	struct rig_samples *s = n->r->samples;
+	struct timespec t0, t1, w0, w1;
+	uint64_t count, cpu, wall;
 
 	(void)events;
-	struct timespec t0, t1;
-	uint64_t cpu;
 
 	if (read(n->r->notify_fd[n->q], &count, sizeof(count)) < 0)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &w0);
 	pthread_mutex_lock(&vdev->lock);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
@@ -102,8 +105,16 @@ static void queue_notified(void *opaque, uint32_t events)
 		vdev->ops->queue_notify(vdev, n->q);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
 	pthread_mutex_unlock(&vdev->lock);
+	clock_gettime(CLOCK_MONOTONIC, &w1);
 	cpu = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)t1.tv_nsec -
 	      (uint64_t)t0.tv_nsec;
+	wall = (uint64_t)(w1.tv_sec - w0.tv_sec) * 1000000000ULL + (uint64_t)w1.tv_nsec -
+	       (uint64_t)w0.tv_nsec;
+	if (s && atomic_load(&s->on) && s->n < s->cap) {
+		s->wall_ns[s->n] = wall;
+		s->cpu_ns[s->n] = cpu;
+		s->n++;
+	}
 	if (cpu > __atomic_load_n(&n->r->max_notify_cpu_ns, __ATOMIC_RELAXED))
 		__atomic_store_n(&n->r->max_notify_cpu_ns, cpu, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&n->r->notify_calls, 1, __ATOMIC_RELAXED);
@@ -150,6 +161,14 @@ static void *device_thread_main(void *arg)
 void rig_init(struct rig *r, enum discard_engine engine)
 {
 	struct balloon_config cfg;
+
+	balloon_config__default(&cfg);
+	cfg.discard_engine = engine;
+	rig_init_cfg(r, &cfg);
+}
+
+void rig_init_cfg(struct rig *r, const struct balloon_config *cfg)
+{
 	struct fake_ram *ram = &r->ram;
 
 	memset(r, 0, sizeof(*r));
@@ -168,10 +187,8 @@ void rig_init(struct rig *r, enum discard_engine engine)
 	inject_hi = r->map + RIG_RAM_SIZE;
 	r->pool = fake_ram__alloc(ram, RIG_POOL_SIZE, 2 * MiB);
 
-	balloon_config__default(&cfg);
-	cfg.discard_engine = engine;
 	CHECK_EQ(event_loop__init(&r->loop), 0);
-	CHECK_EQ(virtio_balloon__init(&r->b, &cfg, &ram->mem), 0);
+	CHECK_EQ(virtio_balloon__init(&r->b, cfg, &ram->mem), 0);
 	r->b.dq.faults = &r->faults;
 	CHECK_EQ(vm_devices__wire_balloon(&r->wiring, &r->b, &r->loop), 0);
 	r->b.vdev.raise_irq = count_irq;
@@ -370,4 +387,97 @@ void rig_expect_healthy(struct rig *r, uint64_t gpa, uint64_t len)
 	CHECK_EQ(id, head);
 	CHECK_EQ(n, 0);
 	CHECK_EQ(rig_check(r, gpa, len, false), 0);
+}
+
+/* ---- a hostile vCPU, and the signalfd's stand-in ---- */
+
+static void *feeder_main(void *arg)
+{
+	struct rig_feeder *f = arg;
+	struct fake_virtq *fq = &f->r->fq[RIG_Q_DEFLATE];
+	uint64_t one = 1;
+	uint32_t id, len;
+
+	/* The full ring's kick; then one after every batch handed back. */
+	CHECK_EQ(write(f->r->notify_fd[RIG_Q_DEFLATE], &one, sizeof(one)), sizeof(one));
+	while (!atomic_load(&f->stop) && (!f->deadline_ms || rig_now_ms() < f->deadline_ms)) {
+		unsigned int n = 0;
+
+		while (fake_virtq__get_used(fq, &id, &len)) {
+			fake_virtq__publish(fq, (uint16_t)id);
+			n++;
+		}
+		atomic_fetch_add(&f->republished, n);
+		if (!n) {
+			/* A vCPU has a CPU of its own; this host may have two for all threads. */
+			sched_yield();
+			continue;
+		}
+		/* QueueNotify as KVM delivers it: the ioeventfd, no exit, no device lock. */
+		CHECK_EQ(write(f->r->notify_fd[RIG_Q_DEFLATE], &one, sizeof(one)), sizeof(one));
+	}
+	return NULL;
+}
+
+void rig_feeder__start(struct rig_feeder *f, struct rig *r)
+{
+	f->r = r;
+	atomic_store(&f->stop, false);
+	atomic_store(&f->republished, 0);
+	CHECK_EQ(pthread_create(&f->tid, NULL, feeder_main, f), 0);
+}
+
+void rig_feeder__stop(struct rig_feeder *f)
+{
+	atomic_store(&f->stop, true);
+	pthread_join(f->tid, NULL);
+}
+
+void rig_fill_deflate_ring(struct rig *r)
+{
+	uint32_t pfns[BALLOON_MAX_PFNS_PER_CHAIN];
+	uint64_t arr;
+
+	for (unsigned int i = 0; i < BALLOON_MAX_PFNS_PER_CHAIN; i++)
+		pfns[i] = htole32((uint32_t)((r->pool >> 12) + i));
+	arr = fake_ram__alloc(&r->ram, sizeof(pfns), 4);
+	memcpy(fake_ram__hva(&r->ram, arr, sizeof(pfns)), pfns, sizeof(pfns));
+	struct fake_buf buf[] = {{arr, sizeof(pfns), false}};
+
+	for (unsigned int c = 0; c < BALLOON_QUEUE_SIZE; c++)
+		fake_virtq__add_chain(&r->fq[RIG_Q_DEFLATE], buf, 1);
+}
+
+static void probe_event(void *opaque, uint32_t events)
+{
+	struct rig_probe *p = opaque;
+	uint64_t v;
+
+	(void)events;
+	if (read(p->fd, &v, sizeof(v)) == sizeof(v))
+		atomic_store(&p->served_ms, rig_now_ms());
+}
+
+void rig_probe__add(struct rig_probe *p, struct rig *r)
+{
+	p->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(p->fd >= 0);
+	CHECK_EQ(event_loop__add(&r->loop, p->fd, EPOLLIN, probe_event, p), 0);
+}
+
+uint64_t rig_probe__latency_ms(struct rig_probe *p)
+{
+	uint64_t one = 1, t0 = rig_now_ms();
+
+	atomic_store(&p->served_ms, 0);
+	CHECK_EQ(write(p->fd, &one, sizeof(one)), sizeof(one));
+	while (!atomic_load(&p->served_ms) && rig_now_ms() - t0 < 5000)
+		usleep(200);
+	return rig_now_ms() - t0;
+}
+
+void rig_probe__del(struct rig_probe *p, struct rig *r)
+{
+	event_loop__del(&r->loop, p->fd);
+	close(p->fd);
 }

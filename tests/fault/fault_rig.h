@@ -71,10 +71,23 @@ struct rig {
 	/* The device thread's CPU time in its longest queue notification (not preemption). */
 	uint64_t max_notify_cpu_ns;
 	uint64_t notify_calls, notify_over_100us; /* ... and how many, how many over 100 us */
+	struct rig_samples *samples;		  /* NULL, or every notification's times (below) */
+};
+
+/*
+ * Every queue notification's wall and CPU time, recorded by the device
+ * thread while `on` (benchmarks: tools/bench/hostile.c). n stops at cap.
+ */
+struct rig_samples {
+	uint64_t *wall_ns, *cpu_ns;
+	size_t n, cap;
+	_Atomic bool on;
 };
 
 /* Guest RAM, the balloon (on `engine`), the transport, the device thread; then rig_handshake. */
 void rig_init(struct rig *r, enum discard_engine engine);
+/* The same with the balloon's whole configuration given. */
+void rig_init_cfg(struct rig *r, const struct balloon_config *cfg);
 /* The driver's probe: reset, features, fresh rings for every queue, DRIVER_OK. */
 void rig_handshake(struct rig *r);
 /* Reset by the driver, stop the device thread, free everything. */
@@ -102,6 +115,35 @@ uint64_t rig_check(struct rig *r, uint64_t gpa, uint64_t len, bool keep);
 
 /* One report of `len` bytes at `gpa`, acked and discarded within timeout: the guest runs on. */
 void rig_expect_healthy(struct rig *r, uint64_t gpa, uint64_t len);
+
+/*
+ * A hostile vCPU keeping the deflate ring full: every used chain goes
+ * straight back, and a kick, until rig_feeder__stop() or its deadline (set
+ * it before starting). The deflate ring must be full of chains when it starts.
+ */
+struct rig_feeder {
+	struct rig *r;
+	pthread_t tid;
+	_Atomic bool stop;
+	_Atomic unsigned long long republished;
+	uint64_t deadline_ms; /* rig_now_ms() at which it stops by itself; 0: never */
+};
+void rig_feeder__start(struct rig_feeder *f, struct rig *r);
+void rig_feeder__stop(struct rig_feeder *f);
+/* Fill the deflate ring: every slot a chain of 256 PFNs from the pool. */
+void rig_fill_deflate_ring(struct rig *r);
+
+/*
+ * A stand-in for the signalfd on the device loop: an eventfd whose callback
+ * notes when it ran. rig_probe__latency_ms() pokes it and waits (5 s at most).
+ */
+struct rig_probe {
+	int fd;
+	_Atomic unsigned long long served_ms;
+};
+void rig_probe__add(struct rig_probe *p, struct rig *r);
+uint64_t rig_probe__latency_ms(struct rig_probe *p);
+void rig_probe__del(struct rig_probe *p, struct rig *r);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 uint64_t rig_now_ms(void);
