@@ -43,6 +43,7 @@ enum {
 	OPT_METRICS_INTERVAL,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
+	OPT_ID,
 };
 
 static const struct option long_options[] = {
@@ -63,6 +64,7 @@ static const struct option long_options[] = {
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"id", required_argument, NULL, OPT_ID},
 	{NULL, 0, NULL, 0},
 };
 
@@ -77,6 +79,19 @@ static int parse_log_level(const char *s, enum log_level *out)
 		}
 	}
 	return -EINVAL;
+}
+
+/* Firecracker's rule for an instance id: 1 to 64 ASCII letters, digits and '-'. */
+static bool id_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > CONFIG_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+			return false;
+	return true;
 }
 
 static int parse_one(struct vmm_config *cfg, int opt, const char *arg, char *err, size_t err_len)
@@ -180,6 +195,13 @@ static int parse_one(struct vmm_config *cfg, int opt, const char *arg, char *err
 	case OPT_VERSION:
 		cfg->show_version = true;
 		return 0;
+	case OPT_ID:
+		if (!id_valid(arg))
+			return usage_error(err, err_len,
+					   "--id '%s': expected 1 to %d letters, digits or '-'",
+					   arg, CONFIG_ID_MAX);
+		cfg->id = arg;
+		return 0;
 	default:
 		return usage_error(err, err_len, "unknown option (see mini-vmm --help)");
 	}
@@ -190,6 +212,7 @@ int config__parse(struct vmm_config *cfg, int argc, char **argv, char *err, size
 	int opt, ret;
 
 	*cfg = (struct vmm_config){
+		.id = CONFIG_DEFAULT_ID,
 		.mem_size = 512ULL << 20,
 		.cpus = 1,
 		.mem_backend = GUEST_MEM_ANON,
@@ -260,6 +283,8 @@ void config__usage(FILE *out)
 	      "  --metrics-interval T   sampling interval, 100ms to 3600s (default 1s)\n"
 	      "\n"
 	      "Other:\n"
+	      "  --id ID                the VM's identity in logs, the API and metrics: 1-64\n"
+	      "                         letters, digits or '-' (default anonymous-instance)\n"
 	      "  --log-level LEVEL      error, warn, info (default) or debug\n"
 	      "  -h, --help             this text\n"
 	      "  --version              print the version\n"

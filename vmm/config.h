@@ -12,6 +12,9 @@
 
 #define CONFIG_MAX_CPUS	 32 /* the MP table in the EBDA holds 37 */
 #define MINI_VMM_VERSION "0.1.0"
+/* The VM's identity when none is given: Firecracker's default. */
+#define CONFIG_DEFAULT_ID "anonymous-instance"
+#define CONFIG_ID_MAX	  64
 
 enum serial_mode {
 	SERIAL_STDIO = 0,
@@ -20,6 +23,7 @@ enum serial_mode {
 };
 
 struct vmm_config {
+	const char *id; /* --id: 1-64 of [A-Za-z0-9-] (Firecracker's rule), or the default */
 	const char *kernel;
 	const char *initrd;
 	const char *cmdline;

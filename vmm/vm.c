@@ -464,8 +464,8 @@ static int load_guest(struct vm *vm)
 	ret = boot_setup__cpu_regs(&vm->mem, &bi, &regs, &sregs);
 	if (ret < 0)
 		return ret;
-	log_info("booting %s (%s entry 0x%llx), %llu MiB %s RAM, %u vCPU%s", cfg->kernel,
-		 bi.mode == BOOT_PVH ? "PVH" : "64-bit", (unsigned long long)bi.entry,
+	log_info("%s: booting %s (%s entry 0x%llx), %llu MiB %s RAM, %u vCPU%s", cfg->id,
+		 cfg->kernel, bi.mode == BOOT_PVH ? "PVH" : "64-bit", (unsigned long long)bi.entry,
 		 (unsigned long long)(cfg->mem_size >> 20),
 		 guest_mem__backend_name(cfg->mem_backend), cfg->cpus, cfg->cpus > 1 ? "s" : "");
 	return vcpu__set_regs(&vm->vcpus[0], &regs, &sregs);

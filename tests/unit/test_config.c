@@ -68,6 +68,30 @@ static void test_cli(void)
 	CHECK(parse(&cfg, err, "--kernel", "k", "--log-level", "loud", NULL) < 0);
 }
 
+/* --id: Firecracker's rule (1-64 of letters, digits, '-'), its default name. */
+static void test_id(void)
+{
+	struct vmm_config cfg;
+	char err[256];
+	char long_id[CONFIG_ID_MAX + 2];
+
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", NULL), 0);
+	CHECK(strcmp(cfg.id, "anonymous-instance") == 0);
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", "--id", "vm-01-Web", NULL), 0);
+	CHECK(strcmp(cfg.id, "vm-01-Web") == 0);
+	memset(long_id, 'a', CONFIG_ID_MAX);
+	long_id[CONFIG_ID_MAX] = '\0';
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", "--id", long_id, NULL), 0);
+	long_id[CONFIG_ID_MAX] = 'a';
+	long_id[CONFIG_ID_MAX + 1] = '\0';
+	CHECK(parse(&cfg, err, "--kernel", "k", "--id", long_id, NULL) < 0);
+	CHECK(strstr(err, "--id") != NULL);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--id", "", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--id", "vm_1", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--id", "a\"b", NULL) < 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--id", "vm 1", NULL) < 0);
+}
+
 /* --api-socket, --metrics-listen, --metrics-log, --metrics-interval (docs/api.md). */
 static void test_api_flags(void)
 {
@@ -97,6 +121,7 @@ static void test_api_flags(void)
 int main(void)
 {
 	test_cli();
+	test_id();
 	test_api_flags();
 	return testlib_done("test_config");
 }
