@@ -26,7 +26,8 @@
 #define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
-#define CPUID_1_ECX_HYPERVISOR (1U << 31)
+#define CPUID_1_ECX_TSC_DEADLINE (1U << 24)
+#define CPUID_1_ECX_HYPERVISOR	 (1U << 31)
 
 /* KVM's paravirt feature leaf and the features that are hypercalls (vmcall). */
 #define CPUID_KVM_FEATURES	       0x40000001
@@ -66,6 +67,16 @@ static int setup_cpuid(struct vcpu *vcpu)
 			/* Initial APIC id in EBX[31:24]; say we are a guest. */
 			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->id << 24);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			/*
+			 * KVM_GET_SUPPORTED_CPUID leaves the TSC-deadline bit out
+			 * (its LAPIC is the VMM's choice); with the in-kernel LAPIC
+			 * emulating it, say so. Without it Linux calibrates the
+			 * LAPIC timer at boot, which took 2 s of a guest's boot
+			 * in the nested host (issue #13), and then programs the
+			 * timer through one-shot counts.
+			 */
+			if (vcpu->env->kvm->has_tsc_deadline)
+				e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 			break;
 		case CPUID_KVM_FEATURES:
 			/*
