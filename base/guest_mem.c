@@ -145,8 +145,8 @@ int guest_mem__prefault(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 		int err = errno;
 
 		log_ratelimited(LOG_WARN,
-				"guest RAM: cannot populate %llu KiB at 0x%llx for the device to "
-				"read: %s%s",
+				"guest RAM: cannot populate %llu KiB at 0x%llx to read a guest "
+				"buffer: %s%s",
 				(unsigned long long)((end - start) >> 10),
 				(unsigned long long)(r->gpa + start), strerror(err),
 				err == EFAULT && mem->backend == GUEST_MEM_HUGETLBFS
