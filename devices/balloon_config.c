@@ -22,6 +22,7 @@ static const char *const reject_names[BALLOON_REJ__COUNT] = {
 	[BALLOON_REJ_NOT_READABLE] = "not_readable", [BALLOON_REJ_UNALIGNED] = "unaligned",
 	[BALLOON_REJ_OUT_OF_RAM] = "out_of_ram",     [BALLOON_REJ_BAD_LENGTH] = "bad_length",
 	[BALLOON_REJ_TOO_LARGE] = "too_large",	     [BALLOON_REJ_HOST] = "host_error",
+	[BALLOON_REJ_HOST_MEMORY] = "host_memory",
 };
 
 const char *balloon_reject__name(enum balloon_reject r)

@@ -259,6 +259,9 @@ static enum balloon_reject read_pfns(struct virtio_balloon *b, const struct vq_c
 	for (unsigned int i = 0; i < c->nr_bufs; i++)
 		if (c->bufs[i].len % 4)
 			return BALLOON_REJ_BAD_LENGTH;
+	/* The arrays' pages present before we read them (guest_mem.h). */
+	if (virtqueue__prefault_readable(b->mem, c) < 0)
+		return BALLOON_REJ_HOST_MEMORY;
 
 	for (unsigned int i = 0; i < c->nr_bufs; i++) {
 		const uint8_t *p = c->bufs[i].hva;

@@ -118,6 +118,11 @@ static void process_stats(struct virtio_balloon *b, unsigned int qidx, const str
 		balloon__count_reject(b, role, BALLOON_REJ_BAD_LENGTH);
 		return;
 	}
+	/* Held all the same: the timer gives it back with len 0. */
+	if (virtqueue__prefault_readable(b->mem, c) < 0) {
+		balloon__count_reject(b, role, BALLOON_REJ_HOST_MEMORY);
+		return;
+	}
 	for (unsigned int i = 0; i < c->nr_bufs; i++) {
 		memcpy(buf + off, c->bufs[i].hva, c->bufs[i].len);
 		off += c->bufs[i].len;
@@ -412,7 +417,9 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
 			break;
 		}
 		if (r == VQ_POP_REJECTED) {
-			balloon__reject_chain(b, role, qidx, c->head, BALLOON_REJ_VQ);
+			balloon__reject_chain(b, role, qidx, c->head,
+					      err == VQ_ERR_HOST_MEMORY ? BALLOON_REJ_HOST_MEMORY
+									: BALLOON_REJ_VQ);
 			continue;
 		}
 		if (!process_chain(b, role, qidx, c))

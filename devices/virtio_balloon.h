@@ -121,6 +121,8 @@ enum balloon_reject {
 	BALLOON_REJ_BAD_LENGTH,	  /* PFN array not a multiple of 4, stats not of 10 */
 	BALLOON_REJ_TOO_LARGE,	  /* more PFNs or stats entries than we accept */
 	BALLOON_REJ_HOST,	  /* host-side failure (out of memory) */
+	BALLOON_REJ_HOST_MEMORY,  /* a buffer the device reads could not be made present:
+				     hugetlbfs with the host's pool empty (guest_mem__prefault) */
 	BALLOON_REJ__COUNT,
 };
 

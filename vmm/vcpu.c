@@ -243,7 +243,9 @@ static void report_fatal(struct vcpu *vcpu, const char *what)
 		/* Stop at the page end: the next page may not be mapped. */
 		if ((tr.physical_address & 4095) + len > 4096)
 			len = 4096 - (tr.physical_address & 4095);
-		if (guest_mem__read(vcpu->env->mem, tr.physical_address, insn, len) == 0) {
+		/* A hugetlbfs page the guest discarded is refaulted here: populate first. */
+		if (guest_mem__prefault(vcpu->env->mem, tr.physical_address, len) == 0 &&
+		    guest_mem__read(vcpu->env->mem, tr.physical_address, insn, len) == 0) {
 			for (uint64_t i = 0; i < len; i++)
 				snprintf(bytes + 3 * i, sizeof(bytes) - 3 * i, "%02x ", insn[i]);
 		}

@@ -130,7 +130,8 @@ def balloon_reporting(vm):
         expect(sum(b["count"] for b in h["buckets"]) == h["count"], h)
     b = j["balloon"]
     expect(set(b["rejected"]) == {"malformed_chain", "not_writable", "not_readable", "unaligned",
-                                  "out_of_ram", "bad_length", "too_large", "host_error"}, b)
+                                  "out_of_ram", "bad_length", "too_large", "host_error",
+                                  "host_memory"}, b)
     expect(d["bytes_discarded"] <= d["bytes_requested"], d)
 
 
