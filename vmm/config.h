@@ -5,13 +5,13 @@
 
 #include "base/guest_mem.h"
 #include "base/log.h"
+#include "base/version.h" /* MINI_VMM_VERSION */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONFIG_MAX_CPUS	 32 /* the MP table in the EBDA holds 37 */
-#define MINI_VMM_VERSION "0.1.0"
+#define CONFIG_MAX_CPUS 32 /* the MP table in the EBDA holds 37 */
 /* The VM's identity when none is given: Firecracker's default. */
 #define CONFIG_DEFAULT_ID "anonymous-instance"
 #define CONFIG_ID_MAX	  64

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* mini-vmm: a small KVM VMM built around memory reclamation. See README.md. */
 #include "base/log.h"
+#include "base/version.h"
 #include "vmm/config.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -21,7 +22,7 @@ int main(int argc, char **argv)
 		return VMM_EXIT_OK;
 	}
 	if (cfg.show_version) {
-		printf("mini-vmm %s\n", MINI_VMM_VERSION);
+		printf("mini-vmm %s\n", version__string());
 		return VMM_EXIT_OK;
 	}
 	log__set_level(cfg.log_level);
