@@ -1,4 +1,4 @@
-# `cmake --install` (docs/install.md).
+# `cmake --install` and the Debian package (docs/install.md).
 #
 # Into the GNUInstallDirs places under the prefix (/usr/local by default,
 # /usr in the package):
@@ -6,6 +6,9 @@
 #   share/man/man1/             mini-vmm.1.gz (from docs/mini-vmm.1)
 #   share/mini-vmm/             grafana-dashboard.json
 #   share/doc/mini-vmm/         README.md, CHANGELOG.md, LICENSE, docs/
+# The package: CPack's DEB generator, its library dependencies found by
+# dpkg-shlibdeps, python3 for the tools. Built and checked by the test
+# package/deb (tests/install/package.sh): `cpack -G DEB` in the build tree.
 include(GNUInstallDirs)
 
 # The man page: docs/mini-vmm.1 is the source (hand-written roff, see
@@ -29,3 +32,25 @@ install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/CHANGELOG.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs
         FILES_MATCHING PATTERN "*.md" PATTERN "*.png")
+
+# The Debian package. Its version is the project's; the library
+# dependencies are what dpkg-shlibdeps finds mini-vmm linked against
+# (liburing2, libcap-ng0, libseccomp2, libmicrohttpd12, libjson-c5, libc6).
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME mini-vmm)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGE_CONTACT "mini-vmm developers")
+set(CPACK_RESOURCE_FILE_LICENSE ${CMAKE_SOURCE_DIR}/LICENSE)
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION admin)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# mini-vmm-ctl and plot-reclaim are Python; the plot needs matplotlib.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-matplotlib")
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
+    "${PROJECT_DESCRIPTION}\n mini-vmm boots a Linux guest under KVM with a virtio-balloon whose free\n page reporting returns the memory the guest frees to the host, through an\n io_uring discard queue. It has a Firecracker-style control API, Prometheus\n metrics and a dashboard; mini-vmm-ctl drives it.")
+include(CPack)
