@@ -9,7 +9,9 @@ set(describe "")
 if(OVERRIDE)
   set(describe "${OVERRIDE}")
 elseif(GIT AND EXISTS "${SOURCE_DIR}/.git")
-  execute_process(COMMAND "${GIT}" -C "${SOURCE_DIR}" describe --always --dirty
+  # --no-optional-locks: --dirty refreshes the index, and must not take
+  # index.lock from under a git command the developer runs meanwhile.
+  execute_process(COMMAND "${GIT}" --no-optional-locks -C "${SOURCE_DIR}" describe --always --dirty
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_QUIET
                   OUTPUT_STRIP_TRAILING_WHITESPACE)
   # Not a checkout after all, or one git refuses (another user's: "dubious
