@@ -56,6 +56,10 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # mini-vmm-ctl and plot-reclaim are Python; the plot needs matplotlib.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-matplotlib")
+# The long description; CPack puts the summary line above it and indents it.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "${PROJECT_DESCRIPTION}\n mini-vmm boots a Linux guest under KVM with a virtio-balloon whose free\n page reporting returns the memory the guest frees to the host, through an\n io_uring discard queue. It has a Firecracker-style control API, Prometheus\n metrics and a dashboard; mini-vmm-ctl drives it.")
+    "mini-vmm boots a Linux guest under KVM with a virtio-balloon whose free
+page reporting returns the memory the guest frees to the host, through an
+io_uring discard queue. It has a Firecracker-style control API, Prometheus
+metrics and a dashboard; mini-vmm-ctl drives it.")
 include(CPack)

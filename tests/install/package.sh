@@ -24,6 +24,9 @@ version=$(sed -nE 's/^project\(mini-vmm VERSION ([0-9.]+).*/\1/p' "$(sed -n 's/^
 [ "$(dpkg-deb -f "$deb" Package)" = mini-vmm ] || fail "package name $(dpkg-deb -f "$deb" Package)"
 [ "$(dpkg-deb -f "$deb" Version)" = "$version" ] || fail "version $(dpkg-deb -f "$deb" Version), project $version"
 [ "$(dpkg-deb -f "$deb" Architecture)" = "$(dpkg --print-architecture)" ] || fail "architecture"
+desc=$(dpkg-deb -f "$deb" Description)
+[ "$(grep -c "built around memory reclamation" <<<"$desc")" = 1 ] && [ "$(wc -l <<<"$desc")" -ge 3 ] ||
+	fail "the Description: a summary line and a long text, once each: $desc"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
 for p in liburing2 libcap-ng0 libseccomp2 libmicrohttpd12 libjson-c5 libc6 python3; do
