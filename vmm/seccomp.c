@@ -259,12 +259,13 @@ static size_t put_uint(char *buf, size_t n, size_t size, unsigned long v)
  */
 static void sigsys_handler(int sig, siginfo_t *si, void *ucontext)
 {
-	char buf[320];
+	char buf[320 + LOG_STAMP_MAX];
 	size_t n = 0;
 	int role = thread_role;
 
 	(void)sig;
 	(void)ucontext;
+	n = log__stamp(buf, sizeof(buf));
 	n = put_str(buf, n, sizeof(buf), "mini-vmm: error: seccomp: the ");
 	n = put_str(buf, n, sizeof(buf),
 		    role >= 0 ? seccomp__role_name((enum seccomp_role)role) : "unknown");
@@ -275,8 +276,8 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucontext)
 	n = put_uint(buf, n, sizeof(buf), (unsigned long)si->si_syscall);
 	n = put_str(buf, n, sizeof(buf),
 		    "`; if mini-vmm really needs it, add it to vmm/seccomp.c, or run with "
-		    "seccomp in log mode to find all.)\n");
-	if (write(STDERR_FILENO, buf, n) < 0) {
+		    "--seccomp log to find all.)\n");
+	if (write(log__fd(), buf, n) < 0) {
 		/* Nothing else to try. */
 	}
 	_exit(SECCOMP_EXIT_STATUS);
@@ -521,7 +522,8 @@ int seccomp__install(enum seccomp_role role)
 		ret = seccomp_load(ctx);
 		if (ret < 0)
 			log_error("seccomp: loading the %s filter failed: %s (a kernel without "
-				  "CONFIG_SECCOMP_FILTER? seccomp off disables the filters)",
+				  "CONFIG_SECCOMP_FILTER? --no-seccomp runs without filters, "
+				  "unsafely)",
 				  seccomp__role_name(role), strerror(-ret));
 	}
 	seccomp_release(ctx);
