@@ -8,11 +8,20 @@
 . "$(dirname "$0")/lib.sh"
 
 # $1 method, $2 path, $3 body (or ""): prints the HTTP code, body in $scratch/body.
+# A request curl could not make at all (000) is said on stderr, with curl's
+# exit status and message, and tried again, up to 3 times.
 call() {
-	local args=(-s -o "$scratch/body" -w '%{http_code}' --max-time 10 --unix-socket "$api"
-		-X "$1")
+	local args=(-sS -o "$scratch/body" -w '%{http_code}' --max-time 10 --unix-socket "$api"
+		-X "$1") code rc
 	[ -n "$3" ] && args+=(-H 'Content-Type: application/json' -d "$3")
-	curl "${args[@]}" "http://localhost$2"
+	for try in 1 2 3; do
+		code=$(curl "${args[@]}" "http://localhost$2" 2>"$scratch/curl_err")
+		rc=$?
+		[ "$code" != 000 ] && break
+		echo "note: $1 $2: curl exit $rc ($(cat "$scratch/curl_err")), try $try" >&2
+		sleep 0.5
+	done
+	echo "$code"
 }
 
 json() {
@@ -34,8 +43,8 @@ echo "status after the guest saw DONE: $(cat "$scratch/body")"
 [ "$(json host_cmd)" = 1 ] || fail "host_cmd after the run: $(json host_cmd), expected 1 (DONE)"
 [ "$(json guest_cmd)" = 0 ] || fail "guest_cmd after the run: $(json guest_cmd), expected 0 (STOP)"
 wait_serial 'tiny_hinting: checked' 120
-code=$(api_get /metrics)
-[ "${code%% *}" = 200 ] || fail "GET /metrics: $code"
+code=$(call GET /metrics "")
+[ "$code" = 200 ] || fail "GET /metrics: $code"
 for m in balloon_hint_runs_total balloon_hint_commands_total balloon_hint_chains_total \
 	balloon_hints_done_total balloon_hint_discarded_bytes_total balloon_hints_ignored_total; do
 	echo "metrics: $m $(metric $m)"
@@ -49,5 +58,6 @@ done
 	fail "hints ignored: $(metric balloon_hints_ignored_total), expected 2"
 code=$(call PATCH /balloon/hinting/stop "")
 [ "$code" = 204 ] || fail "PATCH /balloon/hinting/stop: $code $(cat "$scratch/body")"
-set_target 1
+code=$(call PATCH /balloon '{"amount_mib": 1}')
+[ "$code" = 204 ] || fail "PATCH /balloon amount_mib=1: $code $(cat "$scratch/body")"
 echo "PASS: a hinting run through the API, 16 MiB discarded before DONE"
