@@ -24,6 +24,16 @@ call() {
 	echo "$code"
 }
 
+# On a failure: what mini-vmm's API looked like (socket, fds, threads).
+diagnose() {
+	echo "diagnosis: socket: $(ls -la "$api" 2>&1)"
+	echo "diagnosis: listening: $(ss -xlp 2>/dev/null | grep -F "$api" || echo none)"
+	echo "diagnosis: fds: $(ls "/proc/$pid/fd" 2>/dev/null | wc -l)"
+	for t in /proc/"$pid"/task/*; do
+		echo "diagnosis: thread $(cat "$t/comm" 2>/dev/null) $(awk '{print $3}' "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
+	done
+}
+
 json() {
 	python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print("null" if v is None else v)' \
 		"$scratch/body" "$1"
@@ -44,7 +54,7 @@ echo "status after the guest saw DONE: $(cat "$scratch/body")"
 [ "$(json guest_cmd)" = 0 ] || fail "guest_cmd after the run: $(json guest_cmd), expected 0 (STOP)"
 wait_serial 'tiny_hinting: checked' 120
 code=$(call GET /metrics "")
-[ "$code" = 200 ] || fail "GET /metrics: $code"
+[ "$code" = 200 ] || { diagnose; fail "GET /metrics: $code"; }
 for m in balloon_hint_runs_total balloon_hint_commands_total balloon_hint_chains_total \
 	balloon_hints_done_total balloon_hint_discarded_bytes_total balloon_hints_ignored_total; do
 	echo "metrics: $m $(metric $m)"
