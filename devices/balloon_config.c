@@ -146,6 +146,14 @@ int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *er
 					 "balloon: bad value '%s' for reporting (on or off)", val);
 				ret = -EINVAL;
 			}
+		} else if (strcmp(key, "free-page-hinting") == 0) {
+			if (parse__on_off(val, &cfg->free_page_hinting) < 0) {
+				snprintf(
+					err, err_len,
+					"balloon: bad value '%s' for free-page-hinting (on or off)",
+					val);
+				ret = -EINVAL;
+			}
 		} else if (strcmp(key, "stats-interval") == 0) {
 			if (parse__seconds(val, BALLOON_STATS_INTERVAL_MAX_S,
 					   &cfg->stats_interval_s) < 0) {
@@ -166,7 +174,7 @@ int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *er
 		} else {
 			snprintf(err, err_len,
 				 "balloon: unknown option '%s' (expected size, deflate-on-oom, "
-				 "stats-interval, reporting, discard)",
+				 "stats-interval, reporting, free-page-hinting, discard)",
 				 key);
 			ret = -EINVAL;
 		}

@@ -287,7 +287,7 @@ void config__usage(FILE *out)
 	      "Memory reclamation (virtio-balloon on virtio-mmio):\n"
 	      "  --balloon-reporting    balloon with free page reporting and defaults\n"
 	      "  --balloon OPTS         size=SIZE,deflate-on-oom=on|off,stats-interval=Ns,\n"
-	      "                         reporting=on|off,\n"
+	      "                         reporting=on|off,free-page-hinting=on|off,\n"
 	      "                         discard=auto|madvise|remove|punch-hole|sync\n"
 	      "                         (see docs/virtio-balloon.md)\n"
 	      "\n"
