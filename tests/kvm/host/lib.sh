@@ -54,9 +54,10 @@ api_get() {
 		awk '{ printf "%s %.1f\n", $1, $2 * 1000 }'
 }
 
-# One sample of a metric (no labels) from the last GET /metrics body.
+# One sample of a metric (no labels but the vm_id every sample has) from the last GET /metrics body.
 metric() {
-	awk -v m="mini_vmm_$1" '$1 == m { print $2 }' "$scratch/body"
+	awk -v m="mini_vmm_$1" '{ n = $1; sub(/\{vm_id="[^"]*"\}$/, "", n) } n == m { print $2 }' \
+		"$scratch/body"
 }
 
 # PATCH /balloon {"amount_mib": $1}: the guest waits for its target to go on.
