@@ -4,9 +4,9 @@
 (--id fleet-a and fleet-b, each a tiny guest that reports 8 MiB and idles)
 serve /metrics on loopback; Debian's Prometheus server scrapes both every
 second; its HTTP API (/api/v1/query) must then return, for each VM id,
-mini_vmm_balloon_reported_bytes_total > 0 with its own instance, and up == 1
-for both targets. The VMs are stopped through their API (PUT /actions
-Shutdown) and must exit 0.
+mini_vmm_balloon_reported_bytes_total > 0 with its own instance, up == 1 for
+both targets, and each VM's process_resident_memory_bytes. The VMs are
+stopped through their API (PUT /actions Shutdown) and must exit 0.
 
     prometheus_two_vms.py MINI_VMM GUEST_ELF ARTIFACT_DIR
 
@@ -199,6 +199,9 @@ def main():
         info = query(prom_port, "count by (vm_id) (mini_vmm_build_info)") or []
         if {s["metric"]["vm_id"] for s in info} != set(IDS):
             fail(f"build_info by vm_id: {info}")
+        rss = query(prom_port, "process_resident_memory_bytes > 0") or []
+        if {s["metric"].get("vm_id") for s in rss} != set(IDS):
+            fail(f"process_resident_memory_bytes by vm_id: {rss}")
         unlabelled = query(prom_port, '{job="mini-vmm", vm_id="", __name__!~"up|scrape_.*"}')
         if unlabelled:
             fail(f"series without vm_id: {[s['metric'] for s in unlabelled][:5]}")
