@@ -116,14 +116,21 @@ static const char *reason_phrase(unsigned int status)
 	}
 }
 
-static void count_status(struct api_listener *l, unsigned int status)
+/* An answer went out (or was queued): its status and how long the request took. */
+static void count_status(struct api_request *req, unsigned int status)
 {
+	struct api_listener *l = req->l;
+	uint64_t ns = clock__mono_ns() - req->start_ns;
 	unsigned int i;
 
 	for (i = 0; i < NR_CODES - 1; i++)
 		if (counted_codes[i] == status)
 			break;
 	__atomic_fetch_add(&l->requests[i], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&l->durations.buckets[discard_histogram__bucket(ns)], 1,
+			   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&l->durations.sum_ns, ns, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&l->durations.count, 1, __ATOMIC_RELAXED);
 }
 
 static enum MHD_Result send_reply(struct api_request *req, struct api_reply *r)
@@ -153,7 +160,7 @@ static enum MHD_Result send_reply(struct api_request *req, struct api_reply *r)
 	MHD_destroy_response(resp);
 	if (ret == MHD_YES) {
 		req->responded = true;
-		count_status(req->l, r->status);
+		count_status(req, r->status);
 	}
 	return ret;
 }
@@ -184,7 +191,7 @@ static void write_raw_error(struct api_request *req, unsigned int status, const 
 		send(ci->connect_fd, body, strlen(body), MSG_NOSIGNAL | MSG_DONTWAIT);
 	free(body);
 	req->responded = true;
-	count_status(req->l, status);
+	count_status(req, status);
 }
 
 /* ---- one request ---- */
@@ -380,11 +387,12 @@ int api_http__start_listener(struct api_server *srv, enum listener_kind kind, in
 
 /* ---- the server's own counters, for GET /metrics ---- */
 
-void api_http__format_metrics(struct api_server *srv, FILE *out)
+void api_http__format_metrics(struct api_server *srv, FILE *f)
 {
-	fputs("# HELP mini_vmm_api_requests_total HTTP requests answered, by listener and "
-	      "status code.\n# TYPE mini_vmm_api_requests_total counter\n",
-	      out);
+	struct metrics_out o = {.f = f, .vm_id = srv->cfg.instance_id};
+
+	metrics_out__family(&o, "mini_vmm_api_requests_total", "counter",
+			    "HTTP requests answered, by listener and status code.");
 	for (unsigned int l = 0; l < LISTENER__COUNT; l++) {
 		if (!srv->listeners[l].daemon)
 			continue;
@@ -397,19 +405,36 @@ void api_http__format_metrics(struct api_server *srv, FILE *out)
 				snprintf(code, sizeof(code), "%u", counted_codes[i]);
 			else
 				snprintf(code, sizeof(code), "other");
-			fprintf(out,
-				"mini_vmm_api_requests_total{listener=\"%s\",code=\"%s\"} %llu\n",
-				listener_names[l], code, (unsigned long long)n);
+			metrics_out__begin(&o, "mini_vmm_api_requests_total");
+			metrics_out__label(&o, "listener", listener_names[l]);
+			metrics_out__label(&o, "code", code);
+			metrics_out__end_u64(&o, n);
 		}
 	}
-	fprintf(out,
-		"# HELP mini_vmm_api_request_timeouts_total Requests not complete within the "
-		"timeout (answered 408).\n# TYPE mini_vmm_api_request_timeouts_total counter\n"
-		"mini_vmm_api_request_timeouts_total %llu\n",
-		(unsigned long long)__atomic_load_n(&srv->timeouts, __ATOMIC_RELAXED));
-	fprintf(out,
-		"# HELP mini_vmm_metrics_log_samples_total Samples written to --metrics-log.\n"
-		"# TYPE mini_vmm_metrics_log_samples_total counter\n"
-		"mini_vmm_metrics_log_samples_total %llu\n",
-		(unsigned long long)__atomic_load_n(&srv->mlog.samples, __ATOMIC_RELAXED));
+	metrics_out__family(&o, "mini_vmm_api_request_duration_seconds", "histogram",
+			    "Requests by listener: headers complete to answer queued.");
+	for (unsigned int l = 0; l < LISTENER__COUNT; l++) {
+		const struct discard_histogram *d = &srv->listeners[l].durations;
+		struct discard_histogram h = {0};
+		uint64_t total = 0;
+
+		if (!srv->listeners[l].daemon)
+			continue;
+		/* Bucket by bucket while requests go on: _count is the buckets' sum. */
+		for (unsigned int i = 0; i < DISCARD_HIST_BUCKETS; i++)
+			total += h.buckets[i] = __atomic_load_n(&d->buckets[i], __ATOMIC_RELAXED);
+		h.count = total;
+		h.sum_ns = __atomic_load_n(&d->sum_ns, __ATOMIC_RELAXED);
+		metrics_out__histogram(&o, "api_request_duration_seconds", "listener",
+				       listener_names[l], &h);
+	}
+	metrics_out__family(&o, "mini_vmm_api_request_timeouts_total", "counter",
+			    "Requests not complete within the timeout (answered 408).");
+	metrics_out__begin(&o, "mini_vmm_api_request_timeouts_total");
+	metrics_out__end_u64(&o, __atomic_load_n(&srv->timeouts, __ATOMIC_RELAXED));
+	metrics_out__family(&o, "mini_vmm_metrics_log_samples_total", "counter",
+			    "Samples written to --metrics-log.");
+	metrics_out__begin(&o, "mini_vmm_metrics_log_samples_total");
+	metrics_out__end_u64(&o, __atomic_load_n(&srv->mlog.samples, __ATOMIC_RELAXED));
+	metrics_process__format(&srv->process, &o);
 }

@@ -44,6 +44,8 @@ struct api_listener {
 	enum listener_kind kind;
 	struct MHD_Daemon *daemon;
 	uint64_t requests[NR_CODES]; /* atomics: updated on the listener's thread */
+	/* Request durations, headers complete to answer queued: atomics, as requests[]. */
+	struct discard_histogram durations;
 };
 
 /* One history point for the dashboard's charts. */
@@ -66,7 +68,8 @@ struct api_server {
 	const char *socket_name; /* last component of socket_path */
 	struct api_listener listeners[LISTENER__COUNT];
 	uint16_t metrics_port;
-	uint64_t timeouts; /* atomics: requests answered 408 */
+	uint64_t timeouts;		/* atomics: requests answered 408 */
+	struct metrics_process process; /* process_* metrics (metrics_process.c) */
 
 	/* The sampler thread, its wakeup, and what it fills: sampler.c's alone. */
 	pthread_t sampler;

@@ -101,10 +101,10 @@ int api__start(struct api_server **out, const struct api_config *cfg,
 		return -EINVAL;
 	}
 	srv = calloc(1, sizeof(*srv));
-	if (srv)
-		srv->socket_dirfd = -1;
 	if (!srv)
 		return -ENOMEM;
+	srv->socket_dirfd = -1;
+	srv->process = (struct metrics_process){.stat_fd = -1, .limits_fd = -1, .fd_dir = -1};
 	srv->cfg = *cfg;
 	if (!srv->cfg.interval_ms)
 		srv->cfg.interval_ms = API_DEFAULT_INTERVAL_MS;
@@ -119,6 +119,8 @@ int api__start(struct api_server **out, const struct api_config *cfg,
 	ret = sampler__init(srv);
 	if (ret < 0)
 		goto err;
+	/* /proc/self's files, now: the API's threads may open none (seccomp). */
+	metrics_process__init(&srv->process);
 
 	/*
 	 * Files and sockets first, on this thread: the API threads may not make
@@ -210,6 +212,7 @@ void api__stop(struct api_server *srv)
 	}
 	sampler__stop(srv);
 	metrics_log__close(&srv->mlog);
+	metrics_process__close(&srv->process);
 	free(srv);
 }
 

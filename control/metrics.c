@@ -21,6 +21,13 @@
 #define NS_PER_MS ((uint64_t)1000000)
 #define US_PER_S  ((uint64_t)1000000)
 
+/* mini_vmm_build_info's compiler label: clang's __VERSION__ names itself, gcc's is a number. */
+#ifdef __clang__
+#define BUILD_COMPILER __VERSION__
+#else
+#define BUILD_COMPILER "gcc " __VERSION__
+#endif
+
 static const char *const run_state_names[VM_RUN_STATE__COUNT] = {
 	[VM_RUN_STATE_STARTING] = "Starting",
 	[VM_RUN_STATE_RUNNING] = "Running",
@@ -44,6 +51,14 @@ bool metrics__guest_stat(const struct vm_sample *s, unsigned int tag, uint64_t *
 	return true;
 }
 
+uint64_t metrics__guest_stats_age_ns(const struct vm_sample *s)
+{
+	const struct balloon_guest_stats *g = &s->balloon.stats.guest;
+
+	/* A buffer that came in while the sample was taken is 0 s old, never negative. */
+	return s->monotonic_ns > g->last_update_ns ? s->monotonic_ns - g->last_update_ns : 0;
+}
+
 void metrics__write_label_value(FILE *out, const char *v)
 {
 	for (; *v; v++) {
@@ -57,52 +72,106 @@ void metrics__write_label_value(FILE *out, const char *v)
 	}
 }
 
-/* ---- exposition helpers ---- */
+/* ---- writing the exposition (metrics.h: struct metrics_out) ---- */
 
-static void family(FILE *out, const char *name, const char *type, const char *help)
+void metrics_out__family(struct metrics_out *o, const char *name, const char *type,
+			 const char *help)
 {
-	fprintf(out, "# HELP mini_vmm_%s %s\n# TYPE mini_vmm_%s %s\n", name, help, name, type);
+	fprintf(o->f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample_u64(FILE *out, const char *name, uint64_t v)
+void metrics_out__label(struct metrics_out *o, const char *key, const char *value)
 {
-	fprintf(out, "mini_vmm_%s %" PRIu64 "\n", name, v);
+	fprintf(o->f, "%s%s=\"", o->labels++ ? "," : "{", key);
+	metrics__write_label_value(o->f, value);
+	fputc('"', o->f);
 }
 
-static void sample_seconds(FILE *out, const char *name, uint64_t ns)
+void metrics_out__begin(struct metrics_out *o, const char *name)
 {
-	fprintf(out, "mini_vmm_%s %" PRIu64 ".%09" PRIu64 "\n", name, ns / NS_PER_S, ns % NS_PER_S);
+	fputs(name, o->f);
+	o->labels = 0;
+	if (o->vm_id)
+		metrics_out__label(o, "vm_id", o->vm_id);
 }
 
-static void metric_u64(FILE *out, const char *name, const char *type, const char *help, uint64_t v)
+static void end_labels(struct metrics_out *o)
 {
-	family(out, name, type, help);
-	sample_u64(out, name, v);
+	fputs(o->labels ? "} " : " ", o->f);
+	o->labels = 0;
 }
 
-/* One sample of the family mini_vmm_<name>, with one label. */
-static void labelled_u64(FILE *out, const char *name, const char *label, const char *value,
-			 uint64_t v)
+void metrics_out__end_u64(struct metrics_out *o, uint64_t v)
 {
-	fprintf(out, "mini_vmm_%s{%s=\"", name, label);
-	metrics__write_label_value(out, value);
-	fprintf(out, "\"} %" PRIu64 "\n", v);
+	end_labels(o);
+	fprintf(o->f, "%" PRIu64 "\n", v);
+}
+
+void metrics_out__end_seconds(struct metrics_out *o, uint64_t ns)
+{
+	end_labels(o);
+	fprintf(o->f, "%" PRIu64 ".%09" PRIu64 "\n", ns / NS_PER_S, ns % NS_PER_S);
+}
+
+/* The mini_vmm_ families of this file. */
+static void family(struct metrics_out *o, const char *name, const char *type, const char *help)
+{
+	char full[96];
+
+	snprintf(full, sizeof(full), "mini_vmm_%s", name);
+	metrics_out__family(o, full, type, help);
+}
+
+static void begin(struct metrics_out *o, const char *name)
+{
+	char full[96];
+
+	snprintf(full, sizeof(full), "mini_vmm_%s", name);
+	metrics_out__begin(o, full);
+}
+
+static void sample_u64(struct metrics_out *o, const char *name, uint64_t v)
+{
+	begin(o, name);
+	metrics_out__end_u64(o, v);
+}
+
+static void sample_seconds(struct metrics_out *o, const char *name, uint64_t ns)
+{
+	begin(o, name);
+	metrics_out__end_seconds(o, ns);
+}
+
+static void metric_u64(struct metrics_out *o, const char *name, const char *type, const char *help,
+		       uint64_t v)
+{
+	family(o, name, type, help);
+	sample_u64(o, name, v);
+}
+
+/* One sample of the family mini_vmm_<name>, with one more label. */
+static void labelled_u64(struct metrics_out *o, const char *name, const char *label,
+			 const char *value, uint64_t v)
+{
+	begin(o, name);
+	metrics_out__label(o, label, value);
+	metrics_out__end_u64(o, v);
 }
 
 /* A bucket bound in seconds, exactly: 2^i microseconds has at most 6 decimals. */
-static void write_le(FILE *out, uint64_t le_us)
+static void format_le(char *buf, size_t len, uint64_t le_us)
 {
 	char frac[8];
 	int n;
 
 	if (le_us == UINT64_MAX) {
-		fputs("+Inf", out);
+		snprintf(buf, len, "+Inf");
 		return;
 	}
 	snprintf(frac, sizeof(frac), "%06" PRIu64, le_us % US_PER_S);
 	for (n = 6; n > 1 && frac[n - 1] == '0'; n--)
 		frac[n - 1] = '\0';
-	fprintf(out, "%" PRIu64 ".%s", le_us / US_PER_S, frac);
+	snprintf(buf, len, "%" PRIu64 ".%s", le_us / US_PER_S, frac);
 }
 
 /*
@@ -110,26 +179,44 @@ static void write_le(FILE *out, uint64_t le_us)
  * Prometheus buckets are cumulative ("<= le"). The +Inf bucket and _count
  * are the total of all buckets, so the family is always self-consistent.
  */
-static void histogram(FILE *out, const char *name, const char *help,
-		      const struct discard_histogram *h)
+void metrics_out__histogram(struct metrics_out *o, const char *name, const char *label,
+			    const char *value, const struct discard_histogram *h)
 {
+	char line[112], le[32];
 	uint64_t cum = 0;
 
-	family(out, name, "histogram", help);
+	snprintf(line, sizeof(line), "mini_vmm_%s_bucket", name);
 	for (unsigned int i = 0; i < DISCARD_HIST_BUCKETS; i++) {
 		cum += h->buckets[i];
-		fprintf(out, "mini_vmm_%s_bucket{le=\"", name);
-		write_le(out, discard_histogram__bucket_le_us(i));
-		fprintf(out, "\"} %" PRIu64 "\n", cum);
+		metrics_out__begin(o, line);
+		if (label)
+			metrics_out__label(o, label, value);
+		format_le(le, sizeof(le), discard_histogram__bucket_le_us(i));
+		metrics_out__label(o, "le", le);
+		metrics_out__end_u64(o, cum);
 	}
-	fprintf(out, "mini_vmm_%s_sum %" PRIu64 ".%09" PRIu64 "\n", name, h->sum_ns / NS_PER_S,
-		h->sum_ns % NS_PER_S);
-	fprintf(out, "mini_vmm_%s_count %" PRIu64 "\n", name, cum);
+	snprintf(line, sizeof(line), "mini_vmm_%s_sum", name);
+	metrics_out__begin(o, line);
+	if (label)
+		metrics_out__label(o, label, value);
+	metrics_out__end_seconds(o, h->sum_ns);
+	snprintf(line, sizeof(line), "mini_vmm_%s_count", name);
+	metrics_out__begin(o, line);
+	if (label)
+		metrics_out__label(o, label, value);
+	metrics_out__end_u64(o, cum);
+}
+
+static void histogram(struct metrics_out *o, const char *name, const char *help,
+		      const struct discard_histogram *h)
+{
+	family(o, name, "histogram", help);
+	metrics_out__histogram(o, name, NULL, NULL, h);
 }
 
 /* ---- the exposition ---- */
 
-static void format_vm(const struct vm_sample *s, FILE *out)
+static void format_vm(const struct vm_sample *s, struct metrics_out *out)
 {
 	family(out, "vm_state", "gauge", "1 for the VM's current state, 0 for the others.");
 	for (unsigned int i = 0; i < VM_RUN_STATE__COUNT; i++)
@@ -148,7 +235,7 @@ static void format_vm(const struct vm_sample *s, FILE *out)
 	sample_seconds(out, "event_loop_max_callback_seconds", s->event_loop_max_callback_ns);
 }
 
-static void format_guest_stats(const struct vm_sample *s, FILE *out)
+static void format_guest_stats(const struct vm_sample *s, struct metrics_out *out)
 {
 	const struct balloon_guest_stats *g = &s->balloon.stats.guest;
 	char name[64];
@@ -161,14 +248,17 @@ static void format_guest_stats(const struct vm_sample *s, FILE *out)
 		if (!m || !metrics__guest_stat(s, tag, &v))
 			continue;
 		snprintf(name, sizeof(name), "guest_%s", m->metric);
+		/* The guest's number: a count past 2^52 pages saturates, never wraps. */
+		if (m->pages)
+			v = v > UINT64_MAX / 4096 ? UINT64_MAX : v * 4096;
 		metric_u64(out, name, m->cumulative ? "counter" : "gauge", m->help, v);
 	}
 	metric_u64(out, "guest_stats_updates_total", "counter",
 		   "Statistics buffers the guest has sent.", g->updates);
-	if (g->updates && s->monotonic_ns >= g->last_update_ns) {
+	if (g->updates) {
 		family(out, "guest_stats_age_seconds", "gauge",
 		       "Seconds since the guest last sent its statistics.");
-		sample_seconds(out, "guest_stats_age_seconds", s->monotonic_ns - g->last_update_ns);
+		sample_seconds(out, "guest_stats_age_seconds", metrics__guest_stats_age_ns(s));
 	}
 }
 
@@ -179,11 +269,16 @@ static void format_guest_stats(const struct vm_sample *s, FILE *out)
  */
 #define COUNTER(st, field, metric, help)                                                           \
 	{                                                                                          \
-#field, metric, "counter", help, offsetof(struct st, field)                        \
+#field, metric, "counter", help, offsetof(struct st, field), 1                     \
 	}
 #define GAUGE(st, field, metric, help)                                                             \
 	{                                                                                          \
-#field, metric, "gauge", help, offsetof(struct st, field)                          \
+#field, metric, "gauge", help, offsetof(struct st, field), 1                       \
+	}
+/* A count of 4 KiB pages, exposed in bytes (the JSON key keeps the field's pages). */
+#define PAGES_AS_BYTES(st, field, metric, help)                                                    \
+	{                                                                                          \
+#field, metric, "counter", help, offsetof(struct st, field), 4096                  \
 	}
 
 const struct metrics_counter metrics__balloon_counters[] = {
@@ -201,18 +296,19 @@ const struct metrics_counter metrics__balloon_counters[] = {
 		"Bytes in reports acknowledged without discard because of page poison."),
 	COUNTER(balloon_stats, inflate_chains, "balloon_inflate_chains_total",
 		"Inflate chains processed."),
-	COUNTER(balloon_stats, inflate_pages, "balloon_inflated_pages_total",
-		"4 KiB pages inflated (and discarded)."),
+	PAGES_AS_BYTES(balloon_stats, inflate_pages, "balloon_inflated_bytes_total",
+		       "Bytes inflated (and discarded): 4 KiB pages times 4096."),
 	COUNTER(balloon_stats, inflate_invalid_pfns, "balloon_inflate_invalid_pfns_total",
 		"Inflate PFNs outside guest RAM, skipped."),
 	COUNTER(balloon_stats, inflate_duplicate_pfns, "balloon_inflate_duplicate_pfns_total",
 		"Inflate PFNs repeated within a chain, discarded once."),
 	COUNTER(balloon_stats, deflate_chains, "balloon_deflate_chains_total",
 		"Deflate chains processed."),
-	COUNTER(balloon_stats, deflate_pages, "balloon_deflated_pages_total",
-		"4 KiB pages deflated."),
-	COUNTER(balloon_stats, deflate_unrequested_pages, "balloon_deflate_unrequested_pages_total",
-		"Pages deflated while actual <= num_pages (guest OOM)."),
+	PAGES_AS_BYTES(balloon_stats, deflate_pages, "balloon_deflated_bytes_total",
+		       "Bytes deflated: 4 KiB pages times 4096."),
+	PAGES_AS_BYTES(balloon_stats, deflate_unrequested_pages,
+		       "balloon_deflate_unrequested_bytes_total",
+		       "Bytes deflated while actual <= num_pages (guest OOM)."),
 	COUNTER(balloon_stats, stats_buffers, "balloon_stats_buffers_total",
 		"Guest statistics buffers parsed."),
 	COUNTER(balloon_stats, stats_unknown_tags, "balloon_stats_unknown_tags_total",
@@ -320,15 +416,15 @@ uint64_t metrics_counter__get(const struct metrics_counter *c, const void *stats
 	return v;
 }
 
-static void format_counters(FILE *out, const struct metrics_counter *table, unsigned int n,
-			    const void *stats)
+static void format_counters(struct metrics_out *out, const struct metrics_counter *table,
+			    unsigned int n, const void *stats)
 {
 	for (unsigned int i = 0; i < n; i++)
 		metric_u64(out, table[i].metric, table[i].type, table[i].help,
-			   metrics_counter__get(&table[i], stats));
+			   metrics_counter__get(&table[i], stats) * table[i].scale);
 }
 
-static void format_balloon(const struct vm_sample *s, FILE *out)
+static void format_balloon(const struct vm_sample *s, struct metrics_out *out)
 {
 	const struct vm_balloon_sample *b = &s->balloon;
 
@@ -352,19 +448,17 @@ static void format_balloon(const struct vm_sample *s, FILE *out)
 	format_guest_stats(s, out);
 }
 
-static void format_discard(const struct vm_sample *s, FILE *out)
+static void format_discard(const struct vm_sample *s, struct metrics_out *out)
 {
 	const struct vm_balloon_sample *b = &s->balloon;
 
 	family(out, "discard_method_info", "gauge",
 	       "How freed guest memory is given back to the host: method, engine, backend.");
-	fputs("mini_vmm_discard_method_info{method=\"", out);
-	metrics__write_label_value(out, b->discard_method);
-	fputs("\",engine=\"", out);
-	metrics__write_label_value(out, b->discard_engine);
-	fputs("\",backend=\"", out);
-	metrics__write_label_value(out, s->memory_backend);
-	fputs("\"} 1\n", out);
+	begin(out, "discard_method_info");
+	metrics_out__label(out, "method", b->discard_method);
+	metrics_out__label(out, "engine", b->discard_engine);
+	metrics_out__label(out, "backend", s->memory_backend);
+	metrics_out__end_u64(out, 1);
 	metric_u64(out, "discard_granule_bytes", "gauge",
 		   "Discard granularity: 4 KiB, or the huge page size.", b->discard_granule_bytes);
 	format_counters(out, metrics__discard_counters, metrics__nr_discard_counters, &b->discard);
@@ -374,8 +468,16 @@ static void format_discard(const struct vm_sample *s, FILE *out)
 		  &b->discard.op_latency);
 }
 
-void metrics__format(const struct vm_sample *s, FILE *out)
+void metrics__format(const struct vm_sample *s, FILE *f)
 {
+	struct metrics_out o = {.f = f, .vm_id = s->vm_id}, *out = &o;
+
+	family(out, "build_info", "gauge",
+	       "1, labelled with the mini-vmm version and the compiler that built it.");
+	begin(out, "build_info");
+	metrics_out__label(out, "version", s->vmm_version ? s->vmm_version : "unknown");
+	metrics_out__label(out, "compiler", BUILD_COMPILER);
+	metrics_out__end_u64(out, 1);
 	format_vm(s, out);
 	metric_u64(out, "balloon_device_present", "gauge", "1 if the VM has a virtio-balloon.",
 		   s->has_balloon);
@@ -384,6 +486,7 @@ void metrics__format(const struct vm_sample *s, FILE *out)
 	format_balloon(s, out);
 	format_discard(s, out);
 }
+
 int metrics__parse_interval(const char *s, uint32_t *ms_out)
 {
 	unsigned long long v;

@@ -38,15 +38,32 @@ static void json_guest_stat(FILE *out, const struct vm_sample *s, const char *ke
 		fprintf(out, ",\"%s\":null", key);
 }
 
+/* A JSON string: the id is checked by vmm/config.c, but escaped all the same. */
+static void json_string(FILE *out, const char *key, const char *v)
+{
+	fprintf(out, ",\"%s\":\"", key);
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			fprintf(out, "\\%c", *v);
+		else if ((unsigned char)*v < 0x20)
+			fprintf(out, "\\u%04x", (unsigned int)(unsigned char)*v);
+		else
+			fputc(*v, out);
+	}
+	fputc('"', out);
+}
+
 void metrics__format_log_line(const struct vm_sample *s, FILE *out)
 {
 	const struct vm_balloon_sample *b = &s->balloon;
 	const struct discard_histogram *h = &b->discard.report_latency;
 
-	/* Strings here come from fixed tables (state, backend, method): no escaping needed. */
+	/* Other strings come from fixed tables (state, backend, method): no escaping needed. */
 	fprintf(out, "{\"t_s\":%" PRIu64 ".%03" PRIu64, s->uptime_ns / NS_PER_S,
 		(s->uptime_ns % NS_PER_S) / NS_PER_MS);
 	json_seconds(out, "time", s->wall_ns);
+	if (s->vm_id)
+		json_string(out, "vm_id", s->vm_id);
 	fprintf(out, ",\"state\":\"%s\",\"memory_backend\":\"%s\"", vm_run_state__name(s->state),
 		s->memory_backend);
 	json_u64(out, "guest_memory_bytes", s->guest_memory_bytes);
@@ -61,11 +78,17 @@ void metrics__format_log_line(const struct vm_sample *s, FILE *out)
 	json_guest_stat(out, s, "guest_free_memory_bytes", VIRTIO_BALLOON_S_MEMFREE);
 	json_guest_stat(out, s, "guest_available_memory_bytes", VIRTIO_BALLOON_S_AVAIL);
 	json_guest_stat(out, s, "guest_total_memory_bytes", VIRTIO_BALLOON_S_MEMTOT);
+	/* How fresh those are: buffers received, and the age of the last one. */
+	json_u64(out, "guest_stats_updates", b->stats.guest.updates);
+	if (b->stats.guest.updates)
+		json_seconds(out, "guest_stats_age_s", metrics__guest_stats_age_ns(s));
+	else
+		fputs(",\"guest_stats_age_s\":null", out);
 	json_u64(out, "reports", b->stats.reports);
 	json_u64(out, "reports_done", b->stats.reports_done);
 	json_u64(out, "bytes_reported", b->stats.bytes_reported);
-	json_u64(out, "inflated_pages", b->stats.inflate_pages);
-	json_u64(out, "deflated_pages", b->stats.deflate_pages);
+	json_u64(out, "inflated_bytes", b->stats.inflate_pages * 4096);
+	json_u64(out, "deflated_bytes", b->stats.deflate_pages * 4096);
 	json_u64(out, "discard_bytes_requested", b->discard.bytes_requested);
 	json_u64(out, "bytes_discarded", b->discard.bytes_discarded);
 	json_u64(out, "discard_reports_in_flight", b->discard.reports_in_flight);

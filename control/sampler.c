@@ -28,6 +28,8 @@ void sampler__take(struct api_server *srv, struct vm_sample *s)
 	memset(s, 0, sizeof(*s));
 	srv->ops->sample(srv->opaque, s);
 	s->wall_ns = wall_ns();
+	s->vm_id = srv->cfg.instance_id;
+	s->vmm_version = srv->cfg.vmm_version;
 }
 
 /* ---- the sampler ---- */

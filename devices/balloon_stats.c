@@ -15,6 +15,8 @@
 
 #define STAT(t, api, m, c, h)                                                                      \
 	[t] = {.tag = t, .api_name = api, .metric = m, .cumulative = c, .help = h}
+#define STAT_PAGES(t, api, m, h)                                                                   \
+	[t] = {.tag = t, .api_name = api, .metric = m, .cumulative = true, .pages = true, .help = h}
 
 static const struct balloon_stat_info stat_table[BALLOON_STATS_TAGS] = {
 	STAT(VIRTIO_BALLOON_S_SWAP_IN, "swap_in", "swap_in_bytes_total", true,
@@ -41,14 +43,15 @@ static const struct balloon_stat_info stat_table[BALLOON_STATS_TAGS] = {
 	     "OOM killer invocations in the guest."),
 	STAT(VIRTIO_BALLOON_S_ALLOC_STALL, "alloc_stall", "alloc_stalls_total", true,
 	     "Allocation stalls in the guest."),
-	STAT(VIRTIO_BALLOON_S_ASYNC_SCAN, "async_scan", "async_scanned_pages_total", true,
-	     "Pages scanned by the guest's kswapd."),
-	STAT(VIRTIO_BALLOON_S_DIRECT_SCAN, "direct_scan", "direct_scanned_pages_total", true,
-	     "Pages scanned by direct reclaim."),
-	STAT(VIRTIO_BALLOON_S_ASYNC_RECLAIM, "async_reclaim", "async_reclaimed_pages_total", true,
-	     "Pages reclaimed by the guest's kswapd."),
-	STAT(VIRTIO_BALLOON_S_DIRECT_RECLAIM, "direct_reclaim", "direct_reclaimed_pages_total",
-	     true, "Pages reclaimed by direct reclaim."),
+	STAT_PAGES(VIRTIO_BALLOON_S_ASYNC_SCAN, "async_scan", "async_scanned_bytes_total",
+		   "Bytes (4 KiB pages) scanned by the guest's kswapd."),
+	STAT_PAGES(VIRTIO_BALLOON_S_DIRECT_SCAN, "direct_scan", "direct_scanned_bytes_total",
+		   "Bytes (4 KiB pages) scanned by direct reclaim."),
+	STAT_PAGES(VIRTIO_BALLOON_S_ASYNC_RECLAIM, "async_reclaim", "async_reclaimed_bytes_total",
+		   "Bytes (4 KiB pages) reclaimed by the guest's kswapd."),
+	STAT_PAGES(VIRTIO_BALLOON_S_DIRECT_RECLAIM, "direct_reclaim",
+		   "direct_reclaimed_bytes_total",
+		   "Bytes (4 KiB pages) reclaimed by direct reclaim."),
 };
 
 const struct balloon_stat_info *balloon_stat__info(unsigned int tag)

@@ -41,6 +41,11 @@ struct balloon_stat_info {
 	const char *help;
 	/* Counts since the guest booted (a counter), or a level now (a gauge). */
 	bool cumulative;
+	/*
+	 * The guest sends a count of its pages: the metric is in bytes, the
+	 * count times 4096 (x86's page; the API keeps the guest's count).
+	 */
+	bool pages;
 };
 
 /* The entry of `tag`, NULL if we do not keep it. */

@@ -137,6 +137,10 @@ static const struct {
 	{SCMP_SYS(set_robust_list), R_API}, /* new connection threads */
 	{SCMP_SYS(rseq), R_API},
 	{SCMP_SYS(rt_sigaction), R_API}, /* glibc's first pthread_create in a process */
+	/* process_* metrics: re-reading /proc/self files opened before confinement. */
+	{SCMP_SYS(pread64), R_API},
+	{SCMP_SYS(lseek), R_API},
+	{SCMP_SYS(getdents64), R_API},
 };
 
 /* ioctl requests, by role. Compared on the low 32 bits (the kernel's `unsigned int cmd`). */

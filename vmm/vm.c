@@ -408,6 +408,7 @@ static int setup_api(struct vm *vm)
 		.metrics_log_path = cfg->metrics_log,
 		.interval_ms = cfg->metrics_interval_ms,
 		.vmm_version = MINI_VMM_VERSION,
+		.instance_id = cfg->id,
 		.confine = vm_confine_api,
 	};
 

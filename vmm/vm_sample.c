@@ -26,14 +26,15 @@ void vm_sample__fill(struct vm_sample *s, struct resident_meter *rm, uint64_t ma
 	struct balloon_status st;
 	struct discard_info di;
 
-	s->monotonic_ns = clock__mono_ns();
 	s->guest_memory_bytes = mem->ram_size;
 	s->guest_resident_bytes = resident_meter__read(rm, max_age_ns);
 	copy_name(s->memory_backend, sizeof(s->memory_backend),
 		  guest_mem__backend_name(mem->backend));
 	s->has_balloon = b != NULL;
-	if (!b)
+	if (!b) {
+		s->monotonic_ns = clock__mono_ns();
 		return;
+	}
 	/* Fixed at init: the offered features, the discard method and why. */
 	bs->deflate_on_oom = b->cfg.deflate_on_oom;
 	bs->reporting = b->cfg.reporting;
@@ -46,6 +47,11 @@ void vm_sample__fill(struct vm_sample *s, struct resident_meter *rm, uint64_t ma
 	bs->discard_granule_bytes = di.granule;
 	/* Changing: one critical section, so target, actual and counters agree. */
 	virtio_balloon__get_status(b, &st);
+	/*
+	 * After the status: the guest's last statistics are never newer than
+	 * the sample, or their age would be negative (and left out of /metrics).
+	 */
+	s->monotonic_ns = clock__mono_ns();
 	bs->stats_interval_s = st.stats_interval_s;
 	bs->target_bytes = st.target_bytes;
 	bs->actual_bytes = st.actual_bytes;

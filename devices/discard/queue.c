@@ -29,7 +29,7 @@ uint64_t discard_histogram__bucket_le_us(unsigned int i)
 	return 1ULL << i;
 }
 
-void discard_histogram__add(struct discard_histogram *h, uint64_t ns)
+unsigned int discard_histogram__bucket(uint64_t ns)
 {
 	uint64_t us = (ns + 999) / 1000;
 	unsigned int i = 0;
@@ -39,7 +39,12 @@ void discard_histogram__add(struct discard_histogram *h, uint64_t ns)
 		i = 64 - (unsigned int)__builtin_clzll(us - 1);
 	if (i > DISCARD_HIST_BUCKETS - 1)
 		i = DISCARD_HIST_BUCKETS - 1;
-	h->buckets[i]++;
+	return i;
+}
+
+void discard_histogram__add(struct discard_histogram *h, uint64_t ns)
+{
+	h->buckets[discard_histogram__bucket(ns)]++;
 	h->count++;
 	h->sum_ns += ns;
 }

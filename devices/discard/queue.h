@@ -106,6 +106,8 @@ struct discard_histogram {
 
 /* Upper bound of bucket i in microseconds; UINT64_MAX for the +Inf bucket. */
 uint64_t discard_histogram__bucket_le_us(unsigned int i);
+/* The bucket a sample of ns nanoseconds falls in (the API's request durations use it too). */
+unsigned int discard_histogram__bucket(uint64_t ns);
 
 /* Cumulative counters (gauges marked). Read under the owner's lock. */
 struct discard_stats {

@@ -94,7 +94,7 @@ def reporting(vm):
 
 def metrics_and_vm(vm):
     p = ctl(vm, "metrics")
-    expect(p.returncode == 0 and "mini_vmm_guest_memory_bytes 536870912" in p.stdout, p)
+    expect(p.returncode == 0 and 'mini_vmm_guest_memory_bytes{vm_id="fake-vm"} 536870912' in p.stdout, p)
     p = ctl(vm, "vm")
     expect(p.returncode == 0 and json.loads(p.stdout)["state"] == "Running", p)
 

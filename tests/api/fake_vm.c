@@ -285,6 +285,7 @@ int main(int argc, char **argv)
 		{"no-stats", no_argument, NULL, 'S'},
 		{"no-hinting", no_argument, NULL, 'H'},
 		{"seccomp", no_argument, NULL, 's'},
+		{"id", required_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	struct api_config cfg = {.vmm_version = "0.1.0-fake", .instance_id = "fake-vm"};
@@ -309,6 +310,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			cfg.timeout_s = (unsigned int)atoi(optarg);
+			break;
+		case 'I':
+			cfg.instance_id = optarg;
 			break;
 		case 'B':
 			vm.balloon = false;

@@ -12,10 +12,12 @@ import time
 
 from apitest import FAKE_VM, Checks, FakeVm, expect, request
 
-FIELDS = ("t_s", "time", "state", "memory_backend", "guest_memory_bytes", "guest_resident_bytes",
+FIELDS = ("t_s", "time", "vm_id", "state", "memory_backend", "guest_memory_bytes",
+          "guest_resident_bytes",
           "balloon", "discard_method", "balloon_target_bytes", "balloon_actual_bytes",
           "guest_free_memory_bytes", "guest_available_memory_bytes", "guest_total_memory_bytes",
-          "reports", "reports_done", "bytes_reported", "inflated_pages", "deflated_pages",
+          "guest_stats_updates", "guest_stats_age_s",
+          "reports", "reports_done", "bytes_reported", "inflated_bytes", "deflated_bytes",
           "discard_bytes_requested", "bytes_discarded", "discard_reports_in_flight",
           "report_latency")
 

@@ -4,6 +4,7 @@
  * units, cumulative histogram buckets, only what the guest sent), the
  * --metrics-log line, and the parsers config.c can use for its flags.
  */
+#define _GNU_SOURCE
 #include "testlib.h"
 
 #include "control/api.h"
@@ -27,6 +28,12 @@ static char *format(const struct vm_sample *s, void (*fn)(const struct vm_sample
 	return buf;
 }
 
+#ifdef __clang__
+#define BUILD_COMPILER_FOR_TEST __VERSION__
+#else
+#define BUILD_COMPILER_FOR_TEST "gcc " __VERSION__
+#endif
+
 static bool has_line(const char *text, const char *line)
 {
 	size_t n = strlen(line);
@@ -48,6 +55,8 @@ static void fill(struct vm_sample *s)
 	s->guest_memory_bytes = 512ULL << 20;
 	s->guest_resident_bytes = 200ULL << 20;
 	strcpy(s->memory_backend, "memfd");
+	s->vm_id = "vm-1";
+	s->vmm_version = "1.2.3";
 	s->has_balloon = true;
 	s->balloon.target_bytes = 64ULL << 20;
 	s->balloon.actual_bytes = 32ULL << 20;
@@ -59,7 +68,10 @@ static void fill(struct vm_sample *s)
 	s->balloon.stats.reports = 7;
 	s->balloon.stats.bytes_reported = 28ULL << 20;
 	s->balloon.stats.rejected[BALLOON_REJ_UNALIGNED] = 3;
-	s->balloon.stats.guest.valid = 1u << 4; /* free_memory only */
+	s->balloon.stats.inflate_pages = 3;
+	s->balloon.stats.guest.valid = 1u << 4 | 1u << 12 | 1u << 13; /* free, both scans */
+	s->balloon.stats.guest.val[12] = 5;
+	s->balloon.stats.guest.val[13] = UINT64_MAX / 1000;
 	s->balloon.stats.guest.val[4] = 300ULL << 20;
 	s->balloon.stats.guest.val[5] = 999; /* not valid: must not appear */
 	s->balloon.stats.guest.updates = 4;
@@ -80,33 +92,50 @@ static void test_exposition(void)
 
 	fill(&s);
 	text = format(&s, metrics__format);
-	CHECK(has_line(text, "mini_vmm_guest_memory_bytes 536870912"));
-	CHECK(has_line(text, "mini_vmm_guest_memory_resident_bytes 209715200"));
-	CHECK(has_line(text, "mini_vmm_vm_state{state=\"Running\"} 1"));
-	CHECK(has_line(text, "mini_vmm_vm_state{state=\"Stopping\"} 0"));
-	CHECK(has_line(text, "mini_vmm_vm_uptime_seconds 12.345678901"));
-	CHECK(has_line(text, "mini_vmm_balloon_target_bytes 67108864"));
-	CHECK(has_line(text, "mini_vmm_balloon_actual_bytes 33554432"));
-	CHECK(has_line(text, "mini_vmm_balloon_reports_total 7"));
-	CHECK(has_line(text, "mini_vmm_balloon_reported_bytes_total 29360128"));
-	CHECK(has_line(text, "mini_vmm_balloon_rejected_chains_total{reason=\"unaligned\"} 3"));
-	CHECK(has_line(text, "mini_vmm_discard_discarded_bytes_total 28311552"));
-	CHECK(has_line(text,
-		       "mini_vmm_discard_method_info{method=\"punch-hole\",engine=\"io_uring\","
-		       "backend=\"memfd\"} 1"));
-	CHECK(has_line(text, "mini_vmm_guest_free_memory_bytes 314572800"));
+	CHECK(has_line(text, "mini_vmm_guest_memory_bytes{vm_id=\"vm-1\"} 536870912"));
+	CHECK(has_line(text, "mini_vmm_guest_memory_resident_bytes{vm_id=\"vm-1\"} 209715200"));
+	CHECK(has_line(text, "mini_vmm_vm_state{vm_id=\"vm-1\",state=\"Running\"} 1"));
+	CHECK(has_line(text, "mini_vmm_vm_state{vm_id=\"vm-1\",state=\"Stopping\"} 0"));
+	CHECK(has_line(text, "mini_vmm_vm_uptime_seconds{vm_id=\"vm-1\"} 12.345678901"));
+	CHECK(has_line(text, "mini_vmm_balloon_target_bytes{vm_id=\"vm-1\"} 67108864"));
+	CHECK(has_line(text, "mini_vmm_balloon_actual_bytes{vm_id=\"vm-1\"} 33554432"));
+	CHECK(has_line(text, "mini_vmm_balloon_reports_total{vm_id=\"vm-1\"} 7"));
+	CHECK(has_line(text, "mini_vmm_balloon_reported_bytes_total{vm_id=\"vm-1\"} 29360128"));
+	CHECK(has_line(
+		text,
+		"mini_vmm_balloon_rejected_chains_total{vm_id=\"vm-1\",reason=\"unaligned\"} 3"));
+	CHECK(has_line(text, "mini_vmm_discard_discarded_bytes_total{vm_id=\"vm-1\"} 28311552"));
+	CHECK(has_line(text, "mini_vmm_discard_method_info{vm_id=\"vm-1\",method=\"punch-hole\","
+			     "engine=\"io_uring\","
+			     "backend=\"memfd\"} 1"));
+	CHECK(has_line(text, "mini_vmm_guest_free_memory_bytes{vm_id=\"vm-1\"} 314572800"));
 	CHECK(!strstr(text, "mini_vmm_guest_total_memory_bytes"));
-	CHECK(has_line(text, "mini_vmm_guest_stats_age_seconds 2.000000000"));
+	CHECK(has_line(text, "mini_vmm_guest_stats_age_seconds{vm_id=\"vm-1\"} 2.000000000"));
 	/* Cumulative buckets in seconds; +Inf and _count are the total. */
-	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{le=\"0.000001\"} 1"));
-	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{le=\"0.000004\"} 1"));
-	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{le=\"0.000008\"} 3"));
-	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{le=\"1.048576\"} 3"));
-	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{le=\"16.777216\"} 3"));
-	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{le=\"+Inf\"} 4"));
-	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_sum 1.500000000"));
-	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_count 4"));
+	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{vm_id=\"vm-1\",le=\"0."
+			     "000001\"} 1"));
+	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{vm_id=\"vm-1\",le=\"0."
+			     "000004\"} 1"));
+	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{vm_id=\"vm-1\",le=\"0."
+			     "000008\"} 3"));
+	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{vm_id=\"vm-1\",le=\"1."
+			     "048576\"} 3"));
+	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_bucket{vm_id=\"vm-1\",le="
+			     "\"16.777216\"} 3"));
+	CHECK(has_line(
+		text,
+		"mini_vmm_discard_report_latency_seconds_bucket{vm_id=\"vm-1\",le=\"+Inf\"} 4"));
+	CHECK(has_line(text,
+		       "mini_vmm_discard_report_latency_seconds_sum{vm_id=\"vm-1\"} 1.500000000"));
+	CHECK(has_line(text, "mini_vmm_discard_report_latency_seconds_count{vm_id=\"vm-1\"} 4"));
 	CHECK(has_line(text, "# TYPE mini_vmm_discard_report_latency_seconds histogram"));
+	CHECK(has_line(text, "mini_vmm_build_info{vm_id=\"vm-1\",version=\"1.2.3\",compiler="
+			     "\"" BUILD_COMPILER_FOR_TEST "\"} 1"));
+	/* Pages are exposed as bytes: 3 inflated pages, 5 guest kswapd-scanned pages. */
+	CHECK(has_line(text, "mini_vmm_balloon_inflated_bytes_total{vm_id=\"vm-1\"} 12288"));
+	CHECK(has_line(text, "mini_vmm_guest_async_scanned_bytes_total{vm_id=\"vm-1\"} 20480"));
+	CHECK(has_line(text, "mini_vmm_guest_direct_scanned_bytes_total{vm_id=\"vm-1\"} "
+			     "18446744073709551615")); /* a hostile count saturates */
 
 	/* Every sample is prefixed and follows its family's HELP and TYPE; counters end _total. */
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -125,7 +154,27 @@ static void test_exposition(void)
 		if (line[0] == '#')
 			continue;
 		CHECK(strncmp(line, last_family, strlen(last_family)) == 0);
+		/* Memory in bytes, never pages (pfns are counts of refused entries, not memory). */
+		CHECK(!memmem(line, strcspn(line, "{ "), "pages", 5));
+		/* The VM's identity is the first label of every sample. */
+		CHECK(strstr(line, "{vm_id=\"vm-1\"") == strchr(line, '{') && strchr(line, '{'));
 	}
+	free(text);
+
+	/* Statistics that came in while the sample was taken are 0 s old, not left out. */
+	fill(&s);
+	s.balloon.stats.guest.last_update_ns = s.monotonic_ns + 5;
+	text = format(&s, metrics__format);
+	CHECK(has_line(text, "mini_vmm_guest_stats_age_seconds{vm_id=\"vm-1\"} 0.000000000"));
+	free(text);
+
+	/* No id (a caller that sets none): no label at all, still valid lines. */
+	fill(&s);
+	s.vm_id = NULL;
+	text = format(&s, metrics__format);
+	CHECK(has_line(text, "mini_vmm_guest_memory_bytes 536870912"));
+	CHECK(has_line(text, "mini_vmm_vm_state{state=\"Running\"} 1"));
+	CHECK(!strstr(text, "vm_id"));
 	free(text);
 
 	/* No balloon: VM gauges only. */
@@ -182,6 +231,9 @@ static void test_log_line(void)
 	CHECK(strstr(text, "\"guest_free_memory_bytes\":314572800"));
 	CHECK(strstr(text, "\"guest_available_memory_bytes\":null"));
 	CHECK(strstr(text, "\"bytes_discarded\":28311552"));
+	CHECK(strstr(text, ",\"vm_id\":\"vm-1\","));
+	CHECK(strstr(text, "\"inflated_bytes\":12288"));
+	CHECK(strstr(text, "\"guest_stats_updates\":4,\"guest_stats_age_s\":2.000,"));
 	CHECK(strstr(text,
 		     "\"report_latency\":{\"count\":4,\"sum_s\":1.500,\"buckets\":[1,0,0,2,"));
 	free(text);
@@ -219,6 +271,36 @@ static void test_parse_interval(void)
 	CHECK_EQ(metrics__parse_interval("99999999999999999999999", &ms), -EINVAL);
 }
 
+/* /proc/self/stat and /proc/self/limits as Linux writes them (proc(5)). */
+static void test_process_parsers(void)
+{
+	/* A comm with a space and a ')': fields count from the last ')'. */
+	static const char stat[] =
+		"4242 (mini vmm) x) S 1 4242 4242 0 -1 4194560 1200 0 3 0 250 75 0 0 20 0 9 0 "
+		"123456 2147483648 5000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 "
+		"0\n";
+	static const char limits[] =
+		"Limit                     Soft Limit           Hard Limit           Units     \n"
+		"Max cpu time              unlimited            unlimited            seconds   \n"
+		"Max open files            1024                 524288               files     \n";
+	struct process_stat st;
+	uint64_t v;
+
+	CHECK_EQ(metrics_process__parse_stat(stat, &st), 0);
+	CHECK_EQ(st.utime_ticks, 250);
+	CHECK_EQ(st.stime_ticks, 75);
+	CHECK_EQ(st.start_ticks, 123456);
+	CHECK_EQ(st.vsize_bytes, 2147483648ULL);
+	CHECK_EQ(st.rss_pages, 5000);
+	CHECK_EQ(metrics_process__parse_stat("4242 (x) S 1 2", &st), -EINVAL); /* cut short */
+	CHECK_EQ(metrics_process__parse_stat("no parenthesis", &st), -EINVAL);
+	CHECK_EQ(metrics_process__parse_max_fds(limits, &v), 0);
+	CHECK_EQ(v, 1024);
+	CHECK_EQ(metrics_process__parse_max_fds("Limit\nMax open files  unlimited  x\n", &v), 0);
+	CHECK_EQ(v, UINT64_MAX);
+	CHECK_EQ(metrics_process__parse_max_fds("Limit\nMax processes 10\n", &v), -EINVAL);
+}
+
 static void test_parse_listen(void)
 {
 	struct sockaddr_storage ss;
@@ -248,6 +330,7 @@ int main(void)
 	test_label_escape();
 	test_parse_interval();
 	test_parse_listen();
+	test_process_parsers();
 	CHECK(strcmp(vm_run_state__name(VM_RUN_STATE_STOPPING), "Stopping") == 0);
 	CHECK(strcmp(vm_run_state__name((enum vm_run_state)42), "Unknown") == 0);
 	return testlib_done("test_metrics_format");

@@ -8,20 +8,23 @@
 #
 # Usage: userspace-reclaim-test.sh NAME MINI_VMM INIT_BINARY [--unpatched]
 #            [--timeout S] [--min-freed-mib N] [--min-return-pct P]
-#            -- MINI_VMM_ARGS...
+#            [--stats-freshness INTERVAL_S MIB HOLD_MS] -- MINI_VMM_ARGS...
 #        userspace-reclaim-test.sh --kernel-only [--unpatched]
 # The kernel comes from $MINI_VMM_KERNEL (patched) or, with --unpatched, from
 # $MINI_VMM_KERNEL_UNPATCHED; else from guest/build-kernel.sh [--unpatched]
 # (cached). --kernel-only only does that (a CTest fixture, so the tests keep
 # tight timeouts while a first build takes minutes). Artifacts (console,
 # mini-vmm log, initramfs) stay in ${MINI_VMM_ARTIFACTS:-build/tests/artifacts}/NAME.
+# --stats-freshness: mini-vmm also writes a --metrics-log every 250 ms, and
+# tests/boot/stats_freshness.py judges it (the guest polled every INTERVAL_S,
+# the program freeing and holding MIB MiB for HOLD_MS each).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/boot/verdict.sh"
 readonly PROGRESS_INTERVAL_S=10
 
-kernel_only=0 unpatched=0 timeout_s=300 min_freed=0 min_pct=0
+kernel_only=0 unpatched=0 timeout_s=300 min_freed=0 min_pct=0 freshness=()
 if [ "${1:-}" = --kernel-only ]; then
 	kernel_only=1
 	shift
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_s=$2; shift 2 ;;
 	--min-freed-mib) min_freed=$2; shift 2 ;;
 	--min-return-pct) min_pct=$2; shift 2 ;;
+	--stats-freshness) freshness=("$2" "$3" "$4"); shift 4 ;;
 	--) shift; break ;;
 	*) echo "userspace-reclaim-test: unknown option $1" >&2; exit 1 ;;
 	esac
@@ -68,7 +72,10 @@ fi
 out=${MINI_VMM_ARTIFACTS:-$top/build/tests/artifacts}/$name
 mkdir -p "$out"
 console=$out/console.log vmmlog=$out/mini-vmm.log initrd=$out/initramfs.cpio
-rm -f "$console" "$vmmlog"
+metrics=$out/metrics.jsonl
+rm -f "$console" "$vmmlog" "$metrics"
+extra=()
+[ ${#freshness[@]} -eq 0 ] || extra=(--metrics-log "$metrics" --metrics-interval 250ms)
 /usr/bin/python3 "$top/tests/boot/mkinitramfs.py" "$init" "$initrd" ||
 	{ echo "FAIL: could not write the initramfs $initrd"; exit 1; }
 
@@ -76,7 +83,7 @@ echo "userspace-reclaim-test $name: $vmm --kernel $kernel --initrd $initrd $*" \
 	"(artifacts: $out)"
 start=$(date +%s)
 timeout --signal=TERM --kill-after=10 "$timeout_s" \
-	"$vmm" --kernel "$kernel" --initrd "$initrd" --serial "file:$console" "$@" \
+	"$vmm" --kernel "$kernel" --initrd "$initrd" --serial "file:$console" "$@" "${extra[@]}" \
 	</dev/null 2>"$vmmlog" &
 pid=$!
 # Progress: the guest's latest line every few seconds.
@@ -108,4 +115,9 @@ fail() {
 # reboot=k makes a panic or a reboot() exit 0 too: the verdict is the line.
 check_workload mvmm_user "$console"
 check_reclaim "$vmmlog" "$min_freed" "$min_pct"
+if [ ${#freshness[@]} -ne 0 ]; then
+	/usr/bin/python3 "$top/tests/boot/stats_freshness.py" "$metrics" "$vmmlog" \
+		--interval "${freshness[0]}" --mib "${freshness[1]}" --hold-ms "${freshness[2]}" ||
+		fail "the guest's statistics did not follow it (metrics log: $metrics)"
+fi
 echo "PASS: $name ($kind kernel)"

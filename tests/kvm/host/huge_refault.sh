@@ -26,8 +26,7 @@ echo "$target" >"$sysctl"
 echo "pool refilled: $(pool)"
 code=$(api_get /metrics)
 [ "${code%% *}" = 200 ] || fail "GET /metrics after the attack: $code"
-refused=$(awk '$1 == "mini_vmm_balloon_rejected_chains_total{reason=\"host_memory\"}" { print $2 }' \
-	"$scratch/body")
+refused=$(metric 'balloon_rejected_chains_total{reason="host_memory"}')
 echo "metrics: balloon_rejected_chains_total{reason=\"host_memory\"} $refused"
 [ "$refused" = 3 ] || fail "$refused chains refused for host_memory, expected 3"
 set_target 2

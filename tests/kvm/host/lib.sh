@@ -54,9 +54,11 @@ api_get() {
 		awk '{ printf "%s %.1f\n", $1, $2 * 1000 }'
 }
 
-# One sample of a metric (no labels) from the last GET /metrics body.
+# One sample from the last GET /metrics body: $1 is its name after mini_vmm_
+# and its labels but the vm_id every sample has ('x_total{reason="y"}').
 metric() {
-	awk -v m="mini_vmm_$1" '$1 == m { print $2 }' "$scratch/body"
+	awk -v m="mini_vmm_$1" '{ n = $1; sub(/vm_id="[^"]*",?/, "", n); sub(/\{\}$/, "", n) }
+		n == m { print $2 }' "$scratch/body"
 }
 
 # PATCH /balloon {"amount_mib": $1}: the guest waits for its target to go on.
