@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Handlers for the VM as a whole: GET / (Firecracker's instance info),
- * GET /vm, PUT /actions (Shutdown, FlushMetrics) and GET /metrics (the
+ * GET /vm, PUT /actions (InstanceStart, Shutdown, FlushMetrics) and GET /metrics (the
  * Prometheus exposition of a sample, plus the API's own counters).
  */
 #define _GNU_SOURCE
@@ -11,6 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* InstanceInfo's state takes Firecracker's three values only. */
+static const char *instance_state(enum vm_run_state s)
+{
+	return s == VM_RUN_STATE_NOT_STARTED || s == VM_RUN_STATE_STARTING ? "Not started"
+									   : "Running";
+}
+
 void api_get_instance(struct api_request *req, struct api_reply *r)
 {
 	struct api_server *srv = req->l->srv;
@@ -19,7 +26,7 @@ void api_get_instance(struct api_request *req, struct api_reply *r)
 
 	sampler__take(srv, &s);
 	json_object_object_add(o, "id", json_object_new_string(srv->cfg.instance_id));
-	json_object_object_add(o, "state", json_object_new_string(vm_run_state__name(s.state)));
+	json_object_object_add(o, "state", json_object_new_string(instance_state(s.state)));
 	json_object_object_add(o, "vmm_version", json_object_new_string(srv->cfg.vmm_version));
 	json_object_object_add(o, "app_name", json_object_new_string("mini-vmm"));
 	api_reply__json(r, 200, o);
@@ -58,13 +65,16 @@ void api_put_actions(struct api_request *req, struct api_reply *r)
 		/* Stopped from on_completed, once this 204 is on its way. */
 		req->shutdown_after = true;
 		api_reply__no_content(r);
+	} else if (strcmp(action, "InstanceStart") == 0) {
+		api_preboot__start(req, r);
 	} else if (strcmp(action, "FlushMetrics") == 0) {
 		sampler__flush(srv);
 		api_reply__no_content(r);
 	} else {
 		api_reply__error(
 			r, 400,
-			"unsupported action_type '%.64s' (expected Shutdown or FlushMetrics)",
+			"unsupported action_type '%.64s' (expected InstanceStart, Shutdown or "
+			"FlushMetrics)",
 			action);
 	}
 	json_object_put(obj);
