@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What the control API reaches of the VM (struct vm_control_ops): samples,
+ * the balloon's setters, shutdown, and before boot the configuration and
+ * InstanceStart (vm_preboot.c); and the API's start with its confinement.
+ */
+#define _GNU_SOURCE
+#include "vmm/vm_internal.h"
+
+#include "base/clock.h"
+#include "control/api.h"
+#include "vmm/seccomp.h"
+#include "vmm/vm_config.h"
+#include "vmm/vm_sample.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+/* How old a residency reading the API accepts: one sampling period. */
+static uint64_t vm_sample_max_age_ns(const struct vm *vm)
+{
+	uint32_t ms = vm->cfg->metrics_interval_ms ? vm->cfg->metrics_interval_ms
+						   : API_DEFAULT_INTERVAL_MS;
+
+	return (uint64_t)ms * 1000000ULL;
+}
+
+/* API threads: everything the API, /metrics and the timeline report. */
+static void vm_ctl_sample(void *opaque, struct vm_sample *s)
+{
+	struct vm *vm = opaque;
+
+	/* Before InstanceStart there is no guest RAM nor devices: the configuration. */
+	if (vm->preboot && !__atomic_load_n(&vm->booted, __ATOMIC_ACQUIRE)) {
+		vm_preboot__sample(vm->preboot, s);
+		s->monotonic_ns = clock__mono_ns();
+		s->uptime_ns = s->monotonic_ns - vm->t_start_ns;
+		return;
+	}
+	/* Scrapers share one walk per sampling period (resident_meter.h). */
+	vm_sample__fill(s, &vm->resident, vm_sample_max_age_ns(vm), vm->balloon);
+	s->uptime_ns = clock__mono_ns() - vm->t_start_ns;
+	s->vcpus = vm->cfg->cpus;
+	s->event_loop_max_callback_ns =
+		__atomic_load_n(&vm->loop.max_callback_ns, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&vm->stop_lock);
+	s->state = vm->stopping	 ? VM_RUN_STATE_STOPPING
+		   : vm->running ? VM_RUN_STATE_RUNNING
+				 : VM_RUN_STATE_STARTING;
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+static int vm_ctl_set_balloon_target(void *opaque, uint64_t bytes)
+{
+	struct vm *vm = opaque;
+
+	return vm->balloon ? virtio_balloon__set_target(vm->balloon, bytes) : -ENODEV;
+}
+
+static int vm_ctl_set_stats_interval(void *opaque, uint32_t secs)
+{
+	struct vm *vm = opaque;
+
+	return vm->balloon ? virtio_balloon__set_stats_interval(vm->balloon, secs) : -ENODEV;
+}
+
+static void vm_ctl_shutdown(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	vm_request_stop(opaque, VMM_EXIT_OK, "shutdown requested through the API");
+	if (vm->preboot)
+		vm_preboot__stop(vm->preboot); /* the main thread may wait there */
+}
+
+static int vm_ctl_configure(void *opaque, const struct api_vm_config *change, char *err,
+			    size_t err_len)
+{
+	struct vm *vm = opaque;
+
+	/* A VM from its command line is configured and started already. */
+	return vm->preboot ? vm_preboot__configure(vm->preboot, change, err, err_len) : -EALREADY;
+}
+
+static int vm_ctl_get_config(void *opaque, struct api_vm_config *out)
+{
+	struct vm *vm = opaque;
+
+	if (vm->preboot)
+		return vm_preboot__get_config(vm->preboot, out);
+	return vm_config__export(vm->cfg, out); /* fixed since start */
+}
+
+static int vm_ctl_start(void *opaque, char *err, size_t err_len)
+{
+	struct vm *vm = opaque;
+
+	return vm->preboot ? vm_preboot__start(vm->preboot, err, err_len) : -EALREADY;
+}
+
+static const struct vm_control_ops vm_control_ops = {
+	.sample = vm_ctl_sample,
+	.set_balloon_target = vm_ctl_set_balloon_target,
+	.set_stats_interval = vm_ctl_set_stats_interval,
+	.request_shutdown = vm_ctl_shutdown,
+	.configure = vm_ctl_configure,
+	.get_config = vm_ctl_get_config,
+	.start = vm_ctl_start,
+};
+
+/* Runs on the API's setup thread before it creates the serving threads. */
+static int vm_confine_api(void *opaque)
+{
+	return seccomp__install(SECCOMP_ROLE_API);
+}
+
+int vm_control__start(struct vm *vm)
+{
+	const struct vmm_config *cfg = vm->cfg;
+	const struct api_config acfg = {
+		.socket_path = cfg->api_socket,
+		.metrics_listen = cfg->metrics_listen,
+		.metrics_log_path = cfg->metrics_log,
+		.interval_ms = cfg->metrics_interval_ms,
+		.vmm_version = MINI_VMM_VERSION,
+		.instance_id = cfg->id,
+		.confine = vm_confine_api,
+	};
+
+	return api__start(&vm->api, &acfg, &vm_control_ops, vm);
+}
