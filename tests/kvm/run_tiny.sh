@@ -17,6 +17,9 @@
 # answer to a signal). mini-vmm then gets --api-socket; SCRIPT finds
 # MINI_VMM_PID, TINY_SERIAL (the guest's output so far), TINY_VMM_LOG and
 # TINY_API_SOCKET in its environment, and must exit 0 for the test to pass.
+# --api-boot (with --host-script) starts mini-vmm Firecracker's way, with
+# only --api-sock and no --kernel: SCRIPT configures and starts it through
+# the API, and finds the guest's path in TINY_KERNEL.
 set -u
 
 if [ $# -lt 3 ]; then
@@ -31,6 +34,7 @@ max_logs=()
 want_status=0
 needs_emulation=0
 host_script=
+api_boot=0
 limit=240
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -41,6 +45,7 @@ while [ $# -gt 0 ]; do
 	--max-log-lines) max_logs+=("$2" "$3"); shift 3 ;;
 	--needs-emulating-host) needs_emulation=1; shift ;;
 	--host-script) host_script=$2; shift 2 ;;
+	--api-boot) api_boot=1; shift ;;
 	--) shift; break ;;
 	*) echo "run_tiny.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -73,8 +78,13 @@ if [ -z "$host_script" ]; then
 		</dev/null >"$out/serial" 2>"$out/vmm"
 	rc=$?
 else
-	timeout --kill-after=10 "$limit" "$vmm" --kernel "$elf" "$@" \
-		--api-socket "$out/api.sock" </dev/null >"$out/serial" 2>"$out/vmm" &
+	if [ "$api_boot" = 1 ]; then
+		timeout --kill-after=10 "$limit" "$vmm" "$@" --api-sock "$out/api.sock" \
+			</dev/null >"$out/serial" 2>"$out/vmm" &
+	else
+		timeout --kill-after=10 "$limit" "$vmm" --kernel "$elf" "$@" \
+			--api-socket "$out/api.sock" </dev/null >"$out/serial" 2>"$out/vmm" &
+	fi
 	tpid=$!
 	pid=
 	for _ in $(seq 500); do # timeout's child: mini-vmm itself
@@ -83,7 +93,7 @@ else
 		sleep 0.01
 	done
 	MINI_VMM_PID=$pid TINY_SERIAL=$out/serial TINY_VMM_LOG=$out/vmm \
-		TINY_API_SOCKET=$out/api.sock "$host_script" >"$out/host" 2>&1
+		TINY_API_SOCKET=$out/api.sock TINY_KERNEL=$elf "$host_script" >"$out/host" 2>&1
 	host_rc=$?
 	# A host side that gave up leaves mini-vmm running: stop it.
 	[ "$host_rc" = 0 ] || kill -TERM "$pid" 2>/dev/null
