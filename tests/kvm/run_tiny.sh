@@ -20,6 +20,8 @@
 # --api-boot (with --host-script) starts mini-vmm Firecracker's way, with
 # only --api-sock and no --kernel: SCRIPT configures and starts it through
 # the API, and finds the guest's path in TINY_KERNEL.
+# --config-json JSON boots from a Firecracker-format --config-file instead of
+# --kernel: JSON with @KERNEL@ replaced by the guest's path, plus --no-api.
 set -u
 
 if [ $# -lt 3 ]; then
@@ -35,6 +37,7 @@ want_status=0
 needs_emulation=0
 host_script=
 api_boot=0
+config_json=
 limit=240
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--needs-emulating-host) needs_emulation=1; shift ;;
 	--host-script) host_script=$2; shift 2 ;;
 	--api-boot) api_boot=1; shift ;;
+	--config-json) config_json=$2; shift 2 ;;
 	--) shift; break ;;
 	*) echo "run_tiny.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -73,7 +77,12 @@ trap 'rm -rf "$out"' EXIT
 echo "== $name: $vmm --kernel $elf $* (timeout ${limit}s)"
 start=$(date +%s)
 host_rc=0
-if [ -z "$host_script" ]; then
+if [ -n "$config_json" ]; then
+	printf '%s\n' "${config_json//@KERNEL@/$elf}" >"$out/vm.json"
+	timeout --kill-after=10 "$limit" "$vmm" --config-file "$out/vm.json" --no-api "$@" \
+		</dev/null >"$out/serial" 2>"$out/vmm"
+	rc=$?
+elif [ -z "$host_script" ]; then
 	timeout --kill-after=10 "$limit" "$vmm" --kernel "$elf" "$@" \
 		</dev/null >"$out/serial" 2>"$out/vmm"
 	rc=$?
