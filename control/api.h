@@ -113,6 +113,12 @@ struct vm_control_ops {
 	 * the configuration, err naming the field; other -errno, err says).
 	 */
 	int (*start)(void *opaque, char *err, size_t err_len);
+	/*
+	 * PATCH /vm: pause (vCPUs parked, device work held, discards in flight
+	 * completed before it returns) or resume. Optional. 0; -EAGAIN before
+	 * boot; other -errno with err.
+	 */
+	int (*set_paused)(void *opaque, bool paused, char *err, size_t err_len);
 };
 
 struct api_config {

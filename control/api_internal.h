@@ -194,6 +194,7 @@ void api_get_vm_config(struct api_request *req, struct api_reply *r);
 void api_get_version(struct api_request *req, struct api_reply *r);
 void api_get_instance(struct api_request *req, struct api_reply *r);
 void api_get_vm(struct api_request *req, struct api_reply *r);
+void api_patch_vm(struct api_request *req, struct api_reply *r);
 void api_put_actions(struct api_request *req, struct api_reply *r);
 void api_get_metrics(struct api_request *req, struct api_reply *r);
 void api_get_balloon(struct api_request *req, struct api_reply *r);

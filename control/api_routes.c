@@ -12,7 +12,7 @@
 
 static const struct api_route routes[] = {
 	{"/", M_GET, true, .get = api_get_instance},
-	{"/vm", M_GET, true, .get = api_get_vm},
+	{"/vm", M_GET | M_PATCH, true, .get = api_get_vm, .patch = api_patch_vm},
 	{"/actions", M_PUT, true, .put = api_put_actions},
 	{"/balloon", M_GET | M_PUT | M_PATCH, true, .get = api_get_balloon, .put = api_put_balloon,
 	 .patch = api_patch_balloon},

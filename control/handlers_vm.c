@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "control/api_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 /* InstanceInfo's state takes Firecracker's three values only. */
 static const char *instance_state(enum vm_run_state s)
 {
+	if (s == VM_RUN_STATE_PAUSED)
+		return "Paused";
 	return s == VM_RUN_STATE_NOT_STARTED || s == VM_RUN_STATE_STARTING ? "Not started"
 									   : "Running";
 }
@@ -48,6 +51,38 @@ void api_get_vm(struct api_request *req, struct api_reply *r)
 	json_object_object_add(o, "balloon", json_object_new_boolean(s.has_balloon));
 	api_json__add_seconds(o, "event_loop_max_callback_s", s.event_loop_max_callback_ns);
 	api_reply__json(r, 200, o);
+}
+
+/* Firecracker's PATCH /vm: {"state": "Paused" | "Resumed"}. */
+void api_patch_vm(struct api_request *req, struct api_reply *r)
+{
+	static const struct field_spec spec[] = {{"state", json_type_string, true}};
+	struct api_server *srv = req->l->srv;
+	struct json_object *obj = api_json__parse_body(req, r, spec, 1), *v;
+	const char *state;
+	char err[256] = "";
+	bool pause;
+	int ret;
+
+	if (!obj)
+		return;
+	json_object_object_get_ex(obj, "state", &v);
+	state = json_object_get_string(v);
+	pause = strcmp(state, "Paused") == 0;
+	if (!pause && strcmp(state, "Resumed") != 0) {
+		api_reply__error(r, 400, "'state': '%.32s' (expected Paused or Resumed)", state);
+	} else if (!srv->ops->set_paused) {
+		api_reply__error(r, 400, "this VM cannot be paused");
+	} else {
+		ret = srv->ops->set_paused(srv->opaque, pause, err, sizeof(err));
+		if (ret == -EAGAIN)
+			api_reply__error(r, 400, API_MSG_PRE_BOOT);
+		else if (ret < 0)
+			api_reply__error(r, 400, "%s", err[0] ? err : strerror(-ret));
+		else
+			api_reply__no_content(r);
+	}
+	json_object_put(obj);
 }
 
 void api_put_actions(struct api_request *req, struct api_reply *r)

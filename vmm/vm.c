@@ -445,6 +445,7 @@ static int vm_setup(struct vm *vm)
 		.hide_pv_hypercalls = vm->apply_host_quirks,
 		.request_stop = vm_request_stop,
 		.opaque = vm,
+		.gate = &vm->gate,
 	};
 	for (unsigned int i = 0; i < cfg->cpus; i++) {
 		ret = vcpu__init(&vm->vcpus[i], &vm->env, i);
@@ -573,6 +574,8 @@ int vm__run(struct vmm_config *cfg)
 	vm->t_start_ns = clock__mono_ns();
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->tracker_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	vcpu_gate__init(&vm->gate);
 	reclaim_tracker__init(&vm->tracker);
 
 	/*
@@ -627,6 +630,7 @@ int vm__run(struct vmm_config *cfg)
 	vm_teardown(vm);
 	status = vm->exit_status;
 out:
+	vcpu_gate__destroy(&vm->gate);
 	if (vm->preboot) {
 		vm_preboot__exit(vm->preboot);
 		free(vm->preboot);

@@ -8,6 +8,7 @@
 #include "vmm/vm_internal.h"
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "control/api.h"
 #include "vmm/seccomp.h"
 #include "vmm/vm_config.h"
@@ -15,6 +16,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 /* How old a residency reading the API accepts: one sampling period. */
 static uint64_t vm_sample_max_age_ns(const struct vm *vm)
@@ -47,6 +50,8 @@ static void vm_ctl_sample(void *opaque, struct vm_sample *s)
 	s->state = vm->stopping	 ? VM_RUN_STATE_STOPPING
 		   : vm->running ? VM_RUN_STATE_RUNNING
 				 : VM_RUN_STATE_STARTING;
+	if (s->state == VM_RUN_STATE_RUNNING && __atomic_load_n(&vm->gate.paused, __ATOMIC_RELAXED))
+		s->state = VM_RUN_STATE_PAUSED;
 	pthread_mutex_unlock(&vm->stop_lock);
 }
 
@@ -98,6 +103,50 @@ static int vm_ctl_start(void *opaque, char *err, size_t err_len)
 	return vm->preboot ? vm_preboot__start(vm->preboot, err, err_len) : -EALREADY;
 }
 
+/* Discards in flight complete before a pause is reported done (5 s at most). */
+static int wait_discards(struct vm *vm)
+{
+	struct balloon_status st;
+
+	for (unsigned int i = 0; vm->balloon && i < 500; i++) {
+		virtio_balloon__get_status(vm->balloon, &st);
+		if (st.discard.reports_in_flight == 0)
+			return 0;
+		usleep(10000);
+	}
+	return vm->balloon ? -ETIMEDOUT : 0;
+}
+
+/* PATCH /vm (API thread): park the vCPUs, hold the stats ticks, let discards finish. */
+static int vm_ctl_set_paused(void *opaque, bool paused, char *err, size_t err_len)
+{
+	struct vm *vm = opaque;
+	int ret = 0;
+
+	if (!__atomic_load_n(&vm->booted, __ATOMIC_ACQUIRE))
+		return -EAGAIN;
+	pthread_mutex_lock(&vm->pause_lock);
+	if (paused && !__atomic_load_n(&vm->gate.paused, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&vm->balloon_wiring.paused, true, __ATOMIC_RELAXED);
+		ret = vcpu_gate__pause(&vm->gate, vm->vcpus, vm->nr_vcpus_created);
+		if (ret == 0)
+			ret = wait_discards(vm);
+		if (ret < 0) {
+			vcpu_gate__resume(&vm->gate);
+			__atomic_store_n(&vm->balloon_wiring.paused, false, __ATOMIC_RELAXED);
+			snprintf(err, err_len, "pausing failed: %s", strerror(-ret));
+		} else {
+			log_info("paused (PATCH /vm): vCPUs parked, discards in flight completed");
+		}
+	} else if (!paused && __atomic_load_n(&vm->gate.paused, __ATOMIC_RELAXED)) {
+		vcpu_gate__resume(&vm->gate);
+		__atomic_store_n(&vm->balloon_wiring.paused, false, __ATOMIC_RELAXED);
+		log_info("resumed (PATCH /vm)");
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	return ret;
+}
+
 static const struct vm_control_ops vm_control_ops = {
 	.sample = vm_ctl_sample,
 	.set_balloon_target = vm_ctl_set_balloon_target,
@@ -106,6 +155,7 @@ static const struct vm_control_ops vm_control_ops = {
 	.configure = vm_ctl_configure,
 	.get_config = vm_ctl_get_config,
 	.start = vm_ctl_start,
+	.set_paused = vm_ctl_set_paused,
 };
 
 /* Runs on the API's setup thread before it creates the serving threads. */

@@ -42,6 +42,8 @@ struct vm {
 	struct bus mmio;
 	struct event_loop loop;
 	struct vcpu_env env;
+	struct vcpu_gate gate;	    /* PATCH /vm: where the vCPUs park while paused */
+	pthread_mutex_t pause_lock; /* one pause or resume at a time */
 	struct vcpu vcpus[CONFIG_MAX_CPUS];
 	unsigned int nr_vcpus_created;
 

@@ -251,7 +251,7 @@ def wrong_methods(vm):
     cases = [("POST", "/balloon", "GET, HEAD, PUT, PATCH"), ("DELETE", "/balloon/statistics",
                                                              "GET, HEAD, PATCH"),
              ("PUT", "/balloon/reporting", "GET, HEAD"), ("GET", "/actions", "PUT"),
-             ("PATCH", "/metrics", "GET, HEAD"), ("OPTIONS", "/vm", "GET, HEAD"),
+             ("PATCH", "/metrics", "GET, HEAD"), ("OPTIONS", "/vm", "GET, HEAD, PATCH"),
              ("PUT", "/", "GET, HEAD")]
     for method, path, allow in cases:
         r = request(vm.sock, method, path, b'{"amount_mib": 1}' if method != "GET" else None)

@@ -75,6 +75,11 @@ def waits_unconfigured(_):
         for path in ("/balloon/statistics", "/balloon/reporting"):
             r = vm.api("GET", path)
             expect(r.status == 400 and r.json() == {"fault_message": PRE_BOOT}, (path, r))
+        # Pause and resume need a running VM.
+        for state in ("Paused", "Resumed"):
+            r = vm.api("PATCH", "/vm", {"state": state})
+            expect(r.status == 400 and r.json() == {"fault_message": PRE_BOOT}, r)
+        expect_fault(vm.api("PATCH", "/vm", {"state": "Stopped"}), 400, "Paused or Resumed")
         # /metrics works before boot too, with the state.
         text = vm.api("GET", "/metrics").body.decode()
         expect('mini_vmm_vm_state{state="Not started"} 1' in text, "vm_state metric")

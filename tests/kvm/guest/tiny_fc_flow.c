@@ -141,11 +141,19 @@ int tiny_main(const struct tiny_boot *boot)
 	TINY_CHECK(stats_sent >= 3, "stats buffer not given back within %u ms", TVQ_WAIT_MS);
 	tiny_printf("fc_flow: stats refilled %u times\n", stats_sent - 1);
 	tiny_printf("PASS %s\n", tiny_name);
-	/* The host stops the VM now (PUT /actions Shutdown). */
+	/*
+	 * The host pauses (PATCH /vm): the ticks must stop, then go on after
+	 * Resumed; then it stops the VM (PUT /actions Shutdown).
+	 */
 	start = tiny_now_ms();
-	while (tiny_now_ms() - start < IDLE_LIMIT_MS) {
-		serve_stats();
-		idle_ms(5);
+	for (unsigned int tick = 1; tiny_now_ms() - start < IDLE_LIMIT_MS; tick++) {
+		uint32_t t = tiny_now_ms();
+
+		tiny_printf("fc_flow: tick %u\n", tick);
+		while (tiny_now_ms() - t < 100) {
+			serve_stats();
+			idle_ms(5);
+		}
 	}
 	tiny_fail("no Shutdown from the host within %u ms", IDLE_LIMIT_MS);
 	return 1;

@@ -45,6 +45,11 @@ def wait_serial(text, timeout=120):
     raise AssertionError(f"no '{text}' from the guest in {timeout} s")
 
 
+def ticks_now():
+    with open(SERIAL, errors="replace") as f:
+        return sum(1 for line in f if line.startswith("fc_flow: tick "))
+
+
 def wait_socket(timeout=30):
     deadline = time.monotonic() + timeout
     while not os.path.exists(SOCK):
@@ -107,6 +112,21 @@ def main():
     rep = api("GET", "/balloon/reporting", want=200).json()
     expect(rep["reporting_enabled"] is True and rep["balloon"]["reports"] >= 1, rep)
     wait_serial("PASS tiny_fc_flow")
+
+    # Pause and resume (PATCH /vm): the guest's ticks stop, then go on.
+    wait_serial("fc_flow: tick 2")
+    api("PATCH", "/vm", {"state": "Paused"}, want=204)
+    expect(api("GET", "/", want=200).json()["state"] == "Paused", "state after Paused")
+    text = api("GET", "/metrics", want=200).body.decode()
+    expect('mini_vmm_vm_state{state="Paused"} 1' in text, "vm_state metric")
+    ticks = ticks_now()
+    time.sleep(1.5)
+    expect(ticks_now() == ticks, f"the guest ran while paused: {ticks} -> {ticks_now()} ticks")
+    expect(api("PATCH", "/vm", {"state": "Bogus"}, want=400).json()["fault_message"], "bad state")
+    api("PATCH", "/vm", {"state": "Resumed"}, want=204)
+    expect(api("GET", "/", want=200).json()["state"] == "Running", "state after Resumed")
+    wait_serial(f"fc_flow: tick {ticks + 3}", timeout=60)
+    print(f"paused for 1.5 s at tick {ticks}: no tick; after Resumed, ticks again")
 
     api("PUT", "/actions", {"action_type": "Shutdown"}, want=204)
     print("PASS host side: Firecracker's flow")
