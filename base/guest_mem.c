@@ -21,6 +21,10 @@
 
 #define HUGE_PAGE_2M (2ULL << 20)
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
 static const char *const backend_names[] = {
 	[GUEST_MEM_ANON] = "anon",
 	[GUEST_MEM_MEMFD] = "memfd",
@@ -120,6 +124,53 @@ int guest_mem__write(const struct guest_mem *mem, uint64_t gpa, const void *src,
 		return -EFAULT;
 	memcpy(dst, src, len);
 	return 0;
+}
+
+int guest_mem__prefault(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	const struct guest_region *r;
+	uint64_t ps = mem->page_size, start, end;
+
+	if (!mem->prefault_reads || len == 0)
+		return 0;
+	r = guest_mem__find(mem, gpa, len);
+	if (!r)
+		return -EFAULT;
+	/* Whole backing pages (madvise wants an aligned start), inside the region. */
+	start = (gpa - r->gpa) & ~(ps - 1);
+	end = (gpa - r->gpa + len + ps - 1) & ~(ps - 1); /* offsets < r->size: no overflow */
+	if (end > r->size)
+		end = r->size;
+	if (madvise(r->hva + start, end - start, MADV_POPULATE_READ) < 0) {
+		int err = errno;
+
+		log_ratelimited(LOG_WARN,
+				"guest RAM: cannot populate %llu KiB at 0x%llx to read a guest "
+				"buffer: %s%s",
+				(unsigned long long)((end - start) >> 10),
+				(unsigned long long)(r->gpa + start), strerror(err),
+				err == EFAULT && mem->backend == GUEST_MEM_HUGETLBFS
+					? " (the host's huge page pool is empty)"
+					: "");
+		return -err;
+	}
+	return 0;
+}
+
+/*
+ * hugetlbfs: whether this kernel has MADV_POPULATE_READ (5.14+). A zero
+ * length costs nothing and is refused (EINVAL) only for an unknown advice.
+ */
+static void check_prefault(struct guest_mem *mem)
+{
+	if (madvise(mem->regions[0].hva, 0, MADV_POPULATE_READ) == 0) {
+		mem->prefault_reads = true;
+		return;
+	}
+	log_warn("guest RAM: this kernel has no MADV_POPULATE_READ (%s; Linux 5.14+): a guest "
+		 "can make mini-vmm read a huge page it discarded, and die of SIGBUS if the "
+		 "host's huge page pool is empty then (docs/threat-model.md)",
+		 strerror(errno));
 }
 
 static int create_backing_fd(enum guest_mem_backend backend, uint64_t size, uint64_t *page_size)
@@ -249,6 +300,8 @@ int guest_mem__init(struct guest_mem *mem, uint64_t size, enum guest_mem_backend
 		guest_mem__exit(mem);
 		return ret;
 	}
+	if (backend == GUEST_MEM_HUGETLBFS)
+		check_prefault(mem);
 	return 0;
 }
 

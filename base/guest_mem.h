@@ -36,6 +36,13 @@ struct guest_mem {
 	uint64_t ram_size;  /* total bytes of RAM over all regions */
 	int fd;		    /* shared backing fd (memfd/hugetlbfs) or -1 */
 	bool owned;	    /* mappings created (and to be unmapped) by guest_mem__init */
+	/*
+	 * hugetlbfs: a huge page the guest had discarded comes back on first
+	 * touch from the host's pool, and from an empty pool as SIGBUS. Set,
+	 * guest_mem__prefault() populates a buffer's pages before the device
+	 * reads it; unset (every other backend), it makes no system call.
+	 */
+	bool prefault_reads;
 };
 
 /*
@@ -67,6 +74,17 @@ const struct guest_region *guest_mem__find(const struct guest_mem *mem, uint64_t
 /* Copy helpers built on translate: 0 on success, -EFAULT if out of range. */
 int guest_mem__read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len);
 int guest_mem__write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len);
+
+/*
+ * Before the device reads [gpa, gpa + len), a guest buffer: with
+ * mem->prefault_reads, MADV_POPULATE_READ (Linux 5.14) over the backing
+ * pages under it, so a page the guest had discarded is faulted in here,
+ * where an empty hugetlb pool fails with -EFAULT, not later as SIGBUS.
+ * 0, or -errno (logged, rate limited). Without prefault_reads: 0 and no
+ * system call. Only where the device touches a buffer's contents, never
+ * for buffers it only discards or translates.
+ */
+int guest_mem__prefault(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 
 /* Bytes of guest RAM currently resident on the host (mincore over every region). */
 uint64_t guest_mem__resident_bytes(const struct guest_mem *mem);

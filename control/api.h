@@ -59,7 +59,7 @@ struct api_balloon_config {
 	bool deflate_on_oom;
 	uint32_t stats_polling_interval_s;
 	bool free_page_reporting;
-	bool free_page_hinting; /* accepted false only: hinting is not supported yet */
+	bool free_page_hinting;
 };
 
 struct api_vm_config {
@@ -92,6 +92,12 @@ struct vm_control_ops {
 	int (*set_balloon_target)(void *opaque, uint64_t bytes);
 	/* Guest stats polling interval, 0 stops. 0, -ENODEV or -EOPNOTSUPP (no stats queue). */
 	int (*set_stats_interval)(void *opaque, uint32_t secs);
+	/*
+	 * Free page hinting: start a run (acknowledge_on_stop: answer the
+	 * driver's STOP with DONE) or, with start false, stop it. 0, -ENODEV (no
+	 * balloon, or no driver has set it up yet) or -EOPNOTSUPP (not offered).
+	 */
+	int (*balloon_hinting)(void *opaque, bool start, bool acknowledge_on_stop);
 	/* Stop the VM with exit status 0, as if the guest powered off. Must not block. */
 	void (*request_shutdown)(void *opaque);
 

@@ -151,6 +151,7 @@ bool api_routes__route(struct api_request *req, const char *url, const char *met
 		       struct api_reply *r);
 
 /* api_json.c */
+extern const struct field_spec api_json__unchecked[1];
 struct json_object *api_json__parse_body(struct api_request *req, struct api_reply *r,
 					 const struct field_spec *spec, unsigned int n);
 bool api_json__get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t *out,
@@ -203,6 +204,9 @@ void api_patch_balloon(struct api_request *req, struct api_reply *r);
 void api_get_balloon_statistics(struct api_request *req, struct api_reply *r);
 void api_patch_balloon_statistics(struct api_request *req, struct api_reply *r);
 void api_get_balloon_reporting(struct api_request *req, struct api_reply *r);
+void api_patch_balloon_hinting_start(struct api_request *req, struct api_reply *r);
+void api_get_balloon_hinting_status(struct api_request *req, struct api_reply *r);
+void api_patch_balloon_hinting_stop(struct api_request *req, struct api_reply *r);
 void api_get_dashboard(struct api_request *req, struct api_reply *r);
 void api_get_root_redirect(struct api_request *req, struct api_reply *r);
 void api_get_dashboard_data(struct api_request *req, struct api_reply *r);

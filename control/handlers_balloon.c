@@ -29,14 +29,15 @@ static bool preboot(const struct api_server *srv, const struct vm_sample *s)
 	return s->state == VM_RUN_STATE_NOT_STARTED && srv->ops->configure;
 }
 
-static struct json_object *balloon_json(uint64_t mib, bool deflate, uint64_t secs, bool reporting)
+static struct json_object *balloon_json(uint64_t mib, bool deflate, uint64_t secs, bool reporting,
+					bool hinting)
 {
 	struct json_object *o = json_object_new_object();
 
 	api_json__add_u64(o, "amount_mib", mib);
 	json_object_object_add(o, "deflate_on_oom", json_object_new_boolean(deflate));
 	api_json__add_u64(o, "stats_polling_interval_s", secs);
-	json_object_object_add(o, "free_page_hinting", json_object_new_boolean(false));
+	json_object_object_add(o, "free_page_hinting", json_object_new_boolean(hinting));
 	json_object_object_add(o, "free_page_reporting", json_object_new_boolean(reporting));
 	return o;
 }
@@ -48,14 +49,15 @@ struct json_object *api_balloon__json(struct api_server *srv, const struct api_v
 
 	sampler__take(srv, &s);
 	if (preboot(srv, &s))
-		return c->has_balloon
-			       ? balloon_json(b->amount_mib, b->deflate_on_oom,
-					      b->stats_polling_interval_s, b->free_page_reporting)
-			       : NULL;
+		return c->has_balloon ? balloon_json(b->amount_mib, b->deflate_on_oom,
+						     b->stats_polling_interval_s,
+						     b->free_page_reporting, b->free_page_hinting)
+				      : NULL;
 	if (!s.has_balloon)
 		return NULL;
 	return balloon_json(s.balloon.target_bytes >> MIB_SHIFT, s.balloon.deflate_on_oom,
-			    s.balloon.stats_interval_s, s.balloon.reporting);
+			    s.balloon.stats_interval_s, s.balloon.reporting,
+			    s.balloon.free_page_hinting);
 }
 
 /* The balloon's configuration before boot, or false after a 400. */
@@ -141,7 +143,7 @@ static bool apply_stats_interval(struct api_server *srv, uint64_t secs, struct a
 void api_put_balloon(struct api_request *req, struct api_reply *r)
 {
 	struct api_vm_config change = {.has_balloon = true};
-	struct json_object *obj = api_json__parse_body(req, r, NULL, 0);
+	struct json_object *obj = api_json__parse_body(req, r, api_json__unchecked, 0);
 	char err[400];
 
 	if (!obj)

@@ -97,7 +97,7 @@ static void put_machine_config(struct api_request *req, struct api_reply *r, boo
 	char err[400];
 
 	/* Fields are checked by the section's own parser, below. */
-	obj = api_json__parse_body(req, r, NULL, 0);
+	obj = api_json__parse_body(req, r, api_json__unchecked, 0);
 	if (!obj)
 		return;
 	if (!get_config(srv, &c, r))
@@ -125,7 +125,7 @@ void api_patch_machine_config(struct api_request *req, struct api_reply *r)
 void api_put_boot_source(struct api_request *req, struct api_reply *r)
 {
 	struct api_vm_config change = {.has_boot = true};
-	struct json_object *obj = api_json__parse_body(req, r, NULL, 0);
+	struct json_object *obj = api_json__parse_body(req, r, api_json__unchecked, 0);
 	char err[400];
 
 	if (!obj)

@@ -41,6 +41,10 @@ struct vm_balloon_sample {
 	char discard_reason[160]; /* why that method (as logged at start) */
 	struct balloon_stats stats;
 	struct discard_stats discard;
+
+	/* Free page hinting: offered (fixed at start), and where its run is. */
+	bool free_page_hinting;
+	struct balloon_hint_status hinting;
 };
 
 /* Everything the API, /metrics and the timeline report, at one instant. */

@@ -180,18 +180,12 @@ int api_preboot__parse_balloon(struct json_object *obj, const char *where,
 	    !api_json__uint_field(obj, where, "stats_polling_interval_s", 0, STATS_INTERVAL_MAX,
 				  &secs, err, err_len))
 		return -EINVAL;
-	if (get_bool(obj, "free_page_hinting", false)) {
-		snprintf(err, err_len,
-			 "%s'free_page_hinting': true is not supported yet (mini-vmm's "
-			 "balloon has free page reporting: 'free_page_reporting')",
-			 where);
-		return -EINVAL;
-	}
 	*out = (struct api_balloon_config){
 		.amount_mib = (uint32_t)mib,
 		.deflate_on_oom = get_bool(obj, "deflate_on_oom", false),
 		.stats_polling_interval_s = (uint32_t)secs,
 		.free_page_reporting = get_bool(obj, "free_page_reporting", false),
+		.free_page_hinting = get_bool(obj, "free_page_hinting", false),
 	};
 	return 0;
 }

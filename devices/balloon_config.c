@@ -22,6 +22,7 @@ static const char *const reject_names[BALLOON_REJ__COUNT] = {
 	[BALLOON_REJ_NOT_READABLE] = "not_readable", [BALLOON_REJ_UNALIGNED] = "unaligned",
 	[BALLOON_REJ_OUT_OF_RAM] = "out_of_ram",     [BALLOON_REJ_BAD_LENGTH] = "bad_length",
 	[BALLOON_REJ_TOO_LARGE] = "too_large",	     [BALLOON_REJ_HOST] = "host_error",
+	[BALLOON_REJ_HOST_MEMORY] = "host_memory",
 };
 
 const char *balloon_reject__name(enum balloon_reject r)
@@ -145,6 +146,14 @@ int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *er
 					 "balloon: bad value '%s' for reporting (on or off)", val);
 				ret = -EINVAL;
 			}
+		} else if (strcmp(key, "free-page-hinting") == 0) {
+			if (parse__on_off(val, &cfg->free_page_hinting) < 0) {
+				snprintf(
+					err, err_len,
+					"balloon: bad value '%s' for free-page-hinting (on or off)",
+					val);
+				ret = -EINVAL;
+			}
 		} else if (strcmp(key, "stats-interval") == 0) {
 			if (parse__seconds(val, BALLOON_STATS_INTERVAL_MAX_S,
 					   &cfg->stats_interval_s) < 0) {
@@ -165,7 +174,7 @@ int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *er
 		} else {
 			snprintf(err, err_len,
 				 "balloon: unknown option '%s' (expected size, deflate-on-oom, "
-				 "stats-interval, reporting, discard)",
+				 "stats-interval, reporting, free-page-hinting, discard)",
 				 key);
 			ret = -EINVAL;
 		}

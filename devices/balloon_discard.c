@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The balloon's chains that ask for discards (virtio 1.2 5.5.6.1, 5.5.6.5)
+ * The balloon's chains that ask for discards (virtio 1.2 5.5.6.1, 5.5.6.5;
+ * free page hints reach balloon__discard_chain from balloon_hinting.c)
  * and deflate: a free page report's buffers or an inflate chain's PFNs
  * become ranges, sorted, with repeated, overlapping and adjacent ones
  * merged, before the discard queue makes a single op of them; the chain
@@ -33,17 +34,21 @@ static void balloon_discard_done(void *cookie, const struct discard_result *res)
 {
 	struct balloon_inflight *f = cookie;
 	struct virtio_balloon *b = f->b;
+	bool live = b->active && !b->resetting;
 
 	(void)res;
-	if (!b->active || b->resetting) {
+	if (!live) {
 		/* The driver reset the device: those rings are gone. */
 		b->stats.completions_after_reset++;
-		return;
+	} else {
+		virtqueue__push(&b->vdev.queues[f->qidx], f->head, 0);
+		if (f->role == BALLOON_Q_REPORTING)
+			b->stats.reports_done++;
+		virtio__signal_used(&b->vdev, f->qidx);
 	}
-	virtqueue__push(&b->vdev.queues[f->qidx], f->head, 0);
-	if (f->role == BALLOON_Q_REPORTING)
-		b->stats.reports_done++;
-	virtio__signal_used(&b->vdev, f->qidx);
+	/* After the used entry: a DONE waiting for this chain may go out now. */
+	if (f->role == BALLOON_Q_FREE_PAGE)
+		balloon_hinting__chain_done(b, f->bytes, live);
 }
 
 /* Heap sift-down of r[i] within r[0..n), by gpa. */
@@ -158,7 +163,7 @@ static bool send_pending(struct virtio_balloon *b, enum balloon_queue role, unsi
 	}
 	f = &b->inflight[role][p->head];
 	*f = (struct balloon_inflight){
-		.b = b, .qidx = (uint16_t)qidx, .head = p->head, .role = role};
+		.b = b, .qidx = (uint16_t)qidx, .head = p->head, .role = role, .bytes = p->bytes};
 	ret = discard_queue__submit(&b->dq, p->ranges, p->nr_ranges, balloon_discard_done, f);
 	if (ret == -EAGAIN) {
 		if (!p->held)
@@ -176,6 +181,11 @@ static bool send_pending(struct virtio_balloon *b, enum balloon_queue role, unsi
 		b->stats.reports++;
 		b->stats.report_buffers += p->nr_bufs;
 		b->stats.bytes_reported += p->bytes;
+	} else if (role == BALLOON_Q_FREE_PAGE) {
+		b->hint.inflight++;
+		b->stats.hint_chains++;
+		b->stats.hint_buffers += p->nr_bufs;
+		b->stats.bytes_hinted += p->bytes;
 	} else {
 		b->stats.inflate_pages += p->bytes / BALLOON_PAGE_4K;
 	}
@@ -234,7 +244,15 @@ bool balloon__process_report(struct virtio_balloon *b, unsigned int qidx, const 
 	p->head = c->head;
 	p->nr_bufs = c->nr_bufs;
 	p->bytes = bytes;
-	p->nr_ranges = merge_ranges(b->mem, p->ranges, c->nr_bufs);
+	return balloon__discard_chain(b, role, qidx, c->nr_bufs);
+}
+
+bool balloon__discard_chain(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx,
+			    unsigned int nr_ranges)
+{
+	struct balloon_pending *p = &b->pending[role];
+
+	p->nr_ranges = merge_ranges(b->mem, p->ranges, nr_ranges);
 	if (!exclude_rings(b, role, qidx))
 		return true;
 	return send_pending(b, role, qidx);
@@ -259,6 +277,9 @@ static enum balloon_reject read_pfns(struct virtio_balloon *b, const struct vq_c
 	for (unsigned int i = 0; i < c->nr_bufs; i++)
 		if (c->bufs[i].len % 4)
 			return BALLOON_REJ_BAD_LENGTH;
+	/* The arrays' pages present before we read them (guest_mem.h). */
+	if (virtqueue__prefault_readable(b->mem, c) < 0)
+		return BALLOON_REJ_HOST_MEMORY;
 
 	for (unsigned int i = 0; i < c->nr_bufs; i++) {
 		const uint8_t *p = c->bufs[i].hva;

@@ -9,6 +9,8 @@
  *                     inflate) and deflate: PFNs and buffers into merged
  *                     ranges, the discard queue's limits, the used entry
  *                     after the discards
+ *   balloon_hinting.c free page hinting: the command ids, the free_page_vq,
+ *                     DONE only after the hint discards completed
  *   balloon_config.c  the option string, queue numbering, names
  */
 #ifndef MINI_VMM_BALLOON_INTERNAL_H
@@ -39,9 +41,25 @@ bool balloon__process_inflate(struct virtio_balloon *b, unsigned int qidx,
 void balloon__process_deflate(struct virtio_balloon *b, unsigned int qidx,
 			      const struct vq_chain *c);
 /*
+ * Hand a validated chain of `role`'s queue, its ranges in b->pending[role]
+ * (head, nr_bufs, bytes set), to the discard queue after merging and
+ * cutting out the rings. false: it is held (the discard queue is at its
+ * limits).
+ */
+bool balloon__discard_chain(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx,
+			    unsigned int nr_ranges);
+/*
  * Send role's held chain again. false: still held. true: it went out (or
  * was refused), or none was held.
  */
 bool balloon__retry_pending(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx);
+
+/* balloon_hinting.c */
+/* Process one chain of the free_page_vq. false: it is held, pop no further. */
+bool balloon__process_hint(struct virtio_balloon *b, unsigned int qidx, const struct vq_chain *c);
+/* A hint chain's discards completed; `live`: the device was not being reset. */
+void balloon_hinting__chain_done(struct virtio_balloon *b, uint64_t bytes, bool live);
+/* Device reset: back to STOP, nothing in flight (the discard queue was drained). */
+void balloon_hinting__reset(struct virtio_balloon *b);
 
 #endif

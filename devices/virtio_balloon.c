@@ -13,7 +13,8 @@
  * stats_tick, take it themselves). The model creates no fd: its host
  * (struct balloon_host_ops) watches the discard queue and runs the timer.
  * Its option string, queue numbering and names are in balloon_config.c;
- * the chains that ask for discards in balloon_discard.c.
+ * the chains that ask for discards in balloon_discard.c; free page
+ * hinting's command ids in balloon_hinting.c.
  */
 #include "devices/balloon_internal.h"
 
@@ -118,6 +119,11 @@ static void process_stats(struct virtio_balloon *b, unsigned int qidx, const str
 		balloon__count_reject(b, role, BALLOON_REJ_BAD_LENGTH);
 		return;
 	}
+	/* Held all the same: the timer gives it back with len 0. */
+	if (virtqueue__prefault_readable(b->mem, c) < 0) {
+		balloon__count_reject(b, role, BALLOON_REJ_HOST_MEMORY);
+		return;
+	}
 	for (unsigned int i = 0; i < c->nr_bufs; i++) {
 		memcpy(buf + off, c->bufs[i].hva, c->bufs[i].len);
 		off += c->bufs[i].len;
@@ -203,6 +209,8 @@ static uint64_t balloon_get_features(struct virtio_device *vdev)
 		f |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
 	if (b->cfg.reporting)
 		f |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
+	if (b->cfg.free_page_hinting)
+		f |= 1ULL << VIRTIO_BALLOON_F_FREE_PAGE_HINT;
 	return f;
 }
 
@@ -335,6 +343,7 @@ static void balloon_reset(struct virtio_device *vdev)
 	for (int r = 0; r < BALLOON_Q__COUNT; r++)
 		b->pending[r].held = false; /* popped from rings now forgotten */
 	arm_stats_timer(b);		    /* disarms: not active */
+	balloon_hinting__reset(b);
 	for (int r = 0; r < BALLOON_Q__COUNT; r++)
 		b->qidx[r] = -1;
 	/* 5.5.4: actual and poison_val are the driver's; a new driver starts from 0. */
@@ -357,8 +366,9 @@ static bool process_chain(struct virtio_balloon *b, enum balloon_queue role, uns
 		return true;
 	case BALLOON_Q_REPORTING:
 		return balloon__process_report(b, qidx, c);
+	case BALLOON_Q_FREE_PAGE:
+		return balloon__process_hint(b, qidx, c);
 	default:
-		/* free_page_vq is never offered. */
 		virtqueue__push(&b->vdev.queues[qidx], c->head, 0);
 		return true;
 	}
@@ -412,7 +422,9 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
 			break;
 		}
 		if (r == VQ_POP_REJECTED) {
-			balloon__reject_chain(b, role, qidx, c->head, BALLOON_REJ_VQ);
+			balloon__reject_chain(b, role, qidx, c->head,
+					      err == VQ_ERR_HOST_MEMORY ? BALLOON_REJ_HOST_MEMORY
+									: BALLOON_REJ_VQ);
 			continue;
 		}
 		if (!process_chain(b, role, qidx, c))
@@ -464,7 +476,7 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 	b->stats_interval_s = cfg->stats_interval_s;
 
 	b->chain = malloc(sizeof(*b->chain));
-	b->ranges_mem = calloc(2 * BALLOON_MAX_RANGES_PER_CHAIN, sizeof(*b->ranges_mem));
+	b->ranges_mem = calloc(3 * BALLOON_MAX_RANGES_PER_CHAIN, sizeof(*b->ranges_mem));
 	if (!b->chain || !b->ranges_mem) {
 		ret = -ENOMEM;
 		log_error("virtio-balloon: out of memory");
@@ -472,6 +484,7 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 	}
 	b->pending[BALLOON_Q_INFLATE].ranges = b->ranges_mem;
 	b->pending[BALLOON_Q_REPORTING].ranges = b->ranges_mem + BALLOON_MAX_RANGES_PER_CHAIN;
+	b->pending[BALLOON_Q_FREE_PAGE].ranges = b->ranges_mem + 2 * BALLOON_MAX_RANGES_PER_CHAIN;
 	ret = discard_queue__init(&b->dq, mem, cfg->discard, cfg->discard_engine, 0,
 				  &cfg->discard_worker);
 	if (ret < 0)
@@ -486,10 +499,11 @@ int virtio_balloon__init(struct virtio_balloon *b, const struct balloon_config *
 	b->vdev.ops = &balloon_ops;
 	b->vdev.priv = b;
 	b->vdev.mem = mem;
-	log_info("virtio-balloon: reporting %s, deflate-on-oom %s, stats every %us, target %llu "
-		 "MiB",
+	log_info("virtio-balloon: reporting %s, deflate-on-oom %s, free-page-hinting %s, stats "
+		 "every %us, target %llu MiB",
 		 cfg->reporting ? "on" : "off", cfg->deflate_on_oom ? "on" : "off",
-		 cfg->stats_interval_s, (unsigned long long)(cfg->initial_target_bytes >> 20));
+		 cfg->free_page_hinting ? "on" : "off", cfg->stats_interval_s,
+		 (unsigned long long)(cfg->initial_target_bytes >> 20));
 	return 0;
 
 err_free:
@@ -561,5 +575,6 @@ void virtio_balloon__get_status(struct virtio_balloon *b, struct balloon_status 
 	out->actual_bytes = (uint64_t)b->actual << VIRTIO_BALLOON_PFN_SHIFT;
 	out->stats = b->stats;
 	out->discard = *discard_queue__stats(&b->dq);
+	out->hinting = b->hint.st;
 	pthread_mutex_unlock(&b->vdev.lock);
 }

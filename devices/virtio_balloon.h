@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * virtio-balloon (virtio 1.2 section 5.5, device id 5): inflate/deflate,
- * memory statistics, and free page reporting, with every discard going
- * through the io_uring discard queue. The model is pure device logic over
+ * memory statistics, free page reporting and free page hinting, with every
+ * discard going through the io_uring discard queue. The model is pure device logic over
  * guest memory and its queues: it registers no fd and owns no timer. Its
  * host (vmm/vm_devices.c) watches the discard queue's eventfd and runs the
  * stats timer, through struct balloon_host_ops. docs/virtio-balloon.md
@@ -25,9 +25,13 @@
 #define VIRTIO_BALLOON_F_MUST_TELL_HOST 0 /* not offered */
 #define VIRTIO_BALLOON_F_STATS_VQ	1
 #define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
-#define VIRTIO_BALLOON_F_FREE_PAGE_HINT 3 /* not offered (not implemented) */
+#define VIRTIO_BALLOON_F_FREE_PAGE_HINT 3 /* offered with free-page-hinting=on */
 #define VIRTIO_BALLOON_F_PAGE_POISON	4
 #define VIRTIO_BALLOON_F_REPORTING	5
+
+/* free_page_hint_cmd_id values with a meaning of their own (5.5.6.4); runs use >= 2. */
+#define VIRTIO_BALLOON_CMD_ID_STOP 0
+#define VIRTIO_BALLOON_CMD_ID_DONE 1
 
 #define VIRTIO_BALLOON_PFN_SHIFT 12  /* inflate/deflate PFNs and num_pages: 4 KiB units */
 #define BALLOON_QUEUE_SIZE	 256 /* QueueNumMax; Linux needs >= 32 for reporting */
@@ -85,6 +89,7 @@ unsigned int virtio_balloon__num_queues(uint64_t features);
 struct balloon_config {
 	bool reporting;		       /* offer VIRTIO_BALLOON_F_REPORTING */
 	bool deflate_on_oom;	       /* offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
+	bool free_page_hinting;	       /* offer VIRTIO_BALLOON_F_FREE_PAGE_HINT (off by default) */
 	uint32_t stats_interval_s;     /* > 0: offer STATS_VQ and poll this often */
 	uint64_t initial_target_bytes; /* balloon size asked for at start (num_pages * 4 KiB) */
 	enum discard_method discard;   /* discard=: the method ... */
@@ -101,26 +106,29 @@ struct balloon_config {
 	unsigned int notify_budget_ops;
 };
 
-/* reporting=on, deflate-on-oom=on, stats off, size 0, discard=auto. */
+/* reporting=on, deflate-on-oom=on, free-page-hinting=off, stats off, size 0, discard=auto. */
 void balloon_config__default(struct balloon_config *cfg);
 /*
  * Parse "size=SIZE,deflate-on-oom=on|off,stats-interval=Ns,reporting=on|off,
- * discard=auto|madvise|remove|punch-hole|sync" on top of the defaults already
- * in *cfg. Every key optional; "" is valid. On error returns -EINVAL and
- * writes a one-line reason naming the key or value into err.
+ * free-page-hinting=on|off,discard=auto|madvise|remove|punch-hole|sync" on top of the defaults
+ * already in *cfg. Every key optional; "" is valid. On error returns -EINVAL and writes a one-line
+ * reason naming the key or value into err.
  */
 int balloon_config__parse(const char *opts, struct balloon_config *cfg, char *err, size_t err_len);
 
 /* Why a chain was refused (pushed back with len 0, nothing discarded). */
 enum balloon_reject {
 	BALLOON_REJ_VQ = 0,	  /* malformed chain, see the virtqueue's vq_stats */
-	BALLOON_REJ_NOT_WRITABLE, /* reporting: a device-readable buffer */
+	BALLOON_REJ_NOT_WRITABLE, /* reporting, hints: a device-readable buffer */
 	BALLOON_REJ_NOT_READABLE, /* inflate/deflate/stats: a device-writable buffer */
-	BALLOON_REJ_UNALIGNED,	  /* reporting: address or length not 4 KiB aligned */
+	BALLOON_REJ_UNALIGNED,	  /* reporting, hints: address or length not 4 KiB aligned */
 	BALLOON_REJ_OUT_OF_RAM,	  /* the discard queue refused a range */
-	BALLOON_REJ_BAD_LENGTH,	  /* PFN array not a multiple of 4, stats not of 10 */
+	BALLOON_REJ_BAD_LENGTH,	  /* PFN array not a multiple of 4, stats not of 10,
+				     a hint command not one 4-byte buffer */
 	BALLOON_REJ_TOO_LARGE,	  /* more PFNs or stats entries than we accept */
 	BALLOON_REJ_HOST,	  /* host-side failure (out of memory) */
+	BALLOON_REJ_HOST_MEMORY,  /* a buffer the device reads could not be made present:
+				     hugetlbfs with the host's pool empty (guest_mem__prefault) */
 	BALLOON_REJ__COUNT,
 };
 
@@ -160,6 +168,17 @@ struct balloon_stats {
 	uint64_t bytes_ring_kept;	  /* ... kept, not discarded (balloon_rings.h) */
 	uint64_t chains_waited;		  /* held: the discard queue was at its limits */
 	uint64_t notify_yields;		  /* a notify call stopped at its budget, re-armed */
+	/* Free page hinting (balloon_hinting.c). */
+	uint64_t hint_runs;	       /* runs the host started (a new command id) */
+	uint64_t hint_cmds;	       /* command buffers from the driver */
+	uint64_t hint_chains;	       /* hint chains sent to the discard queue */
+	uint64_t hint_buffers;	       /* buffers (ranges) in them */
+	uint64_t bytes_hinted;	       /* their bytes */
+	uint64_t hints_done;	       /* hint chains acknowledged after their discards */
+	uint64_t bytes_hint_discarded; /* their bytes */
+	uint64_t hints_ignored;	       /* hints not for the current run: acknowledged, kept */
+	uint64_t bytes_hints_ignored;  /* their bytes */
+	uint64_t hint_done_deferred;   /* DONE waited for hint discards still in flight */
 	struct balloon_guest_stats guest;
 };
 
@@ -169,6 +188,7 @@ struct balloon_inflight {
 	uint16_t qidx;
 	uint16_t head;
 	enum balloon_queue role;
+	uint64_t bytes; /* hints: what the chain named, for the counters */
 };
 
 /*
@@ -184,6 +204,25 @@ struct balloon_pending {
 	uint16_t head;
 	uint32_t nr_bufs; /* for the counters, once it went out */
 	uint64_t bytes;
+};
+
+/*
+ * Free page hinting (5.5.6.4), as the host sees it: Firecracker's
+ * GET /balloon/hinting/status fields.
+ */
+struct balloon_hint_status {
+	uint32_t host_cmd;   /* what the host asked for last: a run id >= 2, STOP or DONE */
+	uint32_t guest_cmd;  /* the last command id the driver sent, if guest_cmd_seen */
+	bool guest_cmd_seen; /* since the device was activated */
+};
+
+/* Hinting's state (balloon_hinting.c), under vdev.lock like the rest. */
+struct balloon_hinting {
+	struct balloon_hint_status st;
+	uint32_t last_run_id;  /* the last id handed out: ids are never reused */
+	bool ack_on_stop;      /* the driver's STOP makes the device answer DONE */
+	bool done_deferred;    /* DONE asked for, published once `inflight` is 0 */
+	unsigned int inflight; /* hint chains in the discard queue */
 };
 
 /*
@@ -232,7 +271,8 @@ struct virtio_balloon {
 	/* Cookies for discard completions, one per (queue, head). */
 	struct balloon_inflight inflight[BALLOON_Q__COUNT][BALLOON_QUEUE_SIZE];
 	struct vq_chain *chain; /* scratch for pop */
-	/* Inflate's and reporting's chain on its way (ranges NULL for the others). */
+	struct balloon_hinting hint;
+	/* Inflate's, reporting's and hinting's chain on its way (ranges NULL for the others). */
 	struct balloon_pending pending[BALLOON_Q__COUNT];
 	struct discard_range *ranges_mem; /* the pending ranges, one allocation */
 
@@ -278,10 +318,29 @@ struct balloon_status {
 	uint64_t actual_bytes;	   /* actual * 4 KiB: what the driver says it holds */
 	struct balloon_stats stats;
 	struct discard_stats discard; /* its discard queue's */
+	struct balloon_hint_status hinting;
 };
 
 /* Takes vdev.lock. */
 void virtio_balloon__get_status(struct virtio_balloon *b, struct balloon_status *out);
+
+/* Whether the device offers FREE_PAGE_HINT (fixed at init: free-page-hinting=on). */
+bool virtio_balloon__hinting_offered(const struct virtio_balloon *b);
+/*
+ * Start a free page hinting run (Firecracker's PATCH /balloon/hinting/start):
+ * a new command id (>= 2, never reused) in config space and a config
+ * interrupt. With acknowledge_on_stop, the driver's STOP at the end of its
+ * run is answered with DONE, as stop() does. -EOPNOTSUPP if the device does
+ * not offer hinting, -ENODEV before the driver set it up. Takes vdev.lock.
+ */
+int virtio_balloon__hinting_start(struct virtio_balloon *b, bool acknowledge_on_stop);
+/*
+ * End the run: the driver may take its hinted pages back
+ * (PATCH /balloon/hinting/stop). DONE reaches config space only once every
+ * hint discard in flight completed (5.5.6.4.2: nothing may change a hinted
+ * page after DONE). Same errors as start. Takes vdev.lock.
+ */
+int virtio_balloon__hinting_stop(struct virtio_balloon *b);
 
 /* What its discard queue chose at init (fixed from then on). */
 static inline void virtio_balloon__discard_info(const struct virtio_balloon *b,

@@ -46,6 +46,7 @@ static const char *const error_names[VQ_ERR__COUNT] = {
 	[VQ_ERR_RING_OUT_OF_RAM] = "ring_out_of_ram",
 	[VQ_ERR_BAD_RING_LAYOUT] = "bad_ring_layout",
 	[VQ_ERR_HEAD_IN_FLIGHT] = "head_in_flight",
+	[VQ_ERR_HOST_MEMORY] = "host_memory",
 };
 
 const char *virtqueue__error_name(enum vq_error err)
@@ -215,6 +216,9 @@ static enum vq_error walk_chain(struct virtqueue *vq, uint16_t head, struct vq_c
 			hva = guest_mem__translate(vq->mem, d.addr, d.len);
 			if (!hva)
 				return VQ_ERR_BUF_OUT_OF_RAM;
+			/* We read the table: its pages present first (guest_mem.h). */
+			if (guest_mem__prefault(vq->mem, d.addr, d.len) < 0)
+				return VQ_ERR_HOST_MEMORY;
 			/* 2.7.5.3.2: the WRITE flag of this descriptor is ignored. */
 			table = hva;
 			table_size = d.len / VIRTQ_DESC_SIZE;
@@ -333,6 +337,30 @@ enum vq_pop_result virtqueue__pop(struct virtqueue *vq, struct vq_chain *chain, 
 	}
 	vq->stats.chains_popped++;
 	return VQ_POP_OK;
+}
+
+int virtqueue__prefault_readable(const struct guest_mem *mem, const struct vq_chain *chain)
+{
+	const uint64_t ps = mem->page_size;
+	uint64_t done_start = 1, done_end = 0; /* pages populated by the last call */
+
+	if (!mem->prefault_reads)
+		return 0;
+	for (unsigned int i = 0; i < chain->nr_readable; i++) {
+		const struct vq_buf *buf = &chain->bufs[i];
+		uint64_t start = buf->gpa & ~(ps - 1), end = buf->gpa + buf->len;
+		int ret;
+
+		/* Inside RAM (translated by pop): gpa + len does not overflow. */
+		if (start >= done_start && end <= done_end)
+			continue;
+		ret = guest_mem__prefault(mem, buf->gpa, buf->len);
+		if (ret < 0)
+			return ret;
+		done_start = start;
+		done_end = (end + ps - 1) & ~(ps - 1);
+	}
+	return 0;
 }
 
 void virtqueue__push(struct virtqueue *vq, uint16_t head, uint32_t written_len)

@@ -73,6 +73,7 @@ enum vq_error {
 	VQ_ERR_RING_OUT_OF_RAM,		/* desc/avail/used ring not inside guest RAM */
 	VQ_ERR_BAD_RING_LAYOUT,		/* bad queue size, or a misaligned ring */
 	VQ_ERR_HEAD_IN_FLIGHT,		/* avail ring names a head the device has not used yet */
+	VQ_ERR_HOST_MEMORY, /* an indirect table's pages could not be populated (hugetlbfs) */
 	VQ_ERR__COUNT,
 };
 
@@ -150,6 +151,14 @@ enum vq_pop_result {
  * chains of one queue. Pairs its avail->idx read with an acquire barrier.
  */
 enum vq_pop_result virtqueue__pop(struct virtqueue *vq, struct vq_chain *chain, enum vq_error *err);
+
+/*
+ * Before the device reads a popped chain's device-readable buffers:
+ * guest_mem__prefault() over each (one call per run of buffers in the same
+ * backing pages). 0, or its -errno: the device must not read them then.
+ * No system call unless mem->prefault_reads (hugetlbfs).
+ */
+int virtqueue__prefault_readable(const struct guest_mem *mem, const struct vq_chain *chain);
 
 /*
  * Hand a chain back: write the used element, then publish used->idx with a

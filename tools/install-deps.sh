@@ -10,7 +10,8 @@ set -euo pipefail
 # The nested SVM host (tools/kvm-host --nested): QEMU, a static busybox for its
 # initramfs, cpio; its kernel is downloaded by tools/kvm-host, not installed.
 # The guest patches' check (guest/patches.sh): git, and python3-ply +
-# python3-git for checkpatch's SPDX check.
+# python3-git for checkpatch's SPDX check. The install and package tests:
+# dpkg-dev (dpkg-shlibdeps, for CPack's DEB), man-db, groff-base.
 PACKAGES=(
 	build-essential cmake pkg-config
 	liburing-dev libcap-ng-dev
@@ -20,6 +21,7 @@ PACKAGES=(
 	python3 cpio git python3-ply python3-git
 	libmicrohttpd-dev libjson-c-dev prometheus chromium python3-matplotlib
 	libseccomp-dev clang libclang-rt-14-dev
+	dpkg-dev man-db groff-base
 )
 
 missing=()

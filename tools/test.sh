@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds mini-vmm and the guest kernels, and runs
 # every test tier through CTest:
-#   this machine:   unit, api, fault, bench smoke, the ASan/UBSan build of
+#   this machine:   unit, api, fault, bench smoke, install, package (every
+#                   label but kvm and boot), the ASan/UBSan build of
 #                   unit+fault, fuzzing (10 s per harness)
 #   a working KVM:  kvm (tiny guests), boot (Linux guests), the ASan/UBSan
 #                   build of kvm, run through tools/kvm-host: directly on

@@ -46,6 +46,9 @@ enum {
 	OPT_ID,
 	OPT_CONFIG_FILE,
 	OPT_NO_API,
+	OPT_LOG_PATH,
+	OPT_SECCOMP,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option long_options[] = {
@@ -70,6 +73,9 @@ static const struct option long_options[] = {
 	{"api-sock", required_argument, NULL, OPT_API_SOCKET}, /* Firecracker's spelling */
 	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
 	{"no-api", no_argument, NULL, OPT_NO_API},
+	{"log-path", required_argument, NULL, OPT_LOG_PATH},
+	{"seccomp", required_argument, NULL, OPT_SECCOMP},
+	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{NULL, 0, NULL, 0},
 };
 
@@ -213,6 +219,19 @@ static int parse_one(struct vmm_config *cfg, int opt, const char *arg, char *err
 	case OPT_NO_API:
 		cfg->no_api = true;
 		return 0;
+	case OPT_LOG_PATH:
+		if (!*arg)
+			return usage_error(err, err_len, "--log-path: expected a file name");
+		cfg->log_path = arg;
+		return 0;
+	case OPT_SECCOMP:
+		if (seccomp__parse_mode(arg, &cfg->seccomp) < 0)
+			return usage_error(err, err_len, "--seccomp '%s': expected on, log or off",
+					   arg);
+		return 0;
+	case OPT_NO_SECCOMP:
+		cfg->seccomp = SECCOMP_MODE_OFF;
+		return 0;
 	default:
 		return usage_error(err, err_len, "unknown option (see mini-vmm --help)");
 	}
@@ -269,6 +288,7 @@ int config__parse(struct vmm_config *cfg, int argc, char **argv, char *err, size
 		.serial = SERIAL_STDIO,
 		.host_quirks = true,
 		.log_level = LOG_INFO,
+		.seccomp = SECCOMP_MODE_TRAP,
 	};
 	err[0] = '\0';
 	optind = 1;
@@ -302,7 +322,7 @@ void config__usage(FILE *out)
 	      "       mini-vmm --api-socket PATH [options]   (configured through the API)\n"
 	      "\n"
 	      "Boots a Linux guest under KVM. The guest console is on stdout (and stdin is its\n"
-	      "input); mini-vmm's own messages go to stderr.\n"
+	      "input); mini-vmm's own messages go to stderr (or --log-path).\n"
 	      "\n"
 	      "Guest:\n"
 	      "  --kernel PATH          vmlinux (ELF, PVH entry or 64-bit entry) or bzImage\n"
@@ -319,7 +339,7 @@ void config__usage(FILE *out)
 	      "Memory reclamation (virtio-balloon on virtio-mmio):\n"
 	      "  --balloon-reporting    balloon with free page reporting and defaults\n"
 	      "  --balloon OPTS         size=SIZE,deflate-on-oom=on|off,stats-interval=Ns,\n"
-	      "                         reporting=on|off,\n"
+	      "                         reporting=on|off,free-page-hinting=on|off,\n"
 	      "                         discard=auto|madvise|remove|punch-hole|sync\n"
 	      "                         (see docs/virtio-balloon.md)\n"
 	      "\n"
@@ -346,6 +366,11 @@ void config__usage(FILE *out)
 	      "  --id ID                the VM's identity in logs, the API and metrics: 1-64\n"
 	      "                         letters, digits or '-' (default anonymous-instance)\n"
 	      "  --log-level LEVEL      error, warn, info (default) or debug\n"
+	      "  --log-path FILE        append mini-vmm's messages to FILE instead of stderr\n"
+	      "  --seccomp MODE         on (default): each thread's system call filter;\n"
+	      "                         log: forbidden calls are only logged (audit);\n"
+	      "                         off: no filters. log and off are UNSAFE: debugging only\n"
+	      "  --no-seccomp           the same as --seccomp off (UNSAFE)\n"
 	      "  -h, --help             this text\n"
 	      "  --version              print the version\n"
 	      "\n"

@@ -5,13 +5,14 @@
 
 #include "base/guest_mem.h"
 #include "base/log.h"
+#include "base/version.h" /* MINI_VMM_VERSION */
+#include "vmm/seccomp.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONFIG_MAX_CPUS	 32 /* the MP table in the EBDA holds 37 */
-#define MINI_VMM_VERSION "0.1.0"
+#define CONFIG_MAX_CPUS 32 /* the MP table in the EBDA holds 37 */
 /* The VM's identity when none is given: Firecracker's default. */
 #define CONFIG_DEFAULT_ID "anonymous-instance"
 #define CONFIG_ID_MAX	  64
@@ -41,6 +42,8 @@ struct vmm_config {
 	const char *metrics_log;      /* --metrics-log PATH */
 	uint32_t metrics_interval_ms; /* --metrics-interval; 0: the API's default (1 s) */
 	enum log_level log_level;
+	const char *log_path;	   /* --log-path FILE: log lines appended there, not on stderr */
+	enum seccomp_mode seccomp; /* --seccomp on|log|off, --no-seccomp (off): debugging only */
 	bool show_help;
 	bool show_version;
 	/* Firecracker's way (docs/api.md, "Before boot"): */

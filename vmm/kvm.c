@@ -72,6 +72,11 @@ static int check_caps(struct kvm *kvm)
 	}
 	kvm->has_identity_map_addr =
 		ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0;
+	kvm->has_tsc_deadline =
+		ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	if (!kvm->has_tsc_deadline)
+		log_info("kvm: TSC-deadline timer: not available (no KVM_CAP_TSC_DEADLINE_TIMER): "
+			 "the guest calibrates its LAPIC timer at boot");
 	return 0;
 }
 

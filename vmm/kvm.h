@@ -16,6 +16,8 @@ struct kvm {
 	int vm_fd;
 	int vcpu_mmap_size;
 	bool has_identity_map_addr;
+	bool has_tsc_deadline; /* KVM_CAP_TSC_DEADLINE_TIMER: the LAPIC emulates TSC-deadline mode
+				*/
 	struct kvm_cpuid2 *supported_cpuid; /* KVM_GET_SUPPORTED_CPUID, for every vCPU */
 };
 

@@ -8,10 +8,12 @@
  *          reset the balloon (epoll_ctl, timerfd_settime, io_uring_enter,
  *          a synchronous discard), a port write can stop the VM (tgkill of
  *          the other vCPUs), the serial port polls and writes its output fd,
- *          the test device's marker samples RSS (mincore).
+ *          the test device's marker samples RSS (mincore), a fatal exit
+ *          reads the bytes at RIP (MADV_POPULATE_READ first on hugetlbfs).
  *  device: the event loop (epoll_wait, read/write on eventfds, timerfd,
  *          signalfd), discard completions and their synchronous retries,
- *          then teardown (close, munmap, unregistering the io_uring eventfd,
+ *          guest buffers populated before they are read (hugetlbfs), then
+ *          teardown (close, munmap, unregistering the io_uring eventfd,
  *          restoring the terminal, logging the vCPUs' state).
  *  API:    libmicrohttpd on a listening socket made during setup: accept,
  *          receive, send, its poll/epoll and thread machinery; the balloon
@@ -54,6 +56,9 @@
 #endif
 #ifndef MADV_FREE
 #define MADV_FREE 8
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
 #endif
 
 /* Sanitizer builds (MINI_VMM_SANITIZE): their runtime needs more, see add_sanitizer_rules(). */
@@ -254,12 +259,13 @@ static size_t put_uint(char *buf, size_t n, size_t size, unsigned long v)
  */
 static void sigsys_handler(int sig, siginfo_t *si, void *ucontext)
 {
-	char buf[320];
+	char buf[320 + LOG_STAMP_MAX];
 	size_t n = 0;
 	int role = thread_role;
 
 	(void)sig;
 	(void)ucontext;
+	n = log__stamp(buf, sizeof(buf));
 	n = put_str(buf, n, sizeof(buf), "mini-vmm: error: seccomp: the ");
 	n = put_str(buf, n, sizeof(buf),
 		    role >= 0 ? seccomp__role_name((enum seccomp_role)role) : "unknown");
@@ -270,8 +276,8 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucontext)
 	n = put_uint(buf, n, sizeof(buf), (unsigned long)si->si_syscall);
 	n = put_str(buf, n, sizeof(buf),
 		    "`; if mini-vmm really needs it, add it to vmm/seccomp.c, or run with "
-		    "seccomp in log mode to find all.)\n");
-	if (write(STDERR_FILENO, buf, n) < 0) {
+		    "--seccomp log to find all.)\n");
+	if (write(log__fd(), buf, n) < 0) {
 		/* Nothing else to try. */
 	}
 	_exit(SECCOMP_EXIT_STATUS);
@@ -427,6 +433,16 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_role role)
 	}
 	if (role == SECCOMP_ROLE_VCPU || role == SECCOMP_ROLE_DEVICE) {
 		/*
+		 * Reading a guest buffer on hugetlbfs RAM: its huge pages populated
+		 * first (base/guest_mem.c guest_mem__prefault), by the device thread
+		 * (PFN arrays, stats, indirect tables), or by a vCPU (the balloon's
+		 * queues when no device thread takes them; the bytes at RIP of a
+		 * dying guest).
+		 */
+		a[0] = arg_eq(2, MADV_POPULATE_READ);
+		if ((ret = allow(ctx, SCMP_SYS(madvise), 1, a)) < 0)
+			return ret;
+		/*
 		 * Submitting discards: the thread itself (pid 0) switches between
 		 * SCHED_OTHER and SCHED_BATCH so new io-wq workers are born BATCH
 		 * (devices/discard/ring.c submit_ring). Nothing else, no other thread.
@@ -506,7 +522,8 @@ int seccomp__install(enum seccomp_role role)
 		ret = seccomp_load(ctx);
 		if (ret < 0)
 			log_error("seccomp: loading the %s filter failed: %s (a kernel without "
-				  "CONFIG_SECCOMP_FILTER? seccomp off disables the filters)",
+				  "CONFIG_SECCOMP_FILTER? --no-seccomp runs without filters, "
+				  "unsafely)",
 				  seccomp__role_name(role), strerror(-ret));
 	}
 	seccomp_release(ctx);

@@ -27,7 +27,8 @@
 #define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
-#define CPUID_1_ECX_HYPERVISOR (1U << 31)
+#define CPUID_1_ECX_TSC_DEADLINE (1U << 24)
+#define CPUID_1_ECX_HYPERVISOR	 (1U << 31)
 
 /* KVM's paravirt feature leaf and the features that are hypercalls (vmcall). */
 #define CPUID_KVM_FEATURES	       0x40000001
@@ -67,6 +68,16 @@ static int setup_cpuid(struct vcpu *vcpu)
 			/* Initial APIC id in EBX[31:24]; say we are a guest. */
 			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->id << 24);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			/*
+			 * KVM_GET_SUPPORTED_CPUID leaves the TSC-deadline bit out
+			 * (its LAPIC is the VMM's choice); with the in-kernel LAPIC
+			 * emulating it, say so. Without it Linux calibrates the
+			 * LAPIC timer at boot, which took 2 s of a guest's boot
+			 * in the nested host (issue #13), and then programs the
+			 * timer through one-shot counts.
+			 */
+			if (vcpu->env->kvm->has_tsc_deadline)
+				e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 			break;
 		case CPUID_KVM_FEATURES:
 			/*
@@ -233,7 +244,9 @@ static void report_fatal(struct vcpu *vcpu, const char *what)
 		/* Stop at the page end: the next page may not be mapped. */
 		if ((tr.physical_address & 4095) + len > 4096)
 			len = 4096 - (tr.physical_address & 4095);
-		if (guest_mem__read(vcpu->env->mem, tr.physical_address, insn, len) == 0) {
+		/* A hugetlbfs page the guest discarded is refaulted here: populate first. */
+		if (guest_mem__prefault(vcpu->env->mem, tr.physical_address, len) == 0 &&
+		    guest_mem__read(vcpu->env->mem, tr.physical_address, insn, len) == 0) {
 			for (uint64_t i = 0; i < len; i++)
 				snprintf(bytes + 3 * i, sizeof(bytes) - 3 * i, "%02x ", insn[i]);
 		}

@@ -69,9 +69,10 @@ static int apply_balloon(struct vmm_config *cfg, const struct api_balloon_config
 {
 	char opts[128];
 
-	snprintf(opts, sizeof(opts), "size=%uM,deflate-on-oom=%s,stats-interval=%us,reporting=%s",
+	snprintf(opts, sizeof(opts),
+		 "size=%uM,deflate-on-oom=%s,stats-interval=%us,reporting=%s,free-page-hinting=%s",
 		 b->amount_mib, b->deflate_on_oom ? "on" : "off", b->stats_polling_interval_s,
-		 b->free_page_reporting ? "on" : "off");
+		 b->free_page_reporting ? "on" : "off", b->free_page_hinting ? "on" : "off");
 	cfg->balloon = true;
 	cfg->balloon_reporting = false;
 	return set_owned(cfg, OWN_BALLOON, &cfg->balloon_opts, opts);
@@ -141,6 +142,7 @@ int vm_config__export(const struct vmm_config *cfg, struct api_vm_config *out)
 			.deflate_on_oom = b.deflate_on_oom,
 			.stats_polling_interval_s = b.stats_interval_s,
 			.free_page_reporting = b.reporting,
+			.free_page_hinting = b.free_page_hinting,
 		};
 	}
 	return 0;

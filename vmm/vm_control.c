@@ -69,6 +69,16 @@ static int vm_ctl_set_stats_interval(void *opaque, uint32_t secs)
 	return vm->balloon ? virtio_balloon__set_stats_interval(vm->balloon, secs) : -ENODEV;
 }
 
+static int vm_ctl_balloon_hinting(void *opaque, bool start, bool acknowledge_on_stop)
+{
+	struct vm *vm = opaque;
+
+	if (!vm->balloon)
+		return -ENODEV;
+	return start ? virtio_balloon__hinting_start(vm->balloon, acknowledge_on_stop)
+		     : virtio_balloon__hinting_stop(vm->balloon);
+}
+
 static void vm_ctl_shutdown(void *opaque)
 {
 	struct vm *vm = opaque;
@@ -151,6 +161,7 @@ static const struct vm_control_ops vm_control_ops = {
 	.sample = vm_ctl_sample,
 	.set_balloon_target = vm_ctl_set_balloon_target,
 	.set_stats_interval = vm_ctl_set_stats_interval,
+	.balloon_hinting = vm_ctl_balloon_hinting,
 	.request_shutdown = vm_ctl_shutdown,
 	.configure = vm_ctl_configure,
 	.get_config = vm_ctl_get_config,

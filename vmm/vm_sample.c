@@ -38,6 +38,7 @@ void vm_sample__fill(struct vm_sample *s, struct resident_meter *rm, uint64_t ma
 	bs->deflate_on_oom = b->cfg.deflate_on_oom;
 	bs->reporting = b->cfg.reporting;
 	bs->stats_enabled = virtio_balloon__stats_offered(b);
+	bs->free_page_hinting = virtio_balloon__hinting_offered(b);
 	virtio_balloon__discard_info(b, &di);
 	copy_name(bs->discard_method, sizeof(bs->discard_method), discard_method__name(di.method));
 	copy_name(bs->discard_engine, sizeof(bs->discard_engine), discard_engine__name(di.engine));
@@ -50,4 +51,5 @@ void vm_sample__fill(struct vm_sample *s, struct resident_meter *rm, uint64_t ma
 	bs->actual_bytes = st.actual_bytes;
 	bs->stats = st.stats;
 	bs->discard = st.discard;
+	bs->hinting = st.hinting;
 }

@@ -5,6 +5,7 @@ its output, its errors and exit statuses, and watch refreshing in place."""
 
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -34,6 +35,38 @@ def balloon_commands(vm):
     p = ctl(vm, "balloon", "stats", "--interval", "4")
     expect(p.returncode == 0, p)
     expect(request(vm.sock, "GET", "/balloon").json()["stats_polling_interval_s"] == 4, "interval")
+
+
+def balloon_sizes(vm):
+    # A size with a unit; a plain number stays MiB (balloon_commands).
+    for arg, want in (("128M", 128), ("65536K", 64), ("32MiB", 32), ("0", 0)):
+        p = ctl(vm, "balloon", "set", arg)
+        expect(p.returncode == 0 and f"set to {want} MiB" in p.stdout, (arg, p))
+        expect(request(vm.sock, "GET", "/balloon").json()["amount_mib"] == want, arg)
+    # 1G is 1024 MiB: more than the fake VM's 512 MiB, which the API refuses.
+    p = ctl(vm, "balloon", "set", "1g")
+    expect(p.returncode == 1 and "amount_mib 1024 " in p.stderr, p)
+    for bad in ("12X", "1500K", "M", "1.5G"):
+        p = ctl(vm, "balloon", "set", bad)
+        expect(p.returncode == 2 and "SIZE" in p.stderr and "Traceback" not in p.stderr, (bad, p))
+
+
+def closed_pipe(vm):
+    """`mini-vmm-ctl ... | head`: the reader is gone before the output is
+    written. The command ends quietly by SIGPIPE, no BrokenPipeError."""
+    for args in (["metrics"], ["balloon", "get"], ["vm"], ["reporting"],
+                 ["watch", "--count", "2", "--interval", "0.1", "--ansi"]):
+        r, w = os.pipe()
+        os.close(r)  # the reader left: the first write gets EPIPE
+        p = subprocess.run([CTL, "--socket", vm.sock] + args, stdout=w, stderr=subprocess.PIPE,
+                           text=True, timeout=30)
+        os.close(w)
+        expect(p.returncode == -signal.SIGPIPE and p.stderr == "",
+               f"{args}: exit {p.returncode}, stderr {p.stderr!r}")
+    # And through a shell, as a user types it.
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", f"'{CTL}' --socket '{vm.sock}' metrics | head -n 1"],
+                       capture_output=True, text=True, timeout=30)
+    expect(p.stdout.startswith("#") and p.stderr == "", p)
 
 
 def errors(vm):
@@ -98,7 +131,8 @@ def shutdown(_):
 def main():
     c = Checks("mini-vmm-ctl")
     with FakeVm("--interval", "250") as vm:
-        for fn in (balloon_commands, errors, reporting, metrics_and_vm, watch):
+        for fn in (balloon_commands, balloon_sizes, closed_pipe, errors, reporting,
+                   metrics_and_vm, watch):
             c.run(fn, vm)
     c.run(shutdown, None)
     c.done()

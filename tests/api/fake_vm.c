@@ -8,7 +8,7 @@
  *
  * Usage: fake_vm [--api-socket PATH] [--metrics-listen ADDR:PORT]
  *                [--metrics-log PATH] [--interval MS] [--timeout S]
- *                [--no-balloon] [--no-stats] [--seccomp]
+ *                [--no-balloon] [--no-stats] [--no-hinting] [--seccomp]
  * Prints "ready metrics_port=N" on stdout once serving; exits 0 after
  * PUT /actions {"action_type":"Shutdown"} or SIGTERM/SIGINT.
  */
@@ -39,7 +39,7 @@
 struct fake_vm {
 	pthread_mutex_t lock;
 	uint64_t t0_ns;
-	bool balloon, stats;
+	bool balloon, stats, hinting;
 	uint64_t target;
 	double actual; /* follows target at 64 MiB/s */
 	double last_t;
@@ -47,6 +47,8 @@ struct fake_vm {
 	uint64_t reports_accounted;
 	struct balloon_stats bstats;
 	struct discard_stats dstats;
+	struct balloon_hint_status hint; /* free page hinting: offered, no guest answers */
+	uint32_t last_run_id;
 	volatile sig_atomic_t stop;
 };
 
@@ -180,6 +182,8 @@ static void fake_sample(void *opaque, struct vm_sample *s)
 		b->stats = vm->bstats;
 		b->discard = vm->dstats;
 		b->stats.target_changes = vm->bstats.target_changes;
+		b->free_page_hinting = vm->hinting;
+		b->hinting = vm->hint;
 	}
 	pthread_mutex_unlock(&vm->lock);
 }
@@ -214,6 +218,28 @@ static int fake_set_stats_interval(void *opaque, uint32_t secs)
 	return 0;
 }
 
+/* Hinting as the device does it, without a guest: start hands out ids, stop asks for DONE. */
+static int fake_hinting(void *opaque, bool start, bool acknowledge_on_stop)
+{
+	struct fake_vm *vm = opaque;
+
+	(void)acknowledge_on_stop;
+	if (!vm->balloon)
+		return -ENODEV;
+	if (!vm->hinting)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&vm->lock);
+	if (start) {
+		vm->last_run_id = vm->last_run_id < 2 ? 2 : vm->last_run_id + 1;
+		vm->hint.host_cmd = vm->last_run_id;
+		vm->bstats.hint_runs++;
+	} else {
+		vm->hint.host_cmd = 1;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
 static struct fake_vm *the_vm;
 
 static void fake_shutdown(void *opaque)
@@ -243,6 +269,7 @@ static const struct vm_control_ops fake_ops = {
 	.sample = fake_sample,
 	.set_balloon_target = fake_set_target,
 	.set_stats_interval = fake_set_stats_interval,
+	.balloon_hinting = fake_hinting,
 	.request_shutdown = fake_shutdown,
 };
 
@@ -256,11 +283,13 @@ int main(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{"no-balloon", no_argument, NULL, 'B'},
 		{"no-stats", no_argument, NULL, 'S'},
+		{"no-hinting", no_argument, NULL, 'H'},
 		{"seccomp", no_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	struct api_config cfg = {.vmm_version = "0.1.0-fake", .instance_id = "fake-vm"};
-	struct fake_vm vm = {.balloon = true, .stats = true, .stats_interval_s = 1};
+	struct fake_vm vm = {
+		.balloon = true, .stats = true, .hinting = true, .stats_interval_s = 1};
 	struct api_server *srv;
 	int opt;
 
@@ -283,6 +312,9 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			vm.balloon = false;
+			break;
+		case 'H':
+			vm.hinting = false;
 			break;
 		case 'S':
 			vm.stats = false;

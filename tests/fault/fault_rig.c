@@ -34,6 +34,8 @@ int __wrap_madvise(void *addr, size_t len, int advice)
 	if (!inject_lo || p < inject_lo || p >= inject_hi)
 		return __real_madvise(addr, len, advice);
 	__atomic_fetch_add(&fault_inject.calls, 1, __ATOMIC_RELAXED);
+	if (advice == MADV_POPULATE_READ)
+		__atomic_fetch_add(&fault_inject.populates, 1, __ATOMIC_RELAXED);
 	delay = __atomic_load_n(&fault_inject.delay_ms, __ATOMIC_RELAXED);
 	if (delay)
 		usleep(delay * 1000);

@@ -18,7 +18,8 @@
  * mlocked range makes MADV_DONTNEED fail with EINVAL, an unmapped one with
  * ENOMEM), and from fault_inject below: the tier links with
  * -Wl,--wrap=madvise, so the discard engine's synchronous madvise() calls on
- * guest RAM can be made to fail with any errno, or to be slow.
+ * guest RAM, and the device's prefaults (guest_mem__prefault), can be made
+ * to fail with any errno, or to be slow.
  */
 #ifndef MINI_VMM_FAULT_RIG_H
 #define MINI_VMM_FAULT_RIG_H
@@ -50,6 +51,7 @@ struct fault_inject {
 	unsigned int delay_ms;	 /* every call on guest RAM first sleeps this long */
 	unsigned int calls;	 /* calls on guest RAM seen */
 	unsigned int failed;	 /* calls on guest RAM failed by injection */
+	unsigned int populates;	 /* calls on guest RAM with MADV_POPULATE_READ (prefaults) */
 };
 extern struct fault_inject fault_inject;
 

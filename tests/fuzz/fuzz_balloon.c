@@ -2,13 +2,16 @@
 /*
  * Fuzz target: virtio-balloon queue processing (devices/virtio_balloon.c and
  * the discard queue under it): free page reports, inflate and deflate PFN
- * arrays and stats buffers of any shape, on a device already at DRIVER_OK
- * with the features the input picks, interleaved with config writes, resets,
- * target changes and the device thread's completion events.
+ * arrays, stats buffers and free page hints and command ids of any shape,
+ * on a device already at DRIVER_OK with the features the input picks,
+ * interleaved with config writes, resets, target changes, hinting runs
+ * started and stopped, and the device thread's completion events.
  *
  * Input:
  *   u8 features: bit 0 STATS_VQ, 1 REPORTING, 2 PAGE_POISON, 3 EVENT_IDX,
- *      4 INDIRECT_DESC, 5 DEFLATE_ON_OOM, 6 discard via io_uring (else sync)
+ *      4 INDIRECT_DESC, 5 DEFLATE_ON_OOM, 6 discard via io_uring (else sync),
+ *      7 FREE_PAGE_HINT (offered and acked; it drops STATS_VQ when REPORTING
+ *      is set too, so that at most 4 queues fit the ring area)
  *   u8 queue size: 1 << (n % 9), 1..256
  *   then steps, each a u8 opcode:
  *     0 add a chain: u8 queue, u8 count (1..8 direct descriptors), per
@@ -22,6 +25,7 @@
  *     6 reset and bring the device back to DRIVER_OK with fresh rings
  *     7 raw RAM write: u32 offset, u8 n, bytes (rings included)
  *     8 host target: u32 pages; 9 stats interval: u8
+ *     10 hinting start: u8 (bit 0: acknowledge_on_stop); 11 hinting stop
  *
  * vdev->renotify is wired as vm.c wires it (fuzz_renotify): a queue that
  * stopped at its work budget, or re-armed at activation or by completions,
@@ -29,7 +33,8 @@
  * whole ring gets served.
  *
  * Checked: no memory error or UB; per queue no more used entries than chains
- * taken; after the final reset nothing is in flight and every accepted report
+ * taken; DONE in config space never while a hint discard is in flight;
+ * after the final reset nothing is in flight and every accepted report
  * completed.
  */
 #include "fuzz_common.h"
@@ -248,10 +253,22 @@ static void config_write(struct fuzz_in *in)
 
 /* The input's first byte: which features the driver acks. */
 static const struct fuzz_opt_feature opt_features[] = {
-	{1, VIRTIO_BALLOON_F_STATS_VQ, false},	  {2, VIRTIO_BALLOON_F_REPORTING, false},
-	{4, VIRTIO_BALLOON_F_PAGE_POISON, false}, {8, VIRTIO_F_EVENT_IDX, false},
-	{16, VIRTIO_F_INDIRECT_DESC, false},	  {32, VIRTIO_BALLOON_F_DEFLATE_ON_OOM, false},
+	{1, VIRTIO_BALLOON_F_STATS_VQ, false},	       {2, VIRTIO_BALLOON_F_REPORTING, false},
+	{4, VIRTIO_BALLOON_F_PAGE_POISON, false},      {8, VIRTIO_F_EVENT_IDX, false},
+	{16, VIRTIO_F_INDIRECT_DESC, false},	       {32, VIRTIO_BALLOON_F_DEFLATE_ON_OOM, false},
+	{128, VIRTIO_BALLOON_F_FREE_PAGE_HINT, false},
 };
+
+/* 5.5.6.4.2: nothing may change a hinted page once DONE is in config space. */
+static void check_hinting(void)
+{
+	struct virtio_balloon *b = &fz.balloon;
+
+	pthread_mutex_lock(&b->vdev.lock);
+	if (b->free_page_hint_cmd_id == VIRTIO_BALLOON_CMD_ID_DONE)
+		FUZZ_ASSERT(b->hint.inflight == 0);
+	pthread_mutex_unlock(&b->vdev.lock);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -262,10 +279,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_ram__reset(&fz.ram);
 	qsize = fuzz_qsize(&in);
+	if ((f & 0x83) == 0x83)
+		f &= (uint8_t)~1; /* hinting, stats and reporting: 5 queues, one too many here */
 	features =
 		fuzz_opt_features(f, opt_features, sizeof(opt_features) / sizeof(opt_features[0]));
 	balloon_config__default(&cfg);
 	cfg.stats_interval_s = f & 1 ? 1 : 0;
+	cfg.free_page_hinting = f & 128;
 	cfg.discard_engine = f & 64 ? DISCARD_ENGINE_URING : DISCARD_ENGINE_SYNC;
 
 	if (fuzz_balloon__open(&fz.balloon, &cfg, &fz.ram.mem, &fz.loop, &fz.wiring, &fz.faults,
@@ -274,7 +294,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bring_up();
 
 	for (unsigned int step = 0; step < MAX_STEPS && !fin_empty(&in); step++) {
-		switch (fin_u8(&in) % 10) {
+		switch (fin_u8(&in) % 12) {
 		case 0:
 			add_chain(&in);
 			break;
@@ -307,11 +327,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 8:
 			(void)virtio_balloon__set_target(&fz.balloon, (uint64_t)fin_u32(&in) << 12);
 			break;
-		default:
+		case 9:
 			(void)virtio_balloon__set_stats_interval(&fz.balloon, fin_u8(&in) % 3);
+			break;
+		case 10:
+			(void)virtio_balloon__hinting_start(&fz.balloon, fin_u8(&in) & 1);
+			break;
+		default:
+			(void)virtio_balloon__hinting_stop(&fz.balloon);
 			break;
 		}
 		fuzz_renotify__run(&fz.renotify, RENOTIFY_ROUNDS, kick);
+		check_hinting();
 	}
 
 	pthread_mutex_lock(&vdev->lock);
@@ -321,6 +348,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(fz.balloon.dq.stats.reports_in_flight == 0);
 	FUZZ_ASSERT(fz.balloon.dq.stats.ops_in_flight == 0);
 	FUZZ_ASSERT(fz.balloon.dq.stats.reports_completed == fz.balloon.dq.stats.reports);
+	FUZZ_ASSERT(fz.balloon.hint.inflight == 0);
+	FUZZ_ASSERT(fz.balloon.free_page_hint_cmd_id == VIRTIO_BALLOON_CMD_ID_STOP);
 	for (unsigned int q = 0; q < MAX_QUEUES; q++) {
 		const struct vq_stats *s = &vdev->queues[q].stats;
 
@@ -333,7 +362,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			"fuzz_balloon: reports %llu done %llu poison-skipped %llu inflate pages "
 			"%llu "
 			"deflate pages %llu stats buffers %llu broken rings %llu after-reset "
-			"%llu renotify %llu/%llu\n",
+			"%llu renotify %llu/%llu hint runs %llu chains %llu done %llu ignored "
+			"%llu\n",
 			(unsigned long long)st->reports, (unsigned long long)st->reports_done,
 			(unsigned long long)st->poison_skipped,
 			(unsigned long long)st->inflate_pages,
@@ -341,7 +371,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(unsigned long long)st->stats_buffers, (unsigned long long)st->broken_rings,
 			(unsigned long long)st->completions_after_reset,
 			(unsigned long long)fz.renotify.calls,
-			(unsigned long long)fz.renotify.delivered);
+			(unsigned long long)fz.renotify.delivered,
+			(unsigned long long)st->hint_runs, (unsigned long long)st->hint_chains,
+			(unsigned long long)st->hints_done, (unsigned long long)st->hints_ignored);
 	}
 	fuzz_balloon__stop(&fz.balloon, &fz.loop, &fz.wiring);
 	pthread_mutex_destroy(&vdev->lock);

@@ -241,7 +241,7 @@ def gen_virtio_mmio():
 # ---- fuzz_balloon ---------------------------------------------------------
 BAL_RAM = 0x100000
 BAL_DATA = BAL_RAM + 0x10000
-ADD, PFNS, KICK, EVENTS, HOLD, CONFIG, RESET, RAW, TARGET, STATS = range(10)
+ADD, PFNS, KICK, EVENTS, HOLD, CONFIG, RESET, RAW, TARGET, STATS, HSTART, HSTOP = range(12)
 
 
 def bdesc_page(page, pages, writable, end=False):
@@ -322,6 +322,21 @@ def gen_balloon():
         s += badd(2, [bdesc_page(2 * i, 1, True), bdesc_page(2 * i + 300, 1, True)])
     s += u8(KICK) + u8(2) + u8(EVENTS) + u8(HOLD) + u8(EVENTS) + u8(EVENTS)
     write(h, "many_reports_held", s)
+    # Free page hinting (queue 2, no stats): a run with the driver's id, a hint held
+    # over the driver's STOP (DONE waits for it), a stale hint after it, then the host's stop.
+    def hcmd(page, val):
+        return bpfns(page, [(2, val)]) + badd(2, [u8(0x24) + u16(page) + u16(4), bdesc_page(0, 1, False)])
+
+    def hhint(page, pages):
+        return badd(2, [bdesc_page(page, pages, True, end=True), bdesc_page(0, 1, False)])
+
+    s = u8(0x80) + u8(4) + u8(HSTART) + u8(1) + hcmd(10, 2) + u8(KICK) + u8(2)
+    s += u8(HOLD) + hhint(20, 16) + u8(KICK) + u8(2) + hcmd(11, 0) + u8(KICK) + u8(2)
+    s += u8(HOLD) + u8(EVENTS) + u8(EVENTS) + hhint(40, 4) + u8(KICK) + u8(2) + u8(HSTOP)
+    s += u8(HSTART) + u8(0) + hcmd(12, 3) + u8(KICK) + u8(2) + hhint(60, 2) + u8(KICK) + u8(2)
+    s += u8(RESET) + u8(EVENTS)
+    write(h, "hinting", s)
+    write(h, "hinting_uring", bytes([0xC0]) + s[1:])
 
 
 # ---- fuzz_balloon_seq -----------------------------------------------------

@@ -118,10 +118,33 @@ static void test_api_flags(void)
 	CHECK(parse(&cfg, err, "--kernel", "k", "--api-socket", NULL) < 0);
 }
 
+static void test_log_and_seccomp(void)
+{
+	struct vmm_config cfg;
+	char err[256];
+
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", NULL), 0);
+	CHECK(!cfg.log_path);
+	CHECK_EQ(cfg.seccomp, SECCOMP_MODE_TRAP); /* confined unless asked otherwise */
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", "--log-path", "/var/log/vm0.log", NULL), 0);
+	CHECK(strcmp(cfg.log_path, "/var/log/vm0.log") == 0);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--log-path", "", NULL) < 0);
+	CHECK(strstr(err, "--log-path"));
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", "--no-seccomp", NULL), 0);
+	CHECK_EQ(cfg.seccomp, SECCOMP_MODE_OFF);
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", "--seccomp", "log", NULL), 0);
+	CHECK_EQ(cfg.seccomp, SECCOMP_MODE_LOG);
+	CHECK_EQ(parse(&cfg, err, "--kernel", "k", "--seccomp", "off", "--seccomp", "on", NULL), 0);
+	CHECK_EQ(cfg.seccomp, SECCOMP_MODE_TRAP);
+	CHECK(parse(&cfg, err, "--kernel", "k", "--seccomp", "2", NULL) < 0);
+	CHECK(strstr(err, "--seccomp"));
+}
+
 int main(void)
 {
 	test_cli();
 	test_id();
 	test_api_flags();
+	test_log_and_seccomp();
 	return testlib_done("test_config");
 }

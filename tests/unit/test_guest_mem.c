@@ -4,7 +4,9 @@
 #include "base/guest_mem.h"
 #include "base/layout.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -80,10 +82,102 @@ static void test_hole(void)
 	CHECK(guest_mem__init(&mem, 12345, GUEST_MEM_ANON) < 0);
 }
 
+/*
+ * guest_mem__prefault() makes its system call only with prefault_reads, over
+ * whole backing pages inside the region: a PROT_NONE region cannot be
+ * populated, so an answer of 0 there means no madvise was made.
+ */
+static void test_prefault_gating_and_span(void)
+{
+	const uint64_t ps = 2ULL << 20;
+	struct guest_mem mem;
+	uint8_t *none, *ram;
+
+	none = mmap(NULL, 2 * ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(none != MAP_FAILED);
+	guest_mem__init_empty(&mem, ps);
+	CHECK_EQ(guest_mem__add_region(&mem, 0, none, 2 * ps, -1, 0), 0);
+	CHECK(!mem.prefault_reads);
+	CHECK_EQ(guest_mem__prefault(&mem, 4096, 16), 0);
+	mem.prefault_reads = true;
+	CHECK(guest_mem__prefault(&mem, 4096, 16) < 0);		 /* the call was made */
+	CHECK_EQ(guest_mem__prefault(&mem, 4096, 0), 0);	 /* nothing to read */
+	CHECK_EQ(guest_mem__prefault(&mem, 2 * ps, 1), -EFAULT); /* outside RAM */
+	munmap(none, 2 * ps);
+
+	/* A buffer across a 2 MiB boundary populates both pages, and only those. */
+	ram = mmap(NULL, 4 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(ram != MAP_FAILED);
+	guest_mem__init_empty(&mem, ps);
+	CHECK_EQ(guest_mem__add_region(&mem, 0x40000000, ram, 4 * ps, -1, 0), 0);
+	mem.prefault_reads = true;
+	CHECK_EQ(guest_mem__resident_bytes(&mem), 0);
+	CHECK_EQ(guest_mem__prefault(&mem, 0x40000000 + 2 * ps - 8, 16), 0);
+	CHECK_EQ(guest_mem__resident_bytes(&mem), 2 * ps);
+	CHECK_EQ(guest_mem__prefault(&mem, 0x40000000 + 4 * ps - 4, 4), 0); /* the last page */
+	CHECK_EQ(guest_mem__resident_bytes(&mem), 3 * ps);
+	munmap(ram, 4 * ps);
+}
+
+static uint64_t free_huge_pages(void)
+{
+	char line[128];
+	unsigned long long n = ~0ULL;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return ~0ULL;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %llu", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * The real backend: prefault_reads is set for hugetlbfs alone, and a
+ * page that cannot come from the pool is an error, not SIGBUS. The guest
+ * RAM is MAP_NORESERVE: with no free huge page, the population fails with
+ * EFAULT (a plain read of that page would kill this test).
+ */
+static void test_prefault_backends(void)
+{
+	static const enum guest_mem_backend others[] = {GUEST_MEM_ANON, GUEST_MEM_MEMFD,
+							GUEST_MEM_THP};
+	struct guest_mem mem;
+	uint64_t before;
+	int ret;
+
+	for (unsigned int i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		CHECK_EQ(guest_mem__init(&mem, 8ULL << 20, others[i]), 0);
+		CHECK(!mem.prefault_reads);
+		guest_mem__exit(&mem);
+	}
+	if (guest_mem__init(&mem, 8ULL << 20, GUEST_MEM_HUGETLBFS) < 0) {
+		printf("note: no hugetlbfs memfd here (kvm/tiny_huge_refault has one)\n");
+		return;
+	}
+	CHECK(mem.prefault_reads); /* Linux 5.14+ */
+	before = guest_mem__resident_bytes(&mem);
+	ret = guest_mem__prefault(&mem, (4ULL << 20) + 100, 16);
+	if (free_huge_pages() == 0 && ret < 0) {
+		CHECK_EQ(ret, -EFAULT);
+		printf("hugetlbfs, empty pool: prefault refused with EFAULT, no SIGBUS\n");
+	} else {
+		CHECK_EQ(ret, 0);
+		CHECK_EQ(guest_mem__resident_bytes(&mem), before + (2ULL << 20));
+		CHECK_EQ(*(volatile uint8_t *)guest_mem__translate(&mem, 4ULL << 20, 1), 0);
+		printf("hugetlbfs: prefault populated one huge page\n");
+	}
+	guest_mem__exit(&mem);
+}
+
 int main(void)
 {
 	test_translate_bounds();
 	test_layout_and_backends();
 	test_hole();
+	test_prefault_gating_and_span();
+	test_prefault_backends();
 	return testlib_done("test_guest_mem");
 }

@@ -5,7 +5,8 @@
  *  - what every role needs keeps working (I/O, locks, time, memory);
  *  - a forbidden call (socket, openat, execve) ends the process with
  *    SECCOMP_EXIT_STATUS and a line naming the role and the call number;
- *  - argument checks: KVM ioctls by role, no PROT_EXEC, madvise advice,
+ *  - argument checks: KVM ioctls by role, no PROT_EXEC, madvise advice
+ *    (MADV_POPULATE_READ on the device and vCPU threads alone),
  *    fallocate mode, tgkill signals, threads but no fork, clone3 -> ENOSYS;
  *  - filters are per thread: another thread of the process is not affected;
  *  - teardown may unlinkat() in the API socket's directory and nowhere else;
@@ -200,6 +201,22 @@ static void do_madvise_dontneed(void)
 	p[0] = 1;
 	if (madvise(p, 4096, MADV_DONTNEED) < 0 || p[0] != 0)
 		_exit(CHILD_WRONG_RESULT);
+}
+
+/* What guest_mem__prefault does before the device reads hugetlbfs RAM. */
+static void do_madvise_populate_read(void)
+{
+	uint8_t *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || madvise(p, 4096, MADV_POPULATE_READ) < 0)
+		_exit(CHILD_WRONG_RESULT);
+}
+
+static void do_madvise_populate_write(void)
+{
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+
+	madvise(page, sizeof(page), MADV_POPULATE_WRITE);
 }
 
 static void do_fallocate_grow(void)
@@ -626,6 +643,13 @@ int main(void)
 		expect_refused(role, do_mmap_exec, SYS_mmap, "mmap(PROT_EXEC)");
 		expect_refused(role, do_mprotect_exec, SYS_mprotect, "mprotect(PROT_EXEC)");
 		expect_refused(role, do_madvise_dontfork, SYS_madvise, "madvise(MADV_DONTFORK)");
+		expect_refused(role, do_madvise_populate_write, SYS_madvise,
+			       "madvise(MADV_POPULATE_WRITE)");
+		if (role == SECCOMP_ROLE_DEVICE || role == SECCOMP_ROLE_VCPU)
+			expect_ok(role, do_madvise_populate_read, "madvise(MADV_POPULATE_READ)");
+		else
+			expect_refused(role, do_madvise_populate_read, SYS_madvise,
+				       "madvise(MADV_POPULATE_READ)");
 		expect_refused(role, do_tgkill_term, SYS_tgkill, "tgkill(SIGTERM)");
 #ifndef SANITIZER_BUILD
 		/* The sanitizer runtime needs these two (seccomp.c add_sanitizer_rules). */

@@ -177,10 +177,10 @@ static void test_config_file_errors(void)
 		 -EINVAL);
 	CHECK(strstr(err, "boot-source: unknown field 'root'"));
 	CHECK_EQ(load("{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"balloon\": "
-		      "{\"amount_mib\": 0, \"deflate_on_oom\": true, \"free_page_hinting\": true}}",
+		      "{\"amount_mib\": 0, \"deflate_on_oom\": true, \"free_page_hinting\": 1}}",
 		      err),
 		 -EINVAL);
-	CHECK(strstr(err, "balloon: 'free_page_hinting': true is not supported yet"));
+	CHECK(strstr(err, "balloon: 'free_page_hinting' must be a boolean"));
 	CHECK_EQ(load("{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"balloon\": "
 		      "{\"amount_mib\": 0}}",
 		      err),

@@ -4,38 +4,8 @@
 #   cmake -DBENCH=<bench-discard> -DOUT=<json file> -P check-bench-discard-json.cmake
 cmake_minimum_required(VERSION 3.20)
 
-execute_process(
-  COMMAND ${BENCH} --size 64M --rounds 1 --backend all --inflight 2 --json --quiet
-  OUTPUT_VARIABLE json
-  ERROR_VARIABLE err
-  RESULT_VARIABLE rc)
-file(WRITE ${OUT} "${json}")
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "bench-discard exited with ${rc}\nstderr:\n${err}\nstdout:\n${json}")
-endif()
-
-function(fail what)
-  message(FATAL_ERROR "bench-discard JSON: ${what} (see ${OUT})")
-endfunction()
-
-# get_json(<out var> <path...>): the value at that path, or fail.
-function(get_json out)
-  string(JSON value ERROR_VARIABLE jerr GET "${json}" ${ARGN})
-  if(jerr)
-    fail("${jerr}")
-  endif()
-  set(${out} "${value}" PARENT_SCOPE)
-endfunction()
-
-# expect_num(<value> <GREATER|LESS|EQUAL|GREATER_EQUAL|LESS_EQUAL> <ref> <what>)
-function(expect_num v op ref what)
-  if(NOT "${v}" MATCHES "^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$")
-    fail("${what} = '${v}' is not a number")
-  endif()
-  if(NOT "${v}" ${op} "${ref}")
-    fail("${what} = ${v}, expected ${op} ${ref}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/bench-json.cmake)
+run_bench(bench-discard --size 64M --rounds 1 --backend all --inflight 2 --json --quiet)
 
 get_json(ok ok)
 if(NOT ok)

@@ -5,36 +5,8 @@
 #   cmake -DBENCH=<bench-discard> -DOUT=<json file> -P check-bench-hostile-json.cmake
 cmake_minimum_required(VERSION 3.20)
 
-execute_process(
-  COMMAND ${BENCH} --hostile --run-ms 300 --rounds 1 --json --quiet
-  OUTPUT_VARIABLE json
-  ERROR_VARIABLE err
-  RESULT_VARIABLE rc)
-file(WRITE ${OUT} "${json}")
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "bench-discard --hostile exited with ${rc}\nstderr:\n${err}\nstdout:\n${json}")
-endif()
-
-function(fail what)
-  message(FATAL_ERROR "bench-discard --hostile JSON: ${what} (see ${OUT})")
-endfunction()
-
-function(get_json out)
-  string(JSON value ERROR_VARIABLE jerr GET "${json}" ${ARGN})
-  if(jerr)
-    fail("${jerr}")
-  endif()
-  set(${out} "${value}" PARENT_SCOPE)
-endfunction()
-
-function(expect_num v op ref what)
-  if(NOT "${v}" MATCHES "^-?[0-9]+(\\.[0-9]+)?$")
-    fail("${what} = '${v}' is not a number")
-  endif()
-  if(NOT "${v}" ${op} "${ref}")
-    fail("${what} = ${v}, expected ${op} ${ref}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/bench-json.cmake)
+run_bench("bench-discard --hostile" --hostile --run-ms 300 --rounds 1 --json --quiet)
 
 string(JSON n LENGTH "${json}" runs)
 expect_num("${n}" EQUAL 3 "the number of runs")
