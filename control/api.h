@@ -30,6 +30,57 @@
 #define API_HISTORY_SAMPLES	900   /* dashboard history kept in memory */
 #define API_MAX_CONNECTIONS	32    /* per listener */
 
+/*
+ * Firecracker's pre-boot configuration (docs/api.md, "Before boot"): what
+ * PUT /machine-config, /boot-source and /balloon carry, and the sections of
+ * a --config-file. Strings are malloc'd and owned by the struct's holder
+ * (api_vm_config__release); NULL: absent.
+ */
+enum api_huge_pages {
+	API_HUGE_PAGES_NONE = 0,    /* "None": the command line's backend (anon or memfd) */
+	API_HUGE_PAGES_TRANSPARENT, /* "Transparent": thp */
+	API_HUGE_PAGES_2M,	    /* "2M": hugetlbfs */
+};
+
+struct api_machine_config {
+	uint32_t vcpu_count;
+	uint64_t mem_size_mib;
+	enum api_huge_pages huge_pages;
+};
+
+struct api_boot_source {
+	char *kernel_image_path;
+	char *boot_args;
+	char *initrd_path;
+};
+
+struct api_balloon_config {
+	uint32_t amount_mib;
+	bool deflate_on_oom;
+	uint32_t stats_polling_interval_s;
+	bool free_page_reporting;
+	bool free_page_hinting;
+};
+
+struct api_vm_config {
+	bool has_machine, has_boot, has_balloon; /* which sections are set */
+	struct api_machine_config machine;
+	struct api_boot_source boot;
+	struct api_balloon_config balloon;
+};
+
+/* Free the strings (the struct itself is the caller's). */
+void api_vm_config__release(struct api_vm_config *c);
+
+/*
+ * Parse a Firecracker-format configuration file's text (--config-file):
+ * "boot-source", "machine-config" and "balloon" are taken, with the same
+ * checks as the API's PUTs; any other section is refused by name. 0, or
+ * -EINVAL with a reason naming the section and field in err. Pure.
+ */
+int api__parse_config_file(const char *text, size_t len, struct api_vm_config *out, char *err,
+			   size_t err_len);
+
 /* What the VM provides. Callbacks run on the API's threads. */
 struct vm_control_ops {
 	/*
@@ -49,6 +100,31 @@ struct vm_control_ops {
 	int (*balloon_hinting)(void *opaque, bool start, bool acknowledge_on_stop);
 	/* Stop the VM with exit status 0, as if the guest powered off. Must not block. */
 	void (*request_shutdown)(void *opaque);
+
+	/*
+	 * Before boot (a VM started with an API socket and no kernel). All
+	 * three optional: without them the VM is configured and started from
+	 * its command line, and the pre-boot calls answer as after start.
+	 *
+	 * configure: apply the sections of *change that are set. 0; -EINVAL
+	 * with err naming the field; -EALREADY once InstanceStart was asked.
+	 */
+	int (*configure)(void *opaque, const struct api_vm_config *change, char *err,
+			 size_t err_len);
+	/* The configuration now (its strings copied: the caller releases). 0 or -ENOMEM. */
+	int (*get_config)(void *opaque, struct api_vm_config *out);
+	/*
+	 * InstanceStart: validate, build and start the VM; returns once the
+	 * vCPUs run (0) or it failed (-EALREADY: started already; -EINVAL:
+	 * the configuration, err naming the field; other -errno, err says).
+	 */
+	int (*start)(void *opaque, char *err, size_t err_len);
+	/*
+	 * PATCH /vm: pause (vCPUs parked, device work held, discards in flight
+	 * completed before it returns) or resume. Optional. 0; -EAGAIN before
+	 * boot; other -errno with err.
+	 */
+	int (*set_paused)(void *opaque, bool paused, char *err, size_t err_len);
 };
 
 struct api_config {

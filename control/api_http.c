@@ -339,6 +339,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		log_info("api: shutdown requested (PUT /actions Shutdown)");
 		l->srv->ops->request_shutdown(l->srv->opaque);
 	}
+	/* A failed InstanceStart stops mini-vmm once its 400 is out (or its client gone). */
+	if (req->stop_after_failed_start)
+		l->srv->ops->request_shutdown(l->srv->opaque);
 	if (req->has_pending)
 		free(req->pending.body);
 	free(req);

@@ -9,6 +9,8 @@
  *   api_json.c          request bodies (strict JSON) and JSON answers
  *   handlers_vm.c       GET /, GET /vm, PUT /actions, GET /metrics
  *   handlers_balloon.c  /balloon, /balloon/statistics, /balloon/reporting
+ *   handlers_preboot.c  /machine-config, /boot-source, /vm/config, /version
+ *   preboot_config.c    Firecracker's configuration sections (API and --config-file)
  *   dashboard.c         GET /dashboard, /dashboard/data, the metrics root
  *   sampler.c           samples of the VM: per request and every interval
  */
@@ -126,7 +128,8 @@ struct api_request {
 	bool has_pending; /* an early answer, sent once the body is drained */
 	struct api_reply pending;
 	bool responded;
-	bool shutdown_after; /* PUT /actions Shutdown: once the 204 has gone out */
+	bool shutdown_after;	      /* PUT /actions Shutdown: once the 204 has gone out */
+	bool stop_after_failed_start; /* InstanceStart failed: stop once the 400 has gone out */
 	unsigned int abort_status;
 	const char *abort_msg;
 };
@@ -151,19 +154,51 @@ bool api_routes__route(struct api_request *req, const char *url, const char *met
 		       struct api_reply *r);
 
 /* api_json.c */
+extern const struct field_spec api_json__unchecked[1];
 struct json_object *api_json__parse_body(struct api_request *req, struct api_reply *r,
 					 const struct field_spec *spec, unsigned int n);
 bool api_json__get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t *out,
 			struct api_reply *r);
+bool api_json__check_fields(struct json_object *obj, const struct field_spec *spec, unsigned int n,
+			    const char *where, char *err, size_t err_len);
+bool api_json__uint_field(struct json_object *obj, const char *where, const char *name,
+			  uint64_t min, uint64_t max, uint64_t *out, char *err, size_t err_len);
 void api_json__add_u64(struct json_object *o, const char *key, uint64_t v);
 void api_json__add_seconds(struct json_object *o, const char *key, uint64_t ns);
 void api_json__add_counters(struct json_object *o, const struct metrics_counter *table,
 			    unsigned int n, const void *stats);
 struct json_object *api_json__histogram(const struct discard_histogram *h);
 
-/* The handlers: handlers_vm.c, handlers_balloon.c, dashboard.c */
+/* Firecracker's words for a pre-boot-only call after InstanceStart, and the reverse. */
+#define API_MSG_POST_BOOT "The requested operation is not supported after starting the microVM."
+#define API_MSG_PRE_BOOT  "The requested operation is not supported before starting the microVM."
+
+/* preboot_config.c: Firecracker's sections, checked; where prefixes each message. */
+int api_preboot__parse_machine(struct json_object *obj, const char *where, bool partial,
+			       struct api_machine_config *out, char *err, size_t err_len);
+int api_preboot__parse_boot(struct json_object *obj, const char *where, struct api_boot_source *out,
+			    char *err, size_t err_len);
+int api_preboot__parse_balloon(struct json_object *obj, const char *where,
+			       struct api_balloon_config *out, char *err, size_t err_len);
+
+/* handlers_preboot.c: the VM's configure and start, answered as Firecracker does */
+void api_preboot__reply_post_boot(struct api_reply *r);
+void api_preboot__configure(struct api_server *srv, const struct api_vm_config *change,
+			    struct api_reply *r);
+void api_preboot__start(struct api_request *req, struct api_reply *r);
+/* handlers_balloon.c: Firecracker's Balloon object now (c: the configuration), or NULL. */
+struct json_object *api_balloon__json(struct api_server *srv, const struct api_vm_config *c);
+
+/* The handlers: handlers_vm.c, handlers_balloon.c, handlers_preboot.c, dashboard.c */
+void api_get_machine_config(struct api_request *req, struct api_reply *r);
+void api_put_machine_config(struct api_request *req, struct api_reply *r);
+void api_patch_machine_config(struct api_request *req, struct api_reply *r);
+void api_put_boot_source(struct api_request *req, struct api_reply *r);
+void api_get_vm_config(struct api_request *req, struct api_reply *r);
+void api_get_version(struct api_request *req, struct api_reply *r);
 void api_get_instance(struct api_request *req, struct api_reply *r);
 void api_get_vm(struct api_request *req, struct api_reply *r);
+void api_patch_vm(struct api_request *req, struct api_reply *r);
 void api_put_actions(struct api_request *req, struct api_reply *r);
 void api_get_metrics(struct api_request *req, struct api_reply *r);
 void api_get_balloon(struct api_request *req, struct api_reply *r);

@@ -12,6 +12,9 @@
 
 /* ---- request bodies ---- */
 
+/* parse_body's spec for a body whose fields the handler checks itself. */
+const struct field_spec api_json__unchecked[1];
+
 static const char *type_word(enum json_type t)
 {
 	switch (t) {
@@ -27,8 +30,50 @@ static const char *type_word(enum json_type t)
 }
 
 /*
+ * Only the fields in spec, each of its type, the required ones present.
+ * false after writing the reason into err; where ("" or "balloon: ")
+ * prefixes it, for --config-file's sections.
+ */
+bool api_json__check_fields(struct json_object *obj, const struct field_spec *spec, unsigned int n,
+			    const char *where, char *err, size_t err_len)
+{
+	char expected[200] = "";
+
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected), "%s%s",
+			 i ? ", " : "", spec[i].name);
+	json_object_object_foreach(obj, key, val)
+	{
+		unsigned int i;
+
+		for (i = 0; i < n; i++)
+			if (strcmp(key, spec[i].name) == 0)
+				break;
+		if (i == n) {
+			snprintf(err, err_len, "%sunknown field '%.64s' (expected: %s)", where, key,
+				 expected);
+			return false;
+		}
+		if (!json_object_is_type(val, spec[i].type)) {
+			snprintf(err, err_len, "%s'%s' must be %s", where, spec[i].name,
+				 type_word(spec[i].type));
+			return false;
+		}
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (spec[i].required && !json_object_object_get_ex(obj, spec[i].name, NULL)) {
+			snprintf(err, err_len, "%smissing field '%s'", where, spec[i].name);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
  * Parse the body as one JSON object holding only the fields in spec, each of
- * its type, the required ones present. NULL after a 400 otherwise.
+ * its type, the required ones present (spec api_json__unchecked: the caller
+ * checks them).
+ * NULL after a 400 otherwise.
  */
 struct json_object *api_json__parse_body(struct api_request *req, struct api_reply *r,
 					 const struct field_spec *spec, unsigned int n)
@@ -37,7 +82,7 @@ struct json_object *api_json__parse_body(struct api_request *req, struct api_rep
 	struct json_object *obj;
 	enum json_tokener_error jerr;
 	size_t end;
-	char expected[160] = "";
+	char msg[400];
 
 	if (req->len == 0) {
 		api_reply__error(r, 400, "empty body: expected a JSON object");
@@ -77,42 +122,21 @@ struct json_object *api_json__parse_body(struct api_request *req, struct api_rep
 		api_reply__error(r, 400, "the body must be a JSON object");
 		return NULL;
 	}
-	for (unsigned int i = 0; i < n; i++)
-		snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected), "%s%s",
-			 i ? ", " : "", spec[i].name);
-	json_object_object_foreach(obj, key, val)
-	{
-		unsigned int i;
-
-		for (i = 0; i < n; i++)
-			if (strcmp(key, spec[i].name) == 0)
-				break;
-		if (i == n) {
-			api_reply__error(r, 400, "unknown field '%.64s' (expected: %s)", key,
-					 expected);
-			json_object_put(obj);
-			return NULL;
-		}
-		if (!json_object_is_type(val, spec[i].type)) {
-			api_reply__error(r, 400, "'%s' must be %s", spec[i].name,
-					 type_word(spec[i].type));
-			json_object_put(obj);
-			return NULL;
-		}
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		if (spec[i].required && !json_object_object_get_ex(obj, spec[i].name, NULL)) {
-			api_reply__error(r, 400, "missing field '%s'", spec[i].name);
-			json_object_put(obj);
-			return NULL;
-		}
+	if (spec != api_json__unchecked &&
+	    !api_json__check_fields(obj, spec, n, "", msg, sizeof(msg))) {
+		api_reply__error(r, 400, "%s", msg);
+		json_object_put(obj);
+		return NULL;
 	}
 	return obj;
 }
 
-/* An integer field in [0, max]; false after a 400. Absent: *out untouched, true. */
-bool api_json__get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t *out,
-			struct api_reply *r)
+/*
+ * An integer field in [min, max]; false after writing why into err. Absent:
+ * *out untouched, true.
+ */
+bool api_json__uint_field(struct json_object *obj, const char *where, const char *name,
+			  uint64_t min, uint64_t max, uint64_t *out, char *err, size_t err_len)
 {
 	struct json_object *v;
 	int64_t x;
@@ -120,13 +144,25 @@ bool api_json__get_uint(struct json_object *obj, const char *name, uint64_t max,
 	if (!json_object_object_get_ex(obj, name, &v))
 		return true;
 	x = json_object_get_int64(v); /* saturates at INT64_MAX: still out of range */
-	if (x < 0 || (uint64_t)x > max) {
-		api_reply__error(r, 400, "'%s' must be between 0 and %llu", name,
-				 (unsigned long long)max);
+	if (x < 0 || (uint64_t)x < min || (uint64_t)x > max) {
+		snprintf(err, err_len, "%s'%s' must be between %llu and %llu", where, name,
+			 (unsigned long long)min, (unsigned long long)max);
 		return false;
 	}
 	*out = (uint64_t)x;
 	return true;
+}
+
+/* An integer field in [0, max]; false after a 400. Absent: *out untouched, true. */
+bool api_json__get_uint(struct json_object *obj, const char *name, uint64_t max, uint64_t *out,
+			struct api_reply *r)
+{
+	char msg[160];
+
+	if (api_json__uint_field(obj, "", name, 0, max, out, msg, sizeof(msg)))
+		return true;
+	api_reply__error(r, 400, "%s", msg);
+	return false;
 }
 
 /* ---- JSON views of a sample ---- */

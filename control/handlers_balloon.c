@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Handlers for the balloon: Firecracker's GET/PUT/PATCH /balloon and
- * GET/PATCH /balloon/statistics, with its shapes and its error messages,
- * and GET /balloon/reporting (free page reporting, the discard queue and
- * its latency histograms). Every path answers 400 without a balloon.
+ * GET/PATCH /balloon/statistics, with its shapes, its error messages and
+ * its phases (PUT before InstanceStart only; PATCH before or after), and
+ * GET /balloon/reporting (free page reporting, the discard queue and its
+ * latency histograms). Every path answers 400 without a balloon.
  */
 #include "control/api_internal.h"
 
@@ -22,20 +23,73 @@ static bool no_balloon(const struct vm_sample *s, struct api_reply *r)
 	return true;
 }
 
+/* Before InstanceStart: the balloon is a configuration, not yet a device. */
+static bool preboot(const struct api_server *srv, const struct vm_sample *s)
+{
+	return s->state == VM_RUN_STATE_NOT_STARTED && srv->ops->configure;
+}
+
+static struct json_object *balloon_json(uint64_t mib, bool deflate, uint64_t secs, bool reporting,
+					bool hinting)
+{
+	struct json_object *o = json_object_new_object();
+
+	api_json__add_u64(o, "amount_mib", mib);
+	json_object_object_add(o, "deflate_on_oom", json_object_new_boolean(deflate));
+	api_json__add_u64(o, "stats_polling_interval_s", secs);
+	json_object_object_add(o, "free_page_hinting", json_object_new_boolean(hinting));
+	json_object_object_add(o, "free_page_reporting", json_object_new_boolean(reporting));
+	return o;
+}
+
+struct json_object *api_balloon__json(struct api_server *srv, const struct api_vm_config *c)
+{
+	const struct api_balloon_config *b = &c->balloon;
+	struct vm_sample s;
+
+	sampler__take(srv, &s);
+	if (preboot(srv, &s))
+		return c->has_balloon ? balloon_json(b->amount_mib, b->deflate_on_oom,
+						     b->stats_polling_interval_s,
+						     b->free_page_reporting, b->free_page_hinting)
+				      : NULL;
+	if (!s.has_balloon)
+		return NULL;
+	return balloon_json(s.balloon.target_bytes >> MIB_SHIFT, s.balloon.deflate_on_oom,
+			    s.balloon.stats_interval_s, s.balloon.reporting,
+			    s.balloon.free_page_hinting);
+}
+
+/* The balloon's configuration before boot, or false after a 400. */
+static bool preboot_balloon(struct api_server *srv, struct api_vm_config *c, struct api_reply *r)
+{
+	*c = (struct api_vm_config){0};
+	if (srv->ops->get_config(srv->opaque, c) < 0) {
+		api_reply__error(r, 500, "out of memory");
+		return false;
+	}
+	api_vm_config__release(c); /* only the balloon section is used */
+	if (c->has_balloon)
+		return true;
+	api_reply__error(r, 400, "No balloon device: configure one first (PUT /balloon)");
+	return false;
+}
+
 void api_get_balloon(struct api_request *req, struct api_reply *r)
 {
+	struct api_server *srv = req->l->srv;
+	struct api_vm_config c = {0};
 	struct json_object *o;
 	struct vm_sample s;
 
-	sampler__take(req->l->srv, &s);
-	if (no_balloon(&s, r))
+	sampler__take(srv, &s);
+	if (preboot(srv, &s) && !preboot_balloon(srv, &c, r))
 		return;
-	o = json_object_new_object();
-	api_json__add_u64(o, "amount_mib", s.balloon.target_bytes >> MIB_SHIFT);
-	json_object_object_add(o, "deflate_on_oom",
-			       json_object_new_boolean(s.balloon.deflate_on_oom));
-	api_json__add_u64(o, "stats_polling_interval_s", s.balloon.stats_interval_s);
-	api_reply__json(r, 200, o);
+	o = api_balloon__json(srv, &c);
+	if (o)
+		api_reply__json(r, 200, o);
+	else
+		no_balloon(&s, r);
 }
 
 /* Firecracker's words, and what to do about it. */
@@ -82,46 +136,22 @@ static bool apply_stats_interval(struct api_server *srv, uint64_t secs, struct a
 }
 
 /*
- * Firecracker creates its balloon with PUT before boot. Ours exists from the
- * start (--balloon), so PUT is accepted when it describes this balloon:
- * amount_mib and the interval are applied, deflate_on_oom must match (a
- * feature bit, negotiated at boot). Everything is checked before anything
- * changes.
+ * Firecracker's PUT /balloon: creates or replaces the balloon before boot,
+ * every field of its Balloon object; after boot it is refused (PATCH
+ * changes the target, PATCH /balloon/statistics the interval).
  */
 void api_put_balloon(struct api_request *req, struct api_reply *r)
 {
-	static const struct field_spec spec[] = {
-		{"amount_mib", json_type_int, true},
-		{"deflate_on_oom", json_type_boolean, true},
-		{"stats_polling_interval_s", json_type_int, false},
-	};
-	struct api_server *srv = req->l->srv;
-	struct json_object *obj = api_json__parse_body(req, r, spec, 3), *v;
-	uint64_t mib = 0, secs;
-	struct vm_sample s;
+	struct api_vm_config change = {.has_balloon = true};
+	struct json_object *obj = api_json__parse_body(req, r, api_json__unchecked, 0);
+	char err[400];
 
 	if (!obj)
 		return;
-	sampler__take(srv, &s);
-	secs = s.balloon.stats_interval_s;
-	if (no_balloon(&s, r) || !api_json__get_uint(obj, "amount_mib", UINT32_MAX, &mib, r) ||
-	    !api_json__get_uint(obj, "stats_polling_interval_s", STATS_INTERVAL_MAX, &secs, r))
-		goto out;
-	json_object_object_get_ex(obj, "deflate_on_oom", &v);
-	if (json_object_get_boolean(v) != s.balloon.deflate_on_oom) {
-		api_reply__error(r, 400,
-				 "deflate_on_oom is fixed when the VM starts (--balloon "
-				 "deflate-on-oom=on|off); this balloon has it %s",
-				 s.balloon.deflate_on_oom ? "on" : "off");
-		goto out;
-	}
-	/* The target is the first change and checks itself; the interval is checked here. */
-	if (!check_stats_interval(&s, secs, r) || !apply_target(srv, &s, mib, r))
-		goto out;
-	if (secs != s.balloon.stats_interval_s && !apply_stats_interval(srv, secs, r))
-		goto out;
-	api_reply__no_content(r);
-out:
+	if (api_preboot__parse_balloon(obj, "", &change.balloon, err, sizeof(err)) < 0)
+		api_reply__error(r, 400, "%s", err);
+	else
+		api_preboot__configure(req->l->srv, &change, r);
 	json_object_put(obj);
 }
 
@@ -136,9 +166,21 @@ void api_patch_balloon(struct api_request *req, struct api_reply *r)
 	if (!obj)
 		return;
 	sampler__take(srv, &s);
-	if (!no_balloon(&s, r) && api_json__get_uint(obj, "amount_mib", UINT32_MAX, &mib, r) &&
-	    apply_target(srv, &s, mib, r))
+	if (preboot(srv, &s)) {
+		struct api_vm_config c;
+
+		/* Before boot it changes the configuration, as in Firecracker. */
+		if (preboot_balloon(srv, &c, r) &&
+		    api_json__get_uint(obj, "amount_mib", UINT32_MAX, &mib, r)) {
+			c.balloon.amount_mib = (uint32_t)mib;
+			c.has_machine = c.has_boot = false;
+			api_preboot__configure(srv, &c, r);
+		}
+	} else if (!no_balloon(&s, r) &&
+		   api_json__get_uint(obj, "amount_mib", UINT32_MAX, &mib, r) &&
+		   apply_target(srv, &s, mib, r)) {
 		api_reply__no_content(r);
+	}
 	json_object_put(obj);
 }
 
@@ -149,6 +191,10 @@ void api_get_balloon_statistics(struct api_request *req, struct api_reply *r)
 	uint64_t v;
 
 	sampler__take(req->l->srv, &s);
+	if (s.state == VM_RUN_STATE_NOT_STARTED) {
+		api_reply__error(r, 400, API_MSG_PRE_BOOT);
+		return;
+	}
 	if (no_balloon(&s, r))
 		return;
 	if (!s.balloon.stats_enabled) {
@@ -180,6 +226,19 @@ void api_patch_balloon_statistics(struct api_request *req, struct api_reply *r)
 	if (!obj)
 		return;
 	sampler__take(srv, &s);
+	if (preboot(srv, &s)) {
+		struct api_vm_config c;
+
+		if (preboot_balloon(srv, &c, r) &&
+		    api_json__get_uint(obj, "stats_polling_interval_s", STATS_INTERVAL_MAX, &secs,
+				       r)) {
+			c.balloon.stats_polling_interval_s = (uint32_t)secs;
+			c.has_machine = c.has_boot = false;
+			api_preboot__configure(srv, &c, r);
+		}
+		json_object_put(obj);
+		return;
+	}
 	/* As Firecracker: the interval it already has is a no-op, with or without stats. */
 	if (!no_balloon(&s, r) &&
 	    api_json__get_uint(obj, "stats_polling_interval_s", STATS_INTERVAL_MAX, &secs, r) &&
@@ -197,6 +256,10 @@ void api_get_balloon_reporting(struct api_request *req, struct api_reply *r)
 	struct vm_sample s;
 
 	sampler__take(req->l->srv, &s);
+	if (s.state == VM_RUN_STATE_NOT_STARTED) {
+		api_reply__error(r, 400, API_MSG_PRE_BOOT);
+		return;
+	}
 	if (no_balloon(&s, r))
 		return;
 	st = &s.balloon.stats;

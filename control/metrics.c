@@ -29,9 +29,9 @@
 #endif
 
 static const char *const run_state_names[VM_RUN_STATE__COUNT] = {
-	[VM_RUN_STATE_STARTING] = "Starting",
-	[VM_RUN_STATE_RUNNING] = "Running",
-	[VM_RUN_STATE_STOPPING] = "Stopping",
+	[VM_RUN_STATE_STARTING] = "Starting", [VM_RUN_STATE_RUNNING] = "Running",
+	[VM_RUN_STATE_STOPPING] = "Stopping", [VM_RUN_STATE_NOT_STARTED] = "Not started",
+	[VM_RUN_STATE_PAUSED] = "Paused",
 };
 
 const char *vm_run_state__name(enum vm_run_state s)

@@ -19,7 +19,9 @@
 enum vm_run_state {
 	VM_RUN_STATE_STARTING = 0, /* set up, vCPUs not started yet */
 	VM_RUN_STATE_RUNNING,
-	VM_RUN_STATE_STOPPING, /* a stop was requested: the VM is tearing down */
+	VM_RUN_STATE_STOPPING,	  /* a stop was requested: the VM is tearing down */
+	VM_RUN_STATE_NOT_STARTED, /* before InstanceStart: configurable through the API */
+	VM_RUN_STATE_PAUSED,	  /* PATCH /vm Paused: vCPUs parked, statistics ticks held */
 	VM_RUN_STATE__COUNT,
 };
 

@@ -44,6 +44,8 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
 	OPT_ID,
+	OPT_CONFIG_FILE,
+	OPT_NO_API,
 	OPT_LOG_PATH,
 	OPT_SECCOMP,
 	OPT_NO_SECCOMP,
@@ -68,6 +70,9 @@ static const struct option long_options[] = {
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"id", required_argument, NULL, OPT_ID},
+	{"api-sock", required_argument, NULL, OPT_API_SOCKET}, /* Firecracker's spelling */
+	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
+	{"no-api", no_argument, NULL, OPT_NO_API},
 	{"log-path", required_argument, NULL, OPT_LOG_PATH},
 	{"seccomp", required_argument, NULL, OPT_SECCOMP},
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
@@ -208,6 +213,12 @@ static int parse_one(struct vmm_config *cfg, int opt, const char *arg, char *err
 					   arg, CONFIG_ID_MAX);
 		cfg->id = arg;
 		return 0;
+	case OPT_CONFIG_FILE:
+		cfg->config_file = arg;
+		return 0;
+	case OPT_NO_API:
+		cfg->no_api = true;
+		return 0;
 	case OPT_LOG_PATH:
 		if (!*arg)
 			return usage_error(err, err_len, "--log-path: expected a file name");
@@ -224,6 +235,45 @@ static int parse_one(struct vmm_config *cfg, int opt, const char *arg, char *err
 	default:
 		return usage_error(err, err_len, "unknown option (see mini-vmm --help)");
 	}
+}
+
+static const char *option_name(int opt)
+{
+	for (const struct option *o = long_options; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
+}
+
+/* The flags a --config-file's sections replace. */
+static bool guest_option(int opt)
+{
+	return opt == OPT_KERNEL || opt == OPT_INITRD || opt == OPT_CMDLINE || opt == OPT_MEMORY ||
+	       opt == OPT_CPUS || opt == OPT_BALLOON || opt == OPT_BALLOON_REPORTING;
+}
+
+/*
+ * Where the guest's configuration comes from: the flags (--kernel), a
+ * --config-file, or the API before boot (--api-socket alone), as Firecracker.
+ */
+static int check_sources(const struct vmm_config *cfg, char *err, size_t err_len)
+{
+	if (cfg->no_api && !cfg->config_file)
+		return usage_error(err, err_len, "--no-api requires --config-file");
+	if (cfg->no_api && cfg->api_socket)
+		return usage_error(err, err_len, "--no-api and --api-socket: choose one");
+	if (cfg->config_file && cfg->guest_flag)
+		return usage_error(err, err_len,
+				   "--%s: the guest is described by --config-file; give its "
+				   "sections there",
+				   cfg->guest_flag);
+	if (!cfg->kernel && !cfg->config_file && !cfg->api_socket)
+		return usage_error(
+			err, err_len,
+			"--kernel PATH is required, or --config-file FILE, or "
+			"--api-socket PATH to configure it through the API (see mini-vmm "
+			"--help)");
+	return 0;
 }
 
 int config__parse(struct vmm_config *cfg, int argc, char **argv, char *err, size_t err_len)
@@ -254,20 +304,22 @@ int config__parse(struct vmm_config *cfg, int argc, char **argv, char *err, size
 		ret = parse_one(cfg, opt, optarg, err, err_len);
 		if (ret < 0)
 			return ret;
+		if (!cfg->guest_flag && guest_option(opt))
+			cfg->guest_flag = option_name(opt);
 	}
 	if (optind < argc)
 		return usage_error(err, err_len, "unexpected argument '%s' (see mini-vmm --help)",
 				   argv[optind]);
 	if (cfg->show_help || cfg->show_version)
 		return 0;
-	if (!cfg->kernel)
-		return usage_error(err, err_len, "--kernel PATH is required (see mini-vmm --help)");
-	return 0;
+	return check_sources(cfg, err, err_len);
 }
 
 void config__usage(FILE *out)
 {
 	fputs("Usage: mini-vmm --kernel PATH [options]\n"
+	      "       mini-vmm --config-file FILE [--no-api | --api-socket PATH] [options]\n"
+	      "       mini-vmm --api-socket PATH [options]   (configured through the API)\n"
 	      "\n"
 	      "Boots a Linux guest under KVM. The guest console is on stdout (and stdin is its\n"
 	      "input); mini-vmm's own messages go to stderr (or --log-path).\n"
@@ -301,6 +353,14 @@ void config__usage(FILE *out)
 	      "  --metrics-log PATH     JSON-lines timeline, one sample per interval\n"
 	      "                         (tools/plot-reclaim turns it into a chart)\n"
 	      "  --metrics-interval T   sampling interval, 100ms to 3600s (default 1s)\n"
+	      "  --api-sock PATH        the same as --api-socket (Firecracker's spelling)\n"
+	      "\n"
+	      "Firecracker's way (see docs/api.md, \"Before boot\"):\n"
+	      "  --api-socket PATH alone   wait for PUT /machine-config, /boot-source,\n"
+	      "                         /balloon, then PUT /actions InstanceStart\n"
+	      "  --config-file FILE     the guest from Firecracker's JSON format (sections\n"
+	      "                         boot-source, machine-config, balloon); boots at once\n"
+	      "  --no-api               no API socket (requires --config-file)\n"
 	      "\n"
 	      "Other:\n"
 	      "  --id ID                the VM's identity in logs, the API and metrics: 1-64\n"

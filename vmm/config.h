@@ -46,6 +46,11 @@ struct vmm_config {
 	enum seccomp_mode seccomp; /* --seccomp on|log|off, --no-seccomp (off): debugging only */
 	bool show_help;
 	bool show_version;
+	/* Firecracker's way (docs/api.md, "Before boot"): */
+	const char *config_file; /* --config-file FILE: its JSON format (vmm/vm_config.c) */
+	bool no_api;		 /* --no-api: requires --config-file */
+	const char *guest_flag;	 /* the first flag describing the guest, without "--" */
+	char *owned[4];		 /* strings set by the API or --config-file (vm_config__release) */
 };
 
 /*

@@ -6,6 +6,7 @@
 #include "vmm/seccomp.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "vmm/vm_config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 int main(int argc, char **argv)
 {
 	struct vmm_config cfg;
-	char err[256];
+	char err[512];
+	int ret;
 
 	if (config__parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mini-vmm: %s\n", err);
@@ -29,8 +31,7 @@ int main(int argc, char **argv)
 	}
 	log__set_level(cfg.log_level);
 	if (cfg.log_path) {
-		int ret = log__open_path(cfg.log_path);
-
+		ret = log__open_path(cfg.log_path);
 		if (ret < 0) {
 			fprintf(stderr, "mini-vmm: --log-path %s: %s\n", cfg.log_path,
 				strerror(-ret));
@@ -44,5 +45,14 @@ int main(int argc, char **argv)
 	else if (cfg.seccomp == SECCOMP_MODE_LOG)
 		log_warn("seccomp in log mode: UNSAFE, for debugging only: forbidden system calls "
 			 "run, and the kernel only logs them (audit, dmesg)");
-	return vm__run(&cfg);
+	/* Checked before /dev/kvm is opened: what is wrong is said first (exit 2). */
+	if ((cfg.config_file && vm_config__load_file(&cfg, err, sizeof(err)) < 0) ||
+	    (cfg.kernel && vm_config__validate(&cfg, err, sizeof(err)) < 0)) {
+		log_error("%s", err);
+		vm_config__release(&cfg);
+		return VMM_EXIT_USAGE;
+	}
+	ret = vm__run(&cfg);
+	vm_config__release(&cfg);
+	return ret;
 }

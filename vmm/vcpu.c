@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -333,6 +334,74 @@ static bool handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* Park while the VM is paused; a stop (vcpu__kick) wakes it too. */
+static void gate_wait(struct vcpu *vcpu)
+{
+	struct vcpu_gate *g = vcpu->env->gate;
+
+	pthread_mutex_lock(&g->lock);
+	g->parked++;
+	pthread_cond_broadcast(&g->cond);
+	while (g->paused && !vcpu->stop)
+		pthread_cond_wait(&g->cond, &g->lock);
+	g->parked--;
+	pthread_mutex_unlock(&g->lock);
+}
+
+void vcpu_gate__init(struct vcpu_gate *g)
+{
+	*g = (struct vcpu_gate){0};
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+}
+
+void vcpu_gate__destroy(struct vcpu_gate *g)
+{
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+}
+
+int vcpu_gate__pause(struct vcpu_gate *g, struct vcpu *vcpus, unsigned int n)
+{
+	struct timespec deadline;
+	int ret = 0;
+
+	pthread_mutex_lock(&g->lock);
+	__atomic_store_n(&g->paused, true, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&g->lock);
+	/*
+	 * Out of KVM_RUN: paused is stored before immediate_exit, so a vCPU
+	 * that clears immediate_exit after an EINTR sees paused when it loops.
+	 */
+	for (unsigned int i = 0; i < n; i++) {
+		__atomic_store_n(&vcpus[i].run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		if (vcpus[i].thread_started)
+			pthread_kill(vcpus[i].thread, VCPU_KICK_SIGNAL);
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	pthread_mutex_lock(&g->lock);
+	while (g->parked < n && ret == 0) {
+		for (unsigned int i = 0; i < n; i++)
+			if (vcpus[i].stop || !vcpus[i].thread_started)
+				ret = -ECANCELED;
+		if (ret == 0 && pthread_cond_timedwait(&g->cond, &g->lock, &deadline) == ETIMEDOUT)
+			ret = g->parked < n ? -ETIMEDOUT : 0;
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (ret < 0)
+		vcpu_gate__resume(g);
+	return ret;
+}
+
+void vcpu_gate__resume(struct vcpu_gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	__atomic_store_n(&g->paused, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -352,6 +421,11 @@ static void *vcpu_thread(void *arg)
 	}
 
 	while (!vcpu->stop) {
+		if (vcpu->env->gate &&
+		    __atomic_load_n(&vcpu->env->gate->paused, __ATOMIC_SEQ_CST)) {
+			gate_wait(vcpu);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
@@ -382,11 +456,18 @@ int vcpu__start(struct vcpu *vcpu)
 
 void vcpu__kick(struct vcpu *vcpu)
 {
+	struct vcpu_gate *g = vcpu->env ? vcpu->env->gate : NULL;
+
 	vcpu->stop = true;
 	if (vcpu->run)
 		vcpu->run->immediate_exit = 1;
 	if (vcpu->thread_started)
 		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+	if (g) { /* a parked vCPU wakes to stop */
+		pthread_mutex_lock(&g->lock);
+		pthread_cond_broadcast(&g->cond);
+		pthread_mutex_unlock(&g->lock);
+	}
 }
 
 void vcpu__join(struct vcpu *vcpu)

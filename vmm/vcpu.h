@@ -27,6 +27,17 @@ enum vmm_exit_status {
 	VMM_EXIT_SIGNAL_BASE = 128, /* stopped by SIGINT/SIGTERM: 128 + signal number */
 };
 
+/*
+ * Where the vCPUs wait while the VM is paused (PATCH /vm): before each
+ * KVM_RUN a vCPU parks here while `paused`, counted in `parked`.
+ */
+struct vcpu_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool paused;	     /* under lock; read without it by the vCPUs (atomic) */
+	unsigned int parked; /* vCPUs waiting at the gate */
+};
+
 struct vcpu_env {
 	struct kvm *kvm;
 	const struct guest_mem *mem;
@@ -37,6 +48,7 @@ struct vcpu_env {
 	/* Ask the whole VM to stop with `status`; the first caller's status wins. */
 	void (*request_stop)(void *opaque, int status, const char *why);
 	void *opaque;
+	struct vcpu_gate *gate; /* NULL: never paused */
 };
 
 struct vcpu_stats {
@@ -69,6 +81,17 @@ void vcpu__join(struct vcpu *vcpu);
 void vcpu__exit(struct vcpu *vcpu);
 /* One line: run state, RIP and exit counts (the thread must have stopped). */
 void vcpu__log_state(struct vcpu *vcpu);
+
+void vcpu_gate__init(struct vcpu_gate *g);
+void vcpu_gate__destroy(struct vcpu_gate *g);
+/*
+ * Pause: every started vCPU leaves KVM_RUN and parks at the gate; returns
+ * once all n have (0), or -ETIMEDOUT after 5 s, or -ECANCELED if one of
+ * them is stopping. Any thread but a vCPU's.
+ */
+int vcpu_gate__pause(struct vcpu_gate *g, struct vcpu *vcpus, unsigned int n);
+/* Resume: the parked vCPUs run again. */
+void vcpu_gate__resume(struct vcpu_gate *g);
 
 /* Install the (empty) signal handler used to kick vCPUs out of KVM_RUN. Once per process. */
 int vcpu__setup_kick_signal(void);

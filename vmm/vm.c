@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The VM: assembles KVM, guest RAM, the buses, the legacy devices, the
- * balloon and the vCPUs from a vmm_config; the control API's ops; the
- * device loop; teardown in order (vm_devices.c wires the virtio devices,
- * vm_sample.c fills the API's samples).
+ * balloon and the vCPUs from a vmm_config (given, or filled through the API
+ * before boot: vm_preboot.c); the device loop; teardown in order
+ * (vm_devices.c wires the virtio devices, vm_control.c is what the control
+ * API reaches, vm_sample.c fills its samples).
  */
 #define _GNU_SOURCE
 #include "vmm/vm.h"
+#include "vmm/vm_internal.h"
 
 #include "base/clock.h"
 #include "base/event_loop.h"
@@ -47,53 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define VM_MAX_VIRTIO	    4
-#define RSS_SAMPLE_INTERVAL 50000000L /* ns: how often resident guest RAM is sampled */
-
-struct vm {
-	const struct vmm_config *cfg;
-	struct kvm kvm;
-	struct guest_mem mem;
-	struct bus pio;
-	struct bus mmio;
-	struct event_loop loop;
-	struct vcpu_env env;
-	struct vcpu vcpus[CONFIG_MAX_CPUS];
-	unsigned int nr_vcpus_created;
-
-	struct serial serial;
-	int serial_out_fd;
-	struct i8042 i8042;
-	struct testdev testdev;
-
-	struct virtio_slot virtio[VM_MAX_VIRTIO];
-	unsigned int nr_virtio;
-	struct virtio_balloon *balloon;
-	struct balloon_wiring balloon_wiring; /* its discard queue and stats timer on the loop */
-
-	struct resident_meter resident; /* every reading of resident guest RAM */
-	pthread_mutex_t tracker_lock;
-	struct reclaim_tracker tracker;
-	int sample_fd;
-	int signal_fd;
-	uint64_t t_start_ns;
-
-	struct api_server *api; /* --api-socket, --metrics-listen, --metrics-log */
-
-	/* An emulating KVM (kvm_pvm) and no --no-host-quirks: decided once at setup. */
-	bool apply_host_quirks;
-
-	pthread_mutex_t stop_lock;
-	bool running; /* vCPUs started */
-	bool stopping;
-	int exit_status;
-
-	bool tty_raw;
-	struct termios saved_tty;
-};
-
 /* Any thread: stop the VM once, keeping the first reason's exit status. */
-static void vm_request_stop(void *opaque, int status, const char *why)
+void vm_request_stop(void *opaque, int status, const char *why)
 {
 	struct vm *vm = opaque;
 
@@ -327,94 +284,6 @@ static int setup_balloon(struct vm *vm)
 	return add_virtio_device(vm, &vm->balloon->vdev);
 }
 
-/* --- control API (control/) ---------------------------------------------- */
-
-/* How old a residency reading the API accepts: one sampling period. */
-static uint64_t vm_sample_max_age_ns(const struct vm *vm)
-{
-	uint32_t ms = vm->cfg->metrics_interval_ms ? vm->cfg->metrics_interval_ms
-						   : API_DEFAULT_INTERVAL_MS;
-
-	return (uint64_t)ms * 1000000ULL;
-}
-
-/* API threads: everything the API, /metrics and the timeline report. */
-static void vm_ctl_sample(void *opaque, struct vm_sample *s)
-{
-	struct vm *vm = opaque;
-
-	/* Scrapers share one walk per sampling period (resident_meter.h). */
-	vm_sample__fill(s, &vm->resident, vm_sample_max_age_ns(vm), vm->balloon);
-	s->uptime_ns = clock__mono_ns() - vm->t_start_ns;
-	s->vcpus = vm->cfg->cpus;
-	s->event_loop_max_callback_ns =
-		__atomic_load_n(&vm->loop.max_callback_ns, __ATOMIC_RELAXED);
-	pthread_mutex_lock(&vm->stop_lock);
-	s->state = vm->stopping	 ? VM_RUN_STATE_STOPPING
-		   : vm->running ? VM_RUN_STATE_RUNNING
-				 : VM_RUN_STATE_STARTING;
-	pthread_mutex_unlock(&vm->stop_lock);
-}
-
-static int vm_ctl_set_balloon_target(void *opaque, uint64_t bytes)
-{
-	struct vm *vm = opaque;
-
-	return vm->balloon ? virtio_balloon__set_target(vm->balloon, bytes) : -ENODEV;
-}
-
-static int vm_ctl_set_stats_interval(void *opaque, uint32_t secs)
-{
-	struct vm *vm = opaque;
-
-	return vm->balloon ? virtio_balloon__set_stats_interval(vm->balloon, secs) : -ENODEV;
-}
-
-static int vm_ctl_balloon_hinting(void *opaque, bool start, bool acknowledge_on_stop)
-{
-	struct vm *vm = opaque;
-
-	if (!vm->balloon)
-		return -ENODEV;
-	return start ? virtio_balloon__hinting_start(vm->balloon, acknowledge_on_stop)
-		     : virtio_balloon__hinting_stop(vm->balloon);
-}
-
-static void vm_ctl_shutdown(void *opaque)
-{
-	vm_request_stop(opaque, VMM_EXIT_OK, "shutdown requested through the API");
-}
-
-static const struct vm_control_ops vm_control_ops = {
-	.sample = vm_ctl_sample,
-	.set_balloon_target = vm_ctl_set_balloon_target,
-	.set_stats_interval = vm_ctl_set_stats_interval,
-	.balloon_hinting = vm_ctl_balloon_hinting,
-	.request_shutdown = vm_ctl_shutdown,
-};
-
-/* Runs on the API's setup thread before it creates the serving threads. */
-static int vm_confine_api(void *opaque)
-{
-	return seccomp__install(SECCOMP_ROLE_API);
-}
-
-static int setup_api(struct vm *vm)
-{
-	const struct vmm_config *cfg = vm->cfg;
-	const struct api_config acfg = {
-		.socket_path = cfg->api_socket,
-		.metrics_listen = cfg->metrics_listen,
-		.metrics_log_path = cfg->metrics_log,
-		.interval_ms = cfg->metrics_interval_ms,
-		.vmm_version = MINI_VMM_VERSION,
-		.instance_id = cfg->id,
-		.confine = vm_confine_api,
-	};
-
-	return api__start(&vm->api, &acfg, &vm_control_ops, vm);
-}
-
 /* --- boot ---------------------------------------------------------------- */
 
 static int load_guest(struct vm *vm)
@@ -485,7 +354,8 @@ static int load_guest(struct vm *vm)
 
 /* --- lifecycle ----------------------------------------------------------- */
 
-static int setup_signals(struct vm *vm)
+/* Before any thread: every thread inherits the mask. */
+static int block_signals(struct vm *vm)
 {
 	sigset_t set;
 
@@ -497,8 +367,11 @@ static int setup_signals(struct vm *vm)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sigdelset(&set, SIGPIPE);
 	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->signal_fd < 0)
-		return -errno;
+	return vm->signal_fd < 0 ? -errno : 0;
+}
+
+static int setup_signals(struct vm *vm)
+{
 	if (vcpu__setup_kick_signal() < 0)
 		return -errno;
 	return event_loop__add(&vm->loop, vm->signal_fd, EPOLLIN, signal_ready, vm);
@@ -525,9 +398,6 @@ static int vm_setup(struct vm *vm)
 	vm->apply_host_quirks = cfg->host_quirks && kvm__host_is_emulating();
 	bus__init(&vm->pio, "pio");
 	bus__init(&vm->mmio, "mmio");
-	ret = event_loop__init(&vm->loop);
-	if (ret < 0)
-		return ret;
 	ret = setup_signals(vm);
 	if (ret < 0)
 		return ret;
@@ -556,13 +426,15 @@ static int vm_setup(struct vm *vm)
 	 * Capabilities are per thread: drop them before the first helper
 	 * thread (the API's) exists, so every thread inherits the empty set.
 	 * Nothing below needs one: /dev/kvm and guest RAM are already open.
+	 * (An API-configured VM did this before its API started: vm__run.)
 	 */
-	ret = privs__drop_all();
-	if (ret < 0)
-		return ret;
-	ret = setup_api(vm);
-	if (ret < 0)
-		return ret;
+	if (!vm->preboot) {
+		ret = privs__drop_all();
+		if (ret == 0)
+			ret = vm_control__start(vm);
+		if (ret < 0)
+			return ret;
+	}
 
 	vm->env = (struct vcpu_env){
 		.kvm = &vm->kvm,
@@ -573,6 +445,7 @@ static int vm_setup(struct vm *vm)
 		.hide_pv_hypercalls = vm->apply_host_quirks,
 		.request_stop = vm_request_stop,
 		.opaque = vm,
+		.gate = &vm->gate,
 	};
 	for (unsigned int i = 0; i < cfg->cpus; i++) {
 		ret = vcpu__init(&vm->vcpus[i], &vm->env, i);
@@ -645,11 +518,51 @@ static void vm_teardown(struct vm *vm)
 	event_loop__exit(&vm->loop);
 }
 
-int vm__run(const struct vmm_config *cfg)
+/*
+ * An API-configured VM (an API socket, no kernel): privileges dropped and
+ * the API started before /dev/kvm is opened, then wait for an InstanceStart
+ * whose configuration validates. 0: build it; 1: stopped before boot.
+ */
+static int vm_wait_for_config(struct vm *vm, struct vmm_config *cfg)
+{
+	int ret;
+
+	vm->preboot = calloc(1, sizeof(*vm->preboot));
+	if (!vm->preboot)
+		return -ENOMEM;
+	ret = vm_preboot__init(vm->preboot, cfg);
+	if (ret == 0)
+		ret = privs__drop_all();
+	if (ret == 0)
+		ret = vm_control__start(vm);
+	if (ret == 0)
+		ret = vm_preboot__wait(vm->preboot, vm->signal_fd, &vm->exit_status);
+	return ret;
+}
+
+/* Before teardown: no InstanceStart may still wait for an answer (it holds an API thread). */
+static void vm_answer_start(struct vm *vm, int ret, bool built)
+{
+	char err[200];
+
+	if (!vm->preboot)
+		return;
+	if (ret == 0) {
+		vm_preboot__finish(vm->preboot, 0, NULL);
+		return;
+	}
+	snprintf(err, sizeof(err), "building the VM failed: %s (mini-vmm's log says where)",
+		 strerror(-ret));
+	vm_preboot__finish(vm->preboot, ret < 0 ? ret : -ECANCELED, err);
+	if (built)
+		vm_preboot__wait_stop(vm->preboot); /* its answer goes out before the API stops */
+}
+
+int vm__run(struct vmm_config *cfg)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	bool stopping;
-	int status;
+	int status, ret;
 
 	if (!vm) {
 		log_error("out of memory");
@@ -661,6 +574,8 @@ int vm__run(const struct vmm_config *cfg)
 	vm->t_start_ns = clock__mono_ns();
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->tracker_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	vcpu_gate__init(&vm->gate);
 	reclaim_tracker__init(&vm->tracker);
 
 	/*
@@ -672,11 +587,26 @@ int vm__run(const struct vmm_config *cfg)
 		free(vm);
 		return VMM_EXIT_ERROR;
 	}
-	if (vm_setup(vm) < 0) {
-		vm_teardown(vm);
-		free(vm);
-		return VMM_EXIT_ERROR;
+	ret = event_loop__init(&vm->loop);
+	if (ret == 0)
+		ret = block_signals(vm);
+	if (ret == 0 && !cfg->kernel)
+		ret = vm_wait_for_config(vm, cfg);
+	if (ret == 0) {
+		ret = vm_setup(vm);
+		if (ret < 0 && vm->preboot) {
+			vm_request_stop(vm, VMM_EXIT_ERROR, "InstanceStart failed");
+			vm_answer_start(vm, ret, true);
+		}
+	} else {
+		vm_answer_start(vm, ret, false);
 	}
+	if (ret != 0) {
+		vm_teardown(vm);
+		status = ret == 1 ? vm->exit_status : VMM_EXIT_ERROR;
+		goto out;
+	}
+	__atomic_store_n(&vm->booted, true, __ATOMIC_RELEASE);
 	for (unsigned int i = 0; i < vm->nr_vcpus_created; i++) {
 		if (vcpu__start(&vm->vcpus[i]) < 0) {
 			vm_request_stop(vm, VMM_EXIT_ERROR, "could not start a vCPU thread");
@@ -687,6 +617,7 @@ int vm__run(const struct vmm_config *cfg)
 	vm->running = true;
 	stopping = vm->stopping; /* written by any thread, under the lock */
 	pthread_mutex_unlock(&vm->stop_lock);
+	vm_answer_start(vm, 0, false); /* InstanceStart's 204: the vCPUs run */
 	/*
 	 * Every other thread exists now: confine this one, the device thread,
 	 * last (a thread created after this would inherit its filter too).
@@ -698,6 +629,12 @@ int vm__run(const struct vmm_config *cfg)
 	event_loop__run(&vm->loop);
 	vm_teardown(vm);
 	status = vm->exit_status;
+out:
+	vcpu_gate__destroy(&vm->gate);
+	if (vm->preboot) {
+		vm_preboot__exit(vm->preboot);
+		free(vm->preboot);
+	}
 	free(vm);
 	return status;
 }

@@ -9,7 +9,10 @@
 
 #include "vmm/config.h"
 
-/* Build, boot and run the guest. Returns the process exit status (vcpu.h). */
-int vm__run(const struct vmm_config *cfg);
+/*
+ * Build, boot and run the guest. Returns the process exit status (vcpu.h).
+ * Without cfg->kernel the API (cfg->api_socket) fills cfg before boot.
+ */
+int vm__run(struct vmm_config *cfg);
 
 #endif

@@ -145,7 +145,9 @@ static void balloon_stats_event(void *opaque, uint32_t events)
 	if (read(w->stats_timerfd, &expirations, sizeof(expirations)) < 0) {
 		/* EAGAIN: a spurious wakeup, e.g. after the timer was re-armed. */
 	}
-	virtio_balloon__stats_tick(w->b);
+	/* Paused (PATCH /vm): no device work the guest did not ask for; the next tick does it. */
+	if (!__atomic_load_n(&w->paused, __ATOMIC_RELAXED))
+		virtio_balloon__stats_tick(w->b);
 }
 
 static int balloon_attach(void *opaque)

@@ -47,6 +47,7 @@ struct balloon_wiring {
 	struct virtio_balloon *b; /* NULL: not wired */
 	struct event_loop *loop;
 	int stats_timerfd; /* -1 unless the balloon offers STATS_VQ */
+	bool paused;	   /* atomic: the VM is paused, statistics ticks are skipped */
 };
 
 /*

@@ -53,8 +53,11 @@ def balloon_get(vm):
     r = request(vm.sock, "GET", "/balloon")
     expect(r.status == 200 and r.header("Content-Type") == "application/json", r)
     j = r.json()
-    expect(set(j) == {"amount_mib", "deflate_on_oom", "stats_polling_interval_s"}, j)
-    expect(j["deflate_on_oom"] is True, j)
+    # Firecracker's Balloon object, every field.
+    expect(set(j) == {"amount_mib", "deflate_on_oom", "stats_polling_interval_s",
+                      "free_page_hinting", "free_page_reporting"}, j)
+    expect(j["deflate_on_oom"] is True and j["free_page_reporting"] is True, j)
+    expect(isinstance(j["free_page_hinting"], bool), j)
 
 
 def balloon_patch(vm):
@@ -76,26 +79,48 @@ def balloon_patch_too_big(vm):
     expect_fault(request(vm.sock, "PATCH", "/balloon", {"amount_mib": 2**32}), 400, "between")
 
 
+POST_BOOT = "The requested operation is not supported after starting the microVM."
+
+
 def balloon_put(vm):
-    r = request(vm.sock, "PUT", "/balloon",
-                {"amount_mib": 32, "deflate_on_oom": True, "stats_polling_interval_s": 2})
-    expect(r.status == 204, r)
-    j = request(vm.sock, "GET", "/balloon").json()
-    expect(j == {"amount_mib": 32, "deflate_on_oom": True, "stats_polling_interval_s": 2}, j)
-    # Without the optional interval: the current one stays.
-    expect(request(vm.sock, "PUT", "/balloon",
-                   {"amount_mib": 16, "deflate_on_oom": True}).status == 204, "PUT")
-    j = request(vm.sock, "GET", "/balloon").json()
-    expect(j["amount_mib"] == 16 and j["stats_polling_interval_s"] == 2, j)
-
-
-def balloon_put_fixed_features(vm):
+    # PUT /balloon is pre-boot only in Firecracker: after start, its 400 and
+    # nothing changes (PATCH sets the target, PATCH /balloon/statistics the interval).
     before = request(vm.sock, "GET", "/balloon").json()
-    expect_fault(request(vm.sock, "PUT", "/balloon", {"amount_mib": 100, "deflate_on_oom": False}),
-                 400, "deflate_on_oom")
+    for body in ({"amount_mib": 32, "deflate_on_oom": True, "stats_polling_interval_s": 2},
+                 {"amount_mib": 0, "deflate_on_oom": True, "stats_polling_interval_s": 1,
+                  "free_page_reporting": True}):
+        r = request(vm.sock, "PUT", "/balloon", body)
+        expect(r.status == 400 and r.json() == {"fault_message": POST_BOOT}, r)
+    expect(request(vm.sock, "GET", "/balloon").json() == before, "a refused PUT changed state")
+
+
+def balloon_put_fields_checked_first(vm):
+    # As Firecracker: the body is checked before the phase.
     expect_fault(request(vm.sock, "PUT", "/balloon", {"amount_mib": 100}), 400,
                  "missing field 'deflate_on_oom'")
-    expect(request(vm.sock, "GET", "/balloon").json() == before, "a refused PUT changed state")
+    expect_fault(request(vm.sock, "PUT", "/balloon", {"amount_mib": 1, "deflate_on_oom": True,
+                                                      "free_page_hinting": "yes"}),
+                 400, "'free_page_hinting' must be a boolean")
+    expect_fault(request(vm.sock, "PUT", "/balloon", {"amount_mib": 1, "deflate_on_oom": True,
+                                                      "free_page_reporting": 1}),
+                 400, "'free_page_reporting' must be a boolean")
+
+
+def preboot_calls_after_start(vm):
+    for method, path, body in (("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}),
+                               ("PATCH", "/machine-config", {"vcpu_count": 1}),
+                               ("PUT", "/boot-source", {"kernel_image_path": "/vmlinux"}),
+                               ("PUT", "/actions", {"action_type": "InstanceStart"})):
+        r = request(vm.sock, method, path, body)
+        expect(r.status == 400 and r.json() == {"fault_message": POST_BOOT}, (method, path, r))
+    j = request(vm.sock, "GET", "/machine-config").json()
+    expect(j == {"vcpu_count": 2, "mem_size_mib": 512, "smt": False, "track_dirty_pages": False,
+                 "huge_pages": "None"}, j)
+    j = request(vm.sock, "GET", "/vm/config").json()
+    expect(j["machine-config"]["vcpu_count"] == 2 and j["balloon"]["deflate_on_oom"] is True, j)
+    j = request(vm.sock, "GET", "/version").json()
+    expect(set(j) == {"firecracker_version"} and
+           j["firecracker_version"] == request(vm.sock, "GET", "/").json()["vmm_version"], j)
 
 
 def balloon_statistics(vm):
@@ -230,7 +255,7 @@ def wrong_methods(vm):
     cases = [("POST", "/balloon", "GET, HEAD, PUT, PATCH"), ("DELETE", "/balloon/statistics",
                                                              "GET, HEAD, PATCH"),
              ("PUT", "/balloon/reporting", "GET, HEAD"), ("GET", "/actions", "PUT"),
-             ("PATCH", "/metrics", "GET, HEAD"), ("OPTIONS", "/vm", "GET, HEAD"),
+             ("PATCH", "/metrics", "GET, HEAD"), ("OPTIONS", "/vm", "GET, HEAD, PATCH"),
              ("PUT", "/", "GET, HEAD")]
     for method, path, allow in cases:
         r = request(vm.sock, method, path, b'{"amount_mib": 1}' if method != "GET" else None)
@@ -241,7 +266,7 @@ def wrong_methods(vm):
 
 
 def unknown_paths(vm):
-    for path in ("/nope", "/balloon/", "/balloon/stats", "/machine-config", "/vm/shutdown"):
+    for path in ("/nope", "/balloon/", "/balloon/stats", "/machine-config/", "/vm/shutdown"):
         expect_fault(request(vm.sock, "GET", path), 404, "no such endpoint")
 
 
@@ -448,12 +473,14 @@ def no_balloon(_):
     with FakeVm("--no-balloon") as vm:
         for method, path, body in (("GET", "/balloon", None),
                                    ("PATCH", "/balloon", {"amount_mib": 1}),
-                                   ("PUT", "/balloon", {"amount_mib": 1, "deflate_on_oom": True}),
                                    ("GET", "/balloon/statistics", None),
                                    ("PATCH", "/balloon/statistics",
                                     {"stats_polling_interval_s": 1}),
                                    ("GET", "/balloon/reporting", None)):
             expect_fault(request(vm.sock, method, path, body), 400, "no balloon device")
+        # Creating one is pre-boot only.
+        expect_fault(request(vm.sock, "PUT", "/balloon", {"amount_mib": 1, "deflate_on_oom": True}),
+                     400, "after starting the microVM")
         expect(request(vm.sock, "GET", "/vm").json()["balloon"] is False, "vm.balloon")
         text = request(vm.port, "GET", "/metrics").body.decode()
         expect(metric(text, "mini_vmm_balloon_device_present") == 0, "balloon_device_present")
@@ -469,10 +496,7 @@ def no_stats(_):
         # Its current interval (0) is a no-op, as in Firecracker.
         expect(request(vm.sock, "PATCH", "/balloon/statistics",
                        {"stats_polling_interval_s": 0}).status == 204, "same interval")
-        expect_fault(request(vm.sock, "PUT", "/balloon", {"amount_mib": 1, "deflate_on_oom": True,
-                                                          "stats_polling_interval_s": 3}),
-                     400, "not enabled")
-        expect(request(vm.sock, "GET", "/balloon").json()["amount_mib"] == 0, "partial PUT")
+        expect(request(vm.sock, "GET", "/balloon").json()["stats_polling_interval_s"] == 0, "")
 
 
 def shutdown(_):
@@ -491,7 +515,8 @@ def main():
     c = Checks("api contract")
     with FakeVm("--interval", "250", timeout=TIMEOUT) as vm:
         for fn in (instance_info, vm_state, balloon_get, balloon_patch, balloon_patch_too_big,
-                   balloon_put, balloon_put_fixed_features, balloon_statistics,
+                   balloon_put, balloon_put_fields_checked_first, preboot_calls_after_start,
+                   balloon_statistics,
                    balloon_statistics_patch, balloon_reporting, metrics_on_api_socket,
                    counters_never_reset, actions, keep_alive, head_request, malformed_json,
                    wrong_types, unknown_fields, wrong_methods, unknown_paths, wrong_content_type,

@@ -17,6 +17,11 @@
 # answer to a signal). mini-vmm then gets --api-socket; SCRIPT finds
 # MINI_VMM_PID, TINY_SERIAL (the guest's output so far), TINY_VMM_LOG and
 # TINY_API_SOCKET in its environment, and must exit 0 for the test to pass.
+# --api-boot (with --host-script) starts mini-vmm Firecracker's way, with
+# only --api-sock and no --kernel: SCRIPT configures and starts it through
+# the API, and finds the guest's path in TINY_KERNEL.
+# --config-json JSON boots from a Firecracker-format --config-file instead of
+# --kernel: JSON with @KERNEL@ replaced by the guest's path, plus --no-api.
 set -u
 
 if [ $# -lt 3 ]; then
@@ -31,6 +36,8 @@ max_logs=()
 want_status=0
 needs_emulation=0
 host_script=
+api_boot=0
+config_json=
 limit=240
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -41,6 +48,8 @@ while [ $# -gt 0 ]; do
 	--max-log-lines) max_logs+=("$2" "$3"); shift 3 ;;
 	--needs-emulating-host) needs_emulation=1; shift ;;
 	--host-script) host_script=$2; shift 2 ;;
+	--api-boot) api_boot=1; shift ;;
+	--config-json) config_json=$2; shift 2 ;;
 	--) shift; break ;;
 	*) echo "run_tiny.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -68,13 +77,23 @@ trap 'rm -rf "$out"' EXIT
 echo "== $name: $vmm --kernel $elf $* (timeout ${limit}s)"
 start=$(date +%s)
 host_rc=0
-if [ -z "$host_script" ]; then
+if [ -n "$config_json" ]; then
+	printf '%s\n' "${config_json//@KERNEL@/$elf}" >"$out/vm.json"
+	timeout --kill-after=10 "$limit" "$vmm" --config-file "$out/vm.json" --no-api "$@" \
+		</dev/null >"$out/serial" 2>"$out/vmm"
+	rc=$?
+elif [ -z "$host_script" ]; then
 	timeout --kill-after=10 "$limit" "$vmm" --kernel "$elf" "$@" \
 		</dev/null >"$out/serial" 2>"$out/vmm"
 	rc=$?
 else
-	timeout --kill-after=10 "$limit" "$vmm" --kernel "$elf" "$@" \
-		--api-socket "$out/api.sock" </dev/null >"$out/serial" 2>"$out/vmm" &
+	if [ "$api_boot" = 1 ]; then
+		timeout --kill-after=10 "$limit" "$vmm" "$@" --api-sock "$out/api.sock" \
+			</dev/null >"$out/serial" 2>"$out/vmm" &
+	else
+		timeout --kill-after=10 "$limit" "$vmm" --kernel "$elf" "$@" \
+			--api-socket "$out/api.sock" </dev/null >"$out/serial" 2>"$out/vmm" &
+	fi
 	tpid=$!
 	pid=
 	for _ in $(seq 500); do # timeout's child: mini-vmm itself
@@ -83,7 +102,7 @@ else
 		sleep 0.01
 	done
 	MINI_VMM_PID=$pid TINY_SERIAL=$out/serial TINY_VMM_LOG=$out/vmm \
-		TINY_API_SOCKET=$out/api.sock "$host_script" >"$out/host" 2>&1
+		TINY_API_SOCKET=$out/api.sock TINY_KERNEL=$elf "$host_script" >"$out/host" 2>&1
 	host_rc=$?
 	# A host side that gave up leaves mini-vmm running: stop it.
 	[ "$host_rc" = 0 ] || kill -TERM "$pid" 2>/dev/null

@@ -17,7 +17,7 @@ grep -q seccomp "$work/default.err" && fail "the default run talks of seccomp: $
 echo "kept" >"$work/vm.log"
 "$vmm" --kernel /nonexistent --log-path "$work/vm.log" --no-seccomp 2>"$work/path.err" >/dev/null
 rc=$?
-[ "$rc" = 1 ] || fail "exit $rc, expected 1 (the setup error)"
+[ "$rc" = 2 ] || fail "exit $rc, expected 2 (a kernel that does not exist is refused before /dev/kvm)"
 [ -s "$work/path.err" ] && fail "--log-path: stderr still got: $(cat "$work/path.err")"
 [ "$(head -n 1 "$work/vm.log")" = kept ] || fail "--log-path did not append: $(head -n 2 "$work/vm.log")"
 tail -n +2 "$work/vm.log" | grep -Evq "$stamp" && fail "a line without the stamp: $(cat "$work/vm.log")"
