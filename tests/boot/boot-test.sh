@@ -3,18 +3,22 @@
 # checks the outcome. Exit 0 pass, 1 fail, 77 skip (only when /dev/kvm is absent).
 #
 # Usage: boot-test.sh NAME MINI_VMM [--min-freed-mib N] [--min-return-pct P]
-#                     [--timeout S] -- MINI_VMM_ARGS...
+#                     [--timeout S] [--config-json JSON] -- MINI_VMM_ARGS...
+# --config-json: the guest comes from a Firecracker-format --config-file
+# (with --no-api) holding JSON, "@KERNEL@" replaced by the kernel's path,
+# instead of --kernel.
 # The kernel comes from $MINI_VMM_KERNEL, else from guest/build-kernel.sh (cached).
 set -uo pipefail
 
 name=$1 vmm=$2
 shift 2
-min_freed=0 min_pct=0 timeout_s=600
+min_freed=0 min_pct=0 timeout_s=600 config_json=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--min-freed-mib) min_freed=$2; shift 2 ;;
 	--min-return-pct) min_pct=$2; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
+	--config-json) config_json=$2; shift 2 ;;
 	--) shift; break ;;
 	*) echo "boot-test: unknown option $1" >&2; exit 1 ;;
 	esac
@@ -32,10 +36,16 @@ fi
 out=${MINI_VMM_ARTIFACTS:-$top/build/tests/artifacts}/$name
 mkdir -p "$out"
 console=$out/console.log vmmlog=$out/mini-vmm.log
-echo "boot-test $name: $vmm --kernel $kernel $* (console: $console)"
+guest=(--kernel "$kernel")
+if [ -n "$config_json" ]; then
+	printf '%s\n' "${config_json//@KERNEL@/$kernel}" >"$out/vm.json"
+	guest=(--config-file "$out/vm.json" --no-api)
+	echo "boot-test $name: --config-file $out/vm.json: $(cat "$out/vm.json")"
+fi
+echo "boot-test $name: $vmm ${guest[*]} $* (console: $console)"
 start=$(date +%s)
 timeout --signal=TERM --kill-after=10 "$timeout_s" \
-	"$vmm" --kernel "$kernel" --serial "file:$console" "$@" </dev/null 2>"$vmmlog" &
+	"$vmm" "${guest[@]}" --serial "file:$console" "$@" </dev/null 2>"$vmmlog" &
 pid=$!
 # Progress while the (slow, emulated) guest boots: its latest workload line.
 while kill -0 "$pid" 2>/dev/null; do
