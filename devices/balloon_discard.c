@@ -206,31 +206,42 @@ bool balloon__retry_pending(struct virtio_balloon *b, enum balloon_queue role, u
  * (Linux: virtqueue_add_inbuf of up to 32 entries of 2-4 MiB). Device
  * writes nothing into them; the used length is 0.
  */
-bool balloon__process_report(struct virtio_balloon *b, unsigned int qidx, const struct vq_chain *c)
+bool balloon__take_free_ranges(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx,
+			       const struct vq_chain *c, uint64_t *bytes)
 {
-	const enum balloon_queue role = BALLOON_Q_REPORTING;
 	struct balloon_pending *p = &b->pending[role];
-	uint64_t bytes = 0;
 
-	if (c->nr_readable) {
-		balloon__reject_chain(b, role, qidx, c->head, BALLOON_REJ_NOT_WRITABLE);
-		return true;
-	}
 	/* A chain has at most a queue's worth of buffers (pop bounds it). */
 	if (c->nr_bufs > BALLOON_MAX_RANGES_PER_CHAIN) {
 		balloon__reject_chain(b, role, qidx, c->head, BALLOON_REJ_TOO_LARGE);
-		return true;
+		return false;
 	}
+	*bytes = 0;
 	for (unsigned int i = 0; i < c->nr_bufs; i++) {
 		const struct vq_buf *buf = &c->bufs[i];
 
 		if ((buf->gpa | buf->len) & (BALLOON_PAGE_4K - 1)) {
 			balloon__reject_chain(b, role, qidx, c->head, BALLOON_REJ_UNALIGNED);
-			return true;
+			return false;
 		}
 		p->ranges[i] = (struct discard_range){.gpa = buf->gpa, .len = buf->len};
-		bytes += buf->len;
+		*bytes += buf->len;
 	}
+	return true;
+}
+
+bool balloon__process_report(struct virtio_balloon *b, unsigned int qidx, const struct vq_chain *c)
+{
+	const enum balloon_queue role = BALLOON_Q_REPORTING;
+	struct balloon_pending *p = &b->pending[role];
+	uint64_t bytes;
+
+	if (c->nr_readable) {
+		balloon__reject_chain(b, role, qidx, c->head, BALLOON_REJ_NOT_WRITABLE);
+		return true;
+	}
+	if (!balloon__take_free_ranges(b, role, qidx, c, &bytes))
+		return true;
 	/*
 	 * 5.5.6.5.1 / PAGE_POISON: the driver expects reported pages to keep
 	 * poison_val; a discard would turn them into zeros. Acknowledge only.

@@ -151,7 +151,7 @@ bool balloon__process_hint(struct virtio_balloon *b, unsigned int qidx, const st
 	const enum balloon_queue role = BALLOON_Q_FREE_PAGE;
 	struct balloon_pending *p = &b->pending[role];
 	struct balloon_hinting *h = &b->hint;
-	uint64_t bytes = 0;
+	uint64_t bytes;
 
 	if (c->nr_readable) {
 		if (c->nr_readable == c->nr_bufs) {
@@ -162,20 +162,8 @@ bool balloon__process_hint(struct virtio_balloon *b, unsigned int qidx, const st
 		balloon__reject_chain(b, role, qidx, c->head, BALLOON_REJ_NOT_WRITABLE);
 		return true;
 	}
-	if (c->nr_bufs > BALLOON_MAX_RANGES_PER_CHAIN) {
-		balloon__reject_chain(b, role, qidx, c->head, BALLOON_REJ_TOO_LARGE);
+	if (!balloon__take_free_ranges(b, role, qidx, c, &bytes))
 		return true;
-	}
-	for (unsigned int i = 0; i < c->nr_bufs; i++) {
-		const struct vq_buf *buf = &c->bufs[i];
-
-		if ((buf->gpa | buf->len) & (BALLOON_PAGE_4K - 1)) {
-			balloon__reject_chain(b, role, qidx, c->head, BALLOON_REJ_UNALIGNED);
-			return true;
-		}
-		p->ranges[i] = (struct discard_range){.gpa = buf->gpa, .len = buf->len};
-		bytes += buf->len;
-	}
 	/* 5.5.6.4.2: pages sent under an id other than the current one are ignored. */
 	if (!run_active(h) || !h->st.guest_cmd_seen || h->st.guest_cmd != h->st.host_cmd) {
 		b->stats.hints_ignored++;

@@ -36,6 +36,13 @@ void balloon__reject_chain(struct virtio_balloon *b, enum balloon_queue role, un
  * further for now.
  */
 bool balloon__process_report(struct virtio_balloon *b, unsigned int qidx, const struct vq_chain *c);
+/*
+ * A chain of device-writable buffers, each a free guest-physical range (a
+ * report, a hint): into b->pending[role].ranges, their sum in *bytes.
+ * false after refusing the chain (too many buffers, one not 4 KiB aligned).
+ */
+bool balloon__take_free_ranges(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx,
+			       const struct vq_chain *c, uint64_t *bytes);
 bool balloon__process_inflate(struct virtio_balloon *b, unsigned int qidx,
 			      const struct vq_chain *c);
 void balloon__process_deflate(struct virtio_balloon *b, unsigned int qidx,
