@@ -1,25 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Command-line parsing, including the garbage a user can type. */
+#include "config_args.h"
 #include "testlib.h"
 #include "vmm/config.h"
 
 #include <stdarg.h>
 #include <string.h>
 
-static int parse(struct vmm_config *cfg, char *err, const char *a0, ...)
-{
-	char *argv[32] = {"mini-vmm"};
-	int argc = 1;
-	va_list ap;
-	const char *a;
-
-	va_start(ap, a0);
-	for (a = a0; a && argc < 31; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
-	va_end(ap);
-	argv[argc] = NULL;
-	return config__parse(cfg, argc, argv, err, 256);
-}
+/* Every caller's err is a char[256]. */
+#define parse(cfg, err, ...) config_args__parse(cfg, err, sizeof(err), __VA_ARGS__)
 
 static void test_cli(void)
 {

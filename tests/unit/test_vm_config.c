@@ -6,6 +6,7 @@
  * /dev/kvm names the field (kernel, initrd, balloon).
  */
 #include "control/api.h"
+#include "config_args.h"
 #include "testlib.h"
 #include "vmm/config.h"
 #include "vmm/vm_config.h"
@@ -18,20 +19,8 @@
 
 static char dir[] = "/tmp/mini-vmm-vm-config-XXXXXX";
 
-static int parse(struct vmm_config *cfg, char *err, const char *a0, ...)
-{
-	char *argv[32] = {"mini-vmm"};
-	int argc = 1;
-	va_list ap;
-	const char *a;
-
-	va_start(ap, a0);
-	for (a = a0; a && argc < 31; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
-	va_end(ap);
-	argv[argc] = NULL;
-	return config__parse(cfg, argc, argv, err, 512);
-}
+/* Every caller's err is a char[512]. */
+#define parse(cfg, err, ...) config_args__parse(cfg, err, sizeof(err), __VA_ARGS__)
 
 /* A file under dir with these bytes; returns its path (static buffer per slot). */
 static const char *file(unsigned int slot, const char *name, const void *data, size_t len)
@@ -195,16 +184,14 @@ static void test_config_file_errors(void)
 
 static int validate(char *err, const char *a0, ...)
 {
-	char *argv[32] = {"mini-vmm"};
 	struct vmm_config cfg;
-	int argc = 1;
 	va_list ap;
+	int ret;
 
 	va_start(ap, a0);
-	for (const char *a = a0; a && argc < 31; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
+	ret = config_args__vparse(&cfg, err, 512, a0, ap);
 	va_end(ap);
-	CHECK_EQ(config__parse(&cfg, argc, argv, err, 512), 0);
+	CHECK_EQ(ret, 0);
 	return vm_config__validate(&cfg, err, 512);
 }
 
