@@ -256,3 +256,34 @@ uint64_t fake_ram__put_le32(struct fake_ram *ram, const uint32_t *vals, unsigned
 		p[i] = htole32(vals[i]);
 	return gpa;
 }
+
+static void renotify_note(struct virtio_device *vdev, unsigned int qidx, void *opaque)
+{
+	struct fake_renotify *rn = opaque;
+
+	(void)vdev;
+	if (qidx < VIRTIO_MAX_QUEUES)
+		rn->pending[qidx] = true;
+}
+
+void fake_renotify__attach(struct fake_renotify *rn, struct virtio_device *vdev)
+{
+	memset(rn->pending, 0, sizeof(rn->pending));
+	rn->vdev = vdev;
+	vdev->renotify = renotify_note;
+	vdev->renotify_opaque = rn;
+}
+
+void fake_renotify__run(struct fake_renotify *rn)
+{
+	for (bool again = true; again;) {
+		again = false;
+		for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+			if (!rn->pending[i])
+				continue;
+			rn->pending[i] = false;
+			again = true;
+			rn->vdev->ops->queue_notify(rn->vdev, i);
+		}
+	}
+}

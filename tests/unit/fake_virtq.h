@@ -26,6 +26,7 @@
 #ifndef MINI_VMM_FAKE_VIRTQ_H
 #define MINI_VMM_FAKE_VIRTQ_H
 
+#include "devices/virtio.h"
 #include "devices/virtqueue.h"
 #include "base/guest_mem.h"
 
@@ -116,5 +117,19 @@ bool fake_virtq__get_used(struct fake_virtq *fq, uint32_t *id, uint32_t *len);
 
 /* n values as le32 in fresh fake RAM (a balloon PFN array); returns its gpa. */
 uint64_t fake_ram__put_le32(struct fake_ram *ram, const uint32_t *vals, unsigned int n);
+
+/*
+ * vdev->renotify recorded, not written to an eventfd: what the VMM's
+ * ioeventfd write would ask of the device thread, run on demand.
+ */
+struct fake_renotify {
+	struct virtio_device *vdev;
+	bool pending[VIRTIO_MAX_QUEUES];
+};
+/* Become vdev's renotify hook. */
+void fake_renotify__attach(struct fake_renotify *rn, struct virtio_device *vdev);
+/* Run the queue notifications asked for, until none is (the caller holds what the device thread
+ * would). */
+void fake_renotify__run(struct fake_renotify *rn);
 
 #endif

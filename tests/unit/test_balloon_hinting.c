@@ -32,30 +32,8 @@ struct rig {
 	unsigned int nq;
 	uint64_t pool;
 	struct discard_faults faults;
-	bool renotified[VIRTIO_MAX_QUEUES];
+	struct fake_renotify rn; /* the device asked to be notified again */
 };
-
-static void note_renotify(struct virtio_device *vdev, unsigned int qidx, void *opaque)
-{
-	struct rig *r = opaque;
-
-	(void)vdev;
-	r->renotified[qidx] = true;
-}
-
-static void run_renotified(struct rig *r)
-{
-	for (bool again = true; again;) {
-		again = false;
-		for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++) {
-			if (!r->renotified[i])
-				continue;
-			r->renotified[i] = false;
-			again = true;
-			r->b.vdev.ops->queue_notify(&r->b.vdev, i);
-		}
-	}
-}
 
 static uint64_t pattern(uint64_t gpa)
 {
@@ -80,8 +58,7 @@ static void rig_init(struct rig *r, bool hinting, uint64_t features)
 	CHECK_EQ(virtio_balloon__init(&r->b, &cfg, &r->ram.mem), 0);
 	r->b.dq.faults = &r->faults;
 	CHECK_EQ(pthread_mutex_init(&vdev->lock, NULL), 0);
-	vdev->renotify = note_renotify;
-	vdev->renotify_opaque = r;
+	fake_renotify__attach(&r->rn, vdev);
 	features |= F(VIRTIO_F_VERSION_1);
 	CHECK_EQ(features & ~vdev->ops->get_features(vdev), 0);
 	vdev->features_acked = features;
@@ -97,7 +74,7 @@ static void rig_init(struct rig *r, bool hinting, uint64_t features)
 		       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
 	pthread_mutex_lock(&vdev->lock);
 	CHECK_EQ(vdev->ops->activate(vdev), 0);
-	run_renotified(r);
+	fake_renotify__run(&r->rn);
 	pthread_mutex_unlock(&vdev->lock);
 }
 
@@ -119,7 +96,7 @@ static void kick(struct rig *r)
 {
 	pthread_mutex_lock(&r->b.vdev.lock);
 	r->b.vdev.ops->queue_notify(&r->b.vdev, (unsigned int)r->b.qidx[BALLOON_Q_FREE_PAGE]);
-	run_renotified(r);
+	fake_renotify__run(&r->rn);
 	pthread_mutex_unlock(&r->b.vdev.lock);
 }
 
@@ -127,7 +104,7 @@ static void pump(struct rig *r)
 {
 	balloon_rig__discards_turn(&r->b, 50);
 	pthread_mutex_lock(&r->b.vdev.lock);
-	run_renotified(r);
+	fake_renotify__run(&r->rn);
 	pthread_mutex_unlock(&r->b.vdev.lock);
 }
 

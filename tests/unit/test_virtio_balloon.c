@@ -37,33 +37,9 @@ struct rig {
 	unsigned int nq;
 	uint64_t pool; /* gpa of POOL bytes, 2 MiB aligned */
 	unsigned int irqs;
-	struct discard_faults faults;	    /* the discard queue's, injected by the tests */
-	bool renotified[VIRTIO_MAX_QUEUES]; /* the device asked to be notified again */
+	struct discard_faults faults; /* the discard queue's, injected by the tests */
+	struct fake_renotify rn;      /* the device asked to be notified again */
 };
-
-/* vdev->renotify: what the ioeventfd write does in the VMM, for kick() and pump(). */
-static void note_renotify(struct virtio_device *vdev, unsigned int qidx, void *opaque)
-{
-	struct rig *r = opaque;
-
-	(void)vdev;
-	r->renotified[qidx] = true;
-}
-
-/* Run the queue notifications the device asked for, as the device thread would. Lock held. */
-static void run_renotified(struct rig *r)
-{
-	for (bool again = true; again;) {
-		again = false;
-		for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++) {
-			if (!r->renotified[i])
-				continue;
-			r->renotified[i] = false;
-			again = true;
-			r->b.vdev.ops->queue_notify(&r->b.vdev, i);
-		}
-	}
-}
 
 static void count_irq(struct virtio_device *vdev, void *opaque)
 {
@@ -85,8 +61,7 @@ static void rig_init(struct rig *r, const struct balloon_config *cfg, uint64_t f
 	CHECK_EQ(pthread_mutex_init(&vdev->lock, NULL), 0);
 	vdev->raise_irq = count_irq;
 	vdev->irq_opaque = r;
-	vdev->renotify = note_renotify;
-	vdev->renotify_opaque = r;
+	fake_renotify__attach(&r->rn, vdev);
 	features |= F(VIRTIO_F_VERSION_1);
 	CHECK_EQ(features & ~vdev->ops->get_features(vdev), 0);
 	CHECK_EQ(vdev->ops->set_features(vdev, features), 0);
@@ -103,7 +78,7 @@ static void rig_init(struct rig *r, const struct balloon_config *cfg, uint64_t f
 	vdev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 		       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
 	CHECK_EQ(vdev->ops->activate(vdev), 0);
-	run_renotified(r);
+	fake_renotify__run(&r->rn);
 }
 
 static void rig_exit(struct rig *r)
@@ -126,7 +101,7 @@ static void kick(struct rig *r, enum balloon_queue role)
 {
 	pthread_mutex_lock(&r->b.vdev.lock);
 	r->b.vdev.ops->queue_notify(&r->b.vdev, (unsigned int)r->b.qidx[role]);
-	run_renotified(r);
+	fake_renotify__run(&r->rn);
 	pthread_mutex_unlock(&r->b.vdev.lock);
 }
 
@@ -135,7 +110,7 @@ static void pump(struct rig *r)
 {
 	balloon_rig__discards_turn(&r->b, 50);
 	pthread_mutex_lock(&r->b.vdev.lock);
-	run_renotified(r);
+	fake_renotify__run(&r->rn);
 	pthread_mutex_unlock(&r->b.vdev.lock);
 }
 
@@ -789,7 +764,7 @@ static void test_stats_and_loop(void)
 	struct fake_buf sb[] = {{sbuf, 4 * BALLOON_STAT_ENTRY_SIZE, false}};
 	head = fake_virtq__add_chain(&r.fq[2], sb, 1);
 	CHECK_EQ(r.b.vdev.ops->activate(&r.b.vdev), 0);
-	run_renotified(&r); /* the device thread's first look at the queues */
+	fake_renotify__run(&r.rn); /* the device thread's first look at the queues */
 	CHECK(r.b.host_attached);
 	pthread_mutex_unlock(&r.b.vdev.lock);
 	CHECK_EQ(pthread_create(&lt.tid, NULL, loop_main, &lt), 0);
