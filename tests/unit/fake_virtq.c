@@ -287,3 +287,18 @@ void fake_renotify__run(struct fake_renotify *rn)
 		}
 	}
 }
+
+void fake_renotify__run_locked(struct fake_renotify *rn)
+{
+	pthread_mutex_lock(&rn->vdev->lock);
+	fake_renotify__run(rn);
+	pthread_mutex_unlock(&rn->vdev->lock);
+}
+
+void fake_renotify__kick(struct fake_renotify *rn, unsigned int qidx)
+{
+	pthread_mutex_lock(&rn->vdev->lock);
+	rn->vdev->ops->queue_notify(rn->vdev, qidx);
+	fake_renotify__run(rn);
+	pthread_mutex_unlock(&rn->vdev->lock);
+}

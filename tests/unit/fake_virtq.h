@@ -131,5 +131,9 @@ void fake_renotify__attach(struct fake_renotify *rn, struct virtio_device *vdev)
 /* Run the queue notifications asked for, until none is (the caller holds what the device thread
  * would). */
 void fake_renotify__run(struct fake_renotify *rn);
+/* The same under vdev->lock, as the device thread runs a notification. */
+void fake_renotify__run_locked(struct fake_renotify *rn);
+/* The driver kicks queue qidx: queue_notify under the lock (the transport), then the rest. */
+void fake_renotify__kick(struct fake_renotify *rn, unsigned int qidx);
 
 #endif

@@ -94,18 +94,13 @@ static struct fake_virtq *hq(struct rig *r)
 
 static void kick(struct rig *r)
 {
-	pthread_mutex_lock(&r->b.vdev.lock);
-	r->b.vdev.ops->queue_notify(&r->b.vdev, (unsigned int)r->b.qidx[BALLOON_Q_FREE_PAGE]);
-	fake_renotify__run(&r->rn);
-	pthread_mutex_unlock(&r->b.vdev.lock);
+	fake_renotify__kick(&r->rn, (unsigned int)r->b.qidx[BALLOON_Q_FREE_PAGE]);
 }
 
 static void pump(struct rig *r)
 {
 	balloon_rig__discards_turn(&r->b, 50);
-	pthread_mutex_lock(&r->b.vdev.lock);
-	fake_renotify__run(&r->rn);
-	pthread_mutex_unlock(&r->b.vdev.lock);
+	fake_renotify__run_locked(&r->rn);
 }
 
 static uint32_t cfg_cmd(struct rig *r)

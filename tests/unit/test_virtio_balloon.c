@@ -99,19 +99,14 @@ static struct fake_virtq *q(struct rig *r, enum balloon_queue role)
 /* The driver kicks: the transport calls queue_notify with the lock held. */
 static void kick(struct rig *r, enum balloon_queue role)
 {
-	pthread_mutex_lock(&r->b.vdev.lock);
-	r->b.vdev.ops->queue_notify(&r->b.vdev, (unsigned int)r->b.qidx[role]);
-	fake_renotify__run(&r->rn);
-	pthread_mutex_unlock(&r->b.vdev.lock);
+	fake_renotify__kick(&r->rn, (unsigned int)r->b.qidx[role]);
 }
 
 /* What the device thread does when the discard queue's eventfd fires. */
 static void pump(struct rig *r)
 {
 	balloon_rig__discards_turn(&r->b, 50);
-	pthread_mutex_lock(&r->b.vdev.lock);
-	fake_renotify__run(&r->rn);
-	pthread_mutex_unlock(&r->b.vdev.lock);
+	fake_renotify__run_locked(&r->rn);
 }
 
 /* Wait for the next used element of `role`'s queue, pumping completions. */
