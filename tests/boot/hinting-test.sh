@@ -69,8 +69,10 @@ field() {
 		"$body" "$1"
 }
 
+# The value of mini_vmm_$1 (every series carries vm_id="...": ignored).
 metric() {
-	awk -v m="mini_vmm_$1" '$1 == m { print $2 }' "$body"
+	awk -v m="mini_vmm_$1" '{ n = $1; sub(/vm_id="[^"]*",?/, "", n); sub(/\{\}$/, "", n) }
+		n == m { print $2 }' "$body"
 }
 
 # Wait for the workload to have freed its memory.
