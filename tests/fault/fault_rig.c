@@ -351,28 +351,14 @@ void rig_set_hold(struct rig *r, bool hold)
 		CHECK(0);
 }
 
-static uint64_t pattern(uint64_t gpa)
-{
-	return (gpa * 0x9e3779b97f4a7c15ULL) | 1;
-}
-
 void rig_fill(struct rig *r, uint64_t gpa, uint64_t len)
 {
-	for (uint64_t a = gpa; a < gpa + len; a += 4096)
-		*(volatile uint64_t *)fake_ram__hva(&r->ram, a, 8) = pattern(a);
+	fake_ram__fill_pattern(&r->ram, gpa, len);
 }
 
 uint64_t rig_check(struct rig *r, uint64_t gpa, uint64_t len, bool keep)
 {
-	uint64_t bad = 0;
-
-	for (uint64_t a = gpa; a < gpa + len; a += 4096) {
-		uint64_t v = *(volatile uint64_t *)fake_ram__hva(&r->ram, a, 8);
-
-		if (keep ? v != pattern(a) : v != 0)
-			bad++;
-	}
-	return bad;
+	return fake_ram__mismatches(&r->ram, gpa, len, keep);
 }
 
 void rig_expect_healthy(struct rig *r, uint64_t gpa, uint64_t len)

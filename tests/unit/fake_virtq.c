@@ -302,3 +302,41 @@ void fake_renotify__kick(struct fake_renotify *rn, unsigned int qidx)
 	fake_renotify__run(rn);
 	pthread_mutex_unlock(&rn->vdev->lock);
 }
+
+static uint64_t page_pattern(uint64_t gpa)
+{
+	return (gpa * 0x9e3779b97f4a7c15ULL) | 1;
+}
+
+void fake_ram__fill_pattern(struct fake_ram *ram, uint64_t gpa, uint64_t len)
+{
+	for (uint64_t a = gpa; a < gpa + len; a += 4096)
+		*(volatile uint64_t *)fake_ram__hva(ram, a, 8) = page_pattern(a);
+}
+
+static uint64_t count_mismatches(struct fake_ram *ram, uint64_t gpa, uint64_t len, bool intact,
+				 bool say_first)
+{
+	uint64_t bad = 0;
+
+	for (uint64_t a = gpa; a < gpa + len; a += 4096) {
+		uint64_t v = *(volatile uint64_t *)fake_ram__hva(ram, a, 8);
+
+		if (intact ? v == page_pattern(a) : v == 0)
+			continue;
+		if (!bad++ && say_first)
+			fprintf(stderr, "page %#llx: %s\n", (unsigned long long)a,
+				intact ? "lost its content" : "not discarded");
+	}
+	return bad;
+}
+
+uint64_t fake_ram__mismatches(struct fake_ram *ram, uint64_t gpa, uint64_t len, bool intact)
+{
+	return count_mismatches(ram, gpa, len, intact, false);
+}
+
+bool fake_ram__pages_are(struct fake_ram *ram, uint64_t gpa, uint64_t len, bool intact)
+{
+	return count_mismatches(ram, gpa, len, intact, true) == 0;
+}

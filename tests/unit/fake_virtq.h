@@ -119,6 +119,15 @@ bool fake_virtq__get_used(struct fake_virtq *fq, uint32_t *id, uint32_t *len);
 uint64_t fake_ram__put_le32(struct fake_ram *ram, const uint32_t *vals, unsigned int n);
 
 /*
+ * A word per 4 KiB page telling its gpa: fill [gpa, gpa + len) with it;
+ * count the pages that do not hold it (intact) or are not zero (discarded);
+ * or say whether there are none, printing the first one to stderr if not.
+ */
+void fake_ram__fill_pattern(struct fake_ram *ram, uint64_t gpa, uint64_t len);
+uint64_t fake_ram__mismatches(struct fake_ram *ram, uint64_t gpa, uint64_t len, bool intact);
+bool fake_ram__pages_are(struct fake_ram *ram, uint64_t gpa, uint64_t len, bool intact);
+
+/*
  * vdev->renotify recorded, not written to an eventfd: what the VMM's
  * ioeventfd write would ask of the device thread, run on demand.
  */

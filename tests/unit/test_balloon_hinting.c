@@ -35,16 +35,6 @@ struct rig {
 	struct fake_renotify rn; /* the device asked to be notified again */
 };
 
-static uint64_t pattern(uint64_t gpa)
-{
-	return (gpa * 0x9e3779b97f4a7c15ULL) | 1;
-}
-
-static uint64_t *page_word(struct rig *r, uint64_t gpa)
-{
-	return fake_ram__hva(&r->ram, gpa, 8);
-}
-
 /* A device at DRIVER_OK with `features` accepted, its pool patterned. */
 static void rig_init(struct rig *r, bool hinting, uint64_t features)
 {
@@ -68,8 +58,7 @@ static void rig_init(struct rig *r, bool hinting, uint64_t features)
 		CHECK_EQ(fake_virtq__activate(&r->fq[i], &vdev->queues[i], false, true), 0);
 	}
 	r->pool = fake_ram__alloc(&r->ram, POOL, 2 * MiB);
-	for (uint64_t a = r->pool; a < r->pool + POOL; a += 4096)
-		*page_word(r, a) = pattern(a);
+	fake_ram__fill_pattern(&r->ram, r->pool, POOL);
 	vdev->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 		       VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
 	pthread_mutex_lock(&vdev->lock);
@@ -176,15 +165,7 @@ static void wait_used(struct rig *r, int head)
 /* Pages of [gpa, gpa+len) hold their pattern (intact) or zero (discarded). */
 static void expect_pages(struct rig *r, uint64_t gpa, uint64_t len, bool intact)
 {
-	for (uint64_t a = gpa; a < gpa + len; a += 4096) {
-		uint64_t v = *page_word(r, a);
-
-		if (intact ? v != pattern(a) : v != 0) {
-			fprintf(stderr, "page %#llx: %s\n", (unsigned long long)a,
-				intact ? "lost its content" : "not discarded");
-			CHECK(0);
-		}
-	}
+	CHECK(fake_ram__pages_are(&r->ram, gpa, len, intact));
 }
 
 /* 5.5.2: free_page_vq after statsq, before reporting_vq; absent queues take no index. */

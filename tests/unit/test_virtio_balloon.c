@@ -121,34 +121,15 @@ static void wait_used(struct rig *r, enum balloon_queue role, uint32_t *id, uint
 	CHECK(0);
 }
 
-static uint64_t *page_word(struct rig *r, uint64_t gpa)
-{
-	return fake_ram__hva(&r->ram, gpa, 8);
-}
-
-static uint64_t pattern(uint64_t gpa)
-{
-	return (gpa * 0x9e3779b97f4a7c15ULL) | 1;
-}
-
 static void fill_pool(struct rig *r)
 {
-	for (uint64_t a = r->pool; a < r->pool + POOL; a += 4096)
-		*page_word(r, a) = pattern(a);
+	fake_ram__fill_pattern(&r->ram, r->pool, POOL);
 }
 
 /* Pages of [gpa, gpa+len) hold their pattern (intact) or zero (discarded). */
 static void expect(struct rig *r, uint64_t gpa, uint64_t len, bool intact)
 {
-	for (uint64_t a = gpa; a < gpa + len; a += 4096) {
-		uint64_t v = *page_word(r, a);
-
-		if (intact ? v != pattern(a) : v != 0) {
-			fprintf(stderr, "page %#llx: %s\n", (unsigned long long)a,
-				intact ? "lost its content" : "not discarded");
-			CHECK(0);
-		}
-	}
+	CHECK(fake_ram__pages_are(&r->ram, gpa, len, intact));
 }
 
 static void expect_pool_intact(struct rig *r)
@@ -272,8 +253,7 @@ static void report_ok(struct rig *r, const struct fake_buf *direct, unsigned int
 		expect(r, fb->addr, fb->len, false);
 		bytes += fb->len;
 		/* Refill: the next check of the pool wants everything intact again. */
-		for (uint64_t a = fb->addr; a < fb->addr + fb->len; a += 4096)
-			*page_word(r, a) = pattern(a);
+		fake_ram__fill_pattern(&r->ram, fb->addr, fb->len);
 	}
 	expect_pool_intact(r);
 	CHECK(r->b.stats.bytes_reported >= bytes);
