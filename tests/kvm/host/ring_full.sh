@@ -8,11 +8,15 @@
 # SIGTERM, timed until mini-vmm has exited.
 #
 # Targets (issue 12): the API within 100 ms, SIGTERM within 1 s. They are
-# asserted as such on a host fast enough for them to mean something: one
-# whose API answers an idle guest within FAST_HOST_MS. On a slower one (the
-# nested QEMU TCG host answers an idle guest in 20-140 ms, the flood's
-# threads then share its 2 vCPUs with curl) the test says so and asserts
-# SLOW_API_FACTOR x the idle worst case and SLOW_EXIT_MS instead. Either
+# asserted as such on a host fast enough for them to mean something: direct
+# KVM whose API answers an idle guest within FAST_HOST_MS. In the nested
+# QEMU TCG host (KVM_HOST_KIND=nested, set by tools/kvm-host) or on a slower
+# direct host they are not: the nested host answers an idle guest in
+# 20-150 ms and single requests under the flood in up to ~460 ms (its 2
+# vCPUs are shared by the flood's threads and curl; one CI run saw an idle
+# worst of 46 ms, then 121 ms under the flood). There the test says so and
+# asserts the larger of SLOW_API_FLOOR_MS and SLOW_API_FACTOR x the idle
+# worst case, and SLOW_EXIT_MS. Either
 # way a device thread held by the guest fails: before issue 12's fix the
 # notify callback ran as long as the guest fed the ring, the API waited on
 # its lock and SIGTERM was never read (the guest floods for 120 s).
@@ -25,6 +29,7 @@ API_LIMIT_MS=100
 EXIT_LIMIT_MS=1000
 FAST_HOST_MS=50
 SLOW_API_FACTOR=4
+SLOW_API_FLOOR_MS=500
 SLOW_EXIT_MS=3000
 
 # Times N requests to each of /balloon and /metrics; prints "label ms..." and
@@ -78,12 +83,18 @@ echo "device loop's longest callback (event_loop_max_callback_seconds): $longest
 echo "SIGTERM to exit: $exit_ms ms"
 [ $((done1 - done0)) -gt 0 ] || fail "no report completed while the ring was kept full"
 [ $((yields1 - yields0)) -gt 0 ] || fail "no notify yield: the ring was not kept full"
-if awk -v a="$idle_max" -v l="$FAST_HOST_MS" 'BEGIN { exit !(a > l) }'; then
-	API_LIMIT_MS=$(awk -v a="$idle_max" -v f="$SLOW_API_FACTOR" -v l="$API_LIMIT_MS" \
+slow=
+if [ "${KVM_HOST_KIND:-}" = nested ]; then
+	slow="the nested QEMU TCG host"
+elif awk -v a="$idle_max" -v l="$FAST_HOST_MS" 'BEGIN { exit !(a > l) }'; then
+	slow="a slow host (idle API worst $idle_max ms > $FAST_HOST_MS ms)"
+fi
+if [ -n "$slow" ]; then
+	API_LIMIT_MS=$(awk -v a="$idle_max" -v f="$SLOW_API_FACTOR" -v l="$SLOW_API_FLOOR_MS" \
 		'BEGIN { x = a * f; print (x > l) ? x : l }')
 	EXIT_LIMIT_MS=$SLOW_EXIT_MS
-	echo "NOTE: a slow host (idle API worst $idle_max ms > $FAST_HOST_MS ms): the 100 ms and" \
-		"1 s targets are not checkable here; asserting $API_LIMIT_MS ms ($SLOW_API_FACTOR x idle)" \
+	echo "NOTE: $slow: the 100 ms and 1 s targets are not checkable here;" \
+		"asserting $API_LIMIT_MS ms (max of $SLOW_API_FLOOR_MS, $SLOW_API_FACTOR x idle)" \
 		"and $EXIT_LIMIT_MS ms"
 fi
 awk -v a="$flood_max" -v l="$API_LIMIT_MS" 'BEGIN { exit !(a <= l) }' ||
