@@ -222,6 +222,47 @@ static void handle_mmio(struct vcpu *vcpu)
 		      run->mmio.is_write);
 }
 
+/* "0x...(gpa 0x...)" or "0x...(unmapped)": the guest's own page tables, walked by KVM. */
+static void describe_linear(struct vcpu *vcpu, uint64_t linear, char *out, size_t len)
+{
+	struct kvm_translation tr = {.linear_address = linear};
+
+	if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid)
+		snprintf(out, len, "0x%llx (gpa 0x%llx)", (unsigned long long)linear,
+			 (unsigned long long)tr.physical_address);
+	else
+		snprintf(out, len, "0x%llx (unmapped)", (unsigned long long)linear);
+}
+
+/*
+ * The rest of the state a triple fault is diagnosed from: the stack, the
+ * last page-fault address, the descriptor tables (and whether the guest's
+ * page tables still map them, read now from guest RAM) and the event KVM
+ * was delivering. A guest whose tables read intact here yet faulted
+ * delivering an exception points at the host's paging, not the guest's.
+ */
+static void report_machine_state(struct vcpu *vcpu, const struct kvm_regs *regs,
+				 const struct kvm_sregs *sregs)
+{
+	struct kvm_vcpu_events ev;
+	char rsp[64], idt[64], gdt[64], events[96] = "unavailable";
+
+	describe_linear(vcpu, regs->rsp, rsp, sizeof(rsp));
+	describe_linear(vcpu, sregs->idt.base, idt, sizeof(idt));
+	describe_linear(vcpu, sregs->gdt.base, gdt, sizeof(gdt));
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) == 0)
+		snprintf(events, sizeof(events),
+			 "exception %s vector %u error 0x%x, interrupt %s vector %u, nmi %s",
+			 ev.exception.injected ? "injected" : "none", ev.exception.nr,
+			 ev.exception.error_code, ev.interrupt.injected ? "injected" : "none",
+			 ev.interrupt.nr, ev.nmi.injected ? "injected" : "none");
+	log_error("vCPU %u: RSP %s RFLAGS 0x%llx CR2 0x%llx CR4 0x%llx EFER 0x%llx; "
+		  "IDT %s limit 0x%x; GDT %s limit 0x%x; events: %s",
+		  vcpu->id, rsp, (unsigned long long)regs->rflags, (unsigned long long)sregs->cr2,
+		  (unsigned long long)sregs->cr4, (unsigned long long)sregs->efer, idt,
+		  sregs->idt.limit, gdt, sregs->gdt.limit, events);
+}
+
 /* Print RIP, the mode and the bytes at RIP, so an emulation failure can be named. */
 static void report_fatal(struct vcpu *vcpu, const char *what)
 {
@@ -258,6 +299,7 @@ static void report_fatal(struct vcpu *vcpu, const char *what)
 		  : (sregs.cr0 & 1)	   ? "protected"
 					   : "real",
 		  (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3, bytes);
+	report_machine_state(vcpu, &regs, &sregs);
 }
 
 static void handle_internal_error(struct vcpu *vcpu)
