@@ -151,10 +151,11 @@ static const struct {
 	{KVM_RUN, R_VCPU},
 	{KVM_GET_REGS, R_VCPU | R_DEVICE},  /* fatal-exit report; vCPU state at teardown */
 	{KVM_GET_SREGS, R_VCPU | R_DEVICE}, /* same */
-	{KVM_TRANSLATE, R_VCPU},	    /* fatal-exit report: the bytes at RIP */
-	{KVM_GET_VCPU_EVENTS, R_VCPU},	    /* fatal-exit report: the event being delivered */
-	{KVM_GET_MP_STATE, R_DEVICE},	    /* vCPU state at teardown */
-	{KVM_IRQ_LINE, R_VCPU | R_DEVICE},  /* serial interrupt: guest output, host input */
+	{KVM_TRANSLATE,
+	 R_VCPU | R_DEVICE},	       /* fatal-exit report; a running guest's stack at teardown */
+	{KVM_GET_VCPU_EVENTS, R_VCPU}, /* fatal-exit report: the event being delivered */
+	{KVM_GET_MP_STATE, R_DEVICE},  /* vCPU state at teardown */
+	{KVM_IRQ_LINE, R_VCPU | R_DEVICE}, /* serial interrupt: guest output, host input */
 	{KVM_IRQ_LINE_STATUS, R_VCPU | R_DEVICE},
 	{TCGETS, R_DEVICE}, /* restoring the terminal at teardown */
 	{TCSETS, R_DEVICE},

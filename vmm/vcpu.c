@@ -261,6 +261,27 @@ static void report_machine_state(struct vcpu *vcpu, const struct kvm_regs *regs,
 		  vcpu->id, rsp, (unsigned long long)regs->rflags, (unsigned long long)sregs->cr2,
 		  (unsigned long long)sregs->cr4, (unsigned long long)sregs->efer, idt,
 		  sregs->idt.limit, gdt, sregs->gdt.limit, events);
+	/* The gates a triple fault goes through (#DF, #GP, #PF), as guest RAM holds them now. */
+	if (sregs->efer & (1 << 10)) {
+		static const unsigned int vectors[] = {8, 13, 14};
+		char gates[3][40];
+
+		for (unsigned int i = 0; i < 3; i++) {
+			struct kvm_translation tr = {.linear_address =
+							     sregs->idt.base + 16ULL * vectors[i]};
+			uint64_t gate[2];
+
+			if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid &&
+			    guest_mem__read(vcpu->env->mem, tr.physical_address, gate,
+					    sizeof(gate)) == 0)
+				snprintf(gates[i], sizeof(gates[i]), "%016llx:%016llx",
+					 (unsigned long long)gate[1], (unsigned long long)gate[0]);
+			else
+				snprintf(gates[i], sizeof(gates[i]), "unreadable");
+		}
+		log_error("vCPU %u: IDT gates now: #DF %s, #GP %s, #PF %s", vcpu->id, gates[0],
+			  gates[1], gates[2]);
+	}
 }
 
 /* Print RIP, the mode and the bytes at RIP, so an emulation failure can be named. */
@@ -520,6 +541,43 @@ void vcpu__join(struct vcpu *vcpu)
 	}
 }
 
+/* x86-64 Linux: the kernel image is mapped at [-2 GiB, -1 GiB), modules above. */
+#define KERNEL_TEXT_START 0xffffffff80000000ULL
+#define STACK_SCAN_WORDS  64
+#define STACK_TEXT_MAX	  16
+
+/*
+ * The words on a stopped vCPU's kernel stack that point into kernel text,
+ * innermost first: what a "guess" unwinder would print, and enough to name a
+ * hung guest's call chain with the kernel's System.map (the boot tier's
+ * scripts do). Reads at most STACK_SCAN_WORDS words, through the guest's
+ * own page tables, page by page; stops at the first unmapped page.
+ */
+static void log_stack_text(struct vcpu *vcpu, const struct kvm_regs *regs)
+{
+	char out[STACK_TEXT_MAX * 17 + 1] = "";
+	size_t used = 0;
+	unsigned int found = 0;
+	uint64_t rsp = regs->rsp & ~7ULL;
+
+	for (unsigned int i = 0; i < STACK_SCAN_WORDS && found < STACK_TEXT_MAX; i++) {
+		struct kvm_translation tr = {.linear_address = rsp + 8ULL * i};
+		uint64_t word;
+
+		if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid ||
+		    guest_mem__read(vcpu->env->mem, tr.physical_address, &word, sizeof(word)) < 0)
+			break;
+		if (word < KERNEL_TEXT_START)
+			continue;
+		used += (size_t)snprintf(out + used, sizeof(out) - used, " %llx",
+					 (unsigned long long)word);
+		found++;
+	}
+	if (found)
+		log_info("vCPU %u: kernel text on its stack (RSP 0x%llx):%s", vcpu->id,
+			 (unsigned long long)regs->rsp, out);
+}
+
 void vcpu__log_state(struct vcpu *vcpu)
 {
 	static const char *const mp_names[] = {"runnable", "uninitialized", "init-received",
@@ -534,6 +592,8 @@ void vcpu__log_state(struct vcpu *vcpu)
 								      : "unknown",
 		 (unsigned long long)regs.rip, (unsigned long long)vcpu->stats.exits_io,
 		 (unsigned long long)vcpu->stats.exits_mmio);
+	if (mp.mp_state == KVM_MP_STATE_RUNNABLE && regs.rip >= KERNEL_TEXT_START)
+		log_stack_text(vcpu, &regs);
 }
 
 void vcpu__exit(struct vcpu *vcpu)

@@ -63,6 +63,7 @@ fail() {
 	echo "FAIL: $*"
 	echo "--- last console lines:"; tail -n 20 "$console"
 	echo "--- mini-vmm log:"; tail -n 20 "$vmmlog"
+	echo "--- the guest's vCPUs, by symbol (if it was stopped running):"; guest_stack "$vmmlog" "$kernel"
 	exit 1
 }
 [ "$rc" -eq 124 ] && fail "timed out after $timeout_s s"

@@ -108,6 +108,7 @@ fail() {
 	tail -n 25 "$console" | tr -d '\r'
 	echo "--- last mini-vmm log lines ($vmmlog):"
 	tail -n 20 "$vmmlog"
+	echo "--- the guest's vCPUs, by symbol (if it was stopped running):"; guest_stack "$vmmlog" "$kernel"
 	exit 1
 }
 [ "$rc" -eq 124 ] && fail "timed out after $timeout_s s"

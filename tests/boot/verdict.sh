@@ -47,3 +47,29 @@ check_reclaim() {
 	[ "$corrupted" -eq 0 ] || fail "corrupted=$corrupted"
 	echo "$line"
 }
+
+# guest_stack VMMLOG KERNEL: where a guest stopped from outside was, by name.
+# mini-vmm logs RIP and the kernel-text words on a running vCPU's stack when
+# it is stopped by a signal (vmm/vcpu.c); each is looked up in the
+# System.map beside the kernel (guest/build-kernel.sh keeps it there).
+guest_stack() {
+	local map
+	map=$(dirname "$2")/System.map
+	[ -f "$map" ] || return 0
+	grep -aoE "RIP 0x[0-9a-f]+|kernel text on its stack .*" "$1" |
+		grep -oE "(0x)?ffffffff[0-9a-f]{8}" | sed 's/^0x//' |
+		python3 -c '
+import bisect, sys
+syms = []
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 3 and f[1] in "tTwW":
+        syms.append((int(f[0], 16), f[2]))
+syms.sort()
+keys = [a for a, _ in syms]
+for w in sys.stdin.read().split():
+    v = int(w, 16)
+    i = bisect.bisect_right(keys, v) - 1
+    print(f"  {w} {syms[i][1]}+{v - syms[i][0]:#x}" if i >= 0 else f"  {w} ?")
+' "$map"
+}
