@@ -351,6 +351,8 @@ const struct metrics_counter metrics__balloon_counters[] = {
 		"Bytes in hint chains outside the current run."),
 	COUNTER(balloon_stats, hint_done_deferred, "balloon_hint_done_deferred_total",
 		"Times DONE waited for hint discards still in flight."),
+	COUNTER(balloon_stats, hint_kicks_direct, "balloon_hint_kicks_direct_total",
+		"Free page hint kicks served on the kicking vCPU thread, hints discarded first."),
 };
 const unsigned int metrics__nr_balloon_counters =
 	sizeof(metrics__balloon_counters) / sizeof(metrics__balloon_counters[0]);

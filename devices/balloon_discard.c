@@ -192,6 +192,30 @@ static bool send_pending(struct virtio_balloon *b, enum balloon_queue role, unsi
 	return true;
 }
 
+void balloon__discard_chain_now(struct virtio_balloon *b, enum balloon_queue role,
+				unsigned int qidx, unsigned int nr_ranges)
+{
+	struct balloon_pending *p = &b->pending[role];
+	struct discard_result res;
+	int ret;
+
+	p->nr_ranges = merge_ranges(b->mem, p->ranges, nr_ranges);
+	if (!exclude_rings(b, role, qidx))
+		return;
+	ret = discard_queue__run_now(&b->dq, p->ranges, p->nr_ranges, &res);
+	if (ret < 0) {
+		balloon__reject_chain(b, role, qidx, p->head,
+				      ret == -EINVAL ? BALLOON_REJ_OUT_OF_RAM : BALLOON_REJ_HOST);
+		return;
+	}
+	b->hint.inflight++; /* balloon_hinting__chain_done() counts it out */
+	b->stats.hint_chains++;
+	b->stats.hint_buffers += p->nr_bufs;
+	b->stats.bytes_hinted += p->bytes;
+	virtqueue__push(&b->vdev.queues[qidx], p->head, 0);
+	balloon_hinting__chain_done(b, p->bytes, true);
+}
+
 bool balloon__retry_pending(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx)
 {
 	if (role >= BALLOON_Q__COUNT || !b->pending[role].held)

@@ -14,11 +14,20 @@
  * blocks the moment it reads DONE. Each hint chain's used entry also waits
  * for its discards, like a report's (balloon_discard.c).
  *
- * What no device can promise: 5.5.6.4 lets the driver take a hinted block
- * back before the device saw it (Linux's shrinker does, under memory
- * pressure); a discard landing after the guest wrote to the block loses
- * that write. Firecracker documents the same race. docs/virtio-balloon.md,
- * "Free page hinting".
+ * And hints are discarded before the kick that brought them returns to the
+ * guest. 5.5.6.4 lets the driver take a hinted block back before DONE, and
+ * Linux 6.1's shrinker does under memory pressure (the pressure a run
+ * itself creates: it allocates every free 4 MiB block); a discard landing
+ * after the guest wrote to the block loses that write. Linux adds a hint to
+ * the ring, kicks, and only then puts the block on the list its shrinker
+ * frees from. So the free_page_vq has no ioeventfd
+ * (virtio_device_ops.direct_queues): the kick exits to the vCPU thread,
+ * which discards every hint on the ring (balloon__discard_chain_now) before
+ * the guest runs on. Through the discard queue's asynchronous path a block
+ * could be freed and reused while its hint waited on the ring or its
+ * discard was in flight (boot/hinting's guest once hung spinning on a lock
+ * after a run that took 228 of its 256 MiB: most likely that, not proven).
+ * docs/virtio-balloon.md, "Free page hinting".
  *
  * Hints that are not for the current run (no run, a stale id, after a stop)
  * are acknowledged and kept, never discarded (5.5.6.4.2: the device MUST
@@ -183,7 +192,8 @@ bool balloon__process_hint(struct virtio_balloon *b, unsigned int qidx, const st
 	p->head = c->head;
 	p->nr_bufs = c->nr_bufs;
 	p->bytes = bytes;
-	return balloon__discard_chain(b, role, qidx, c->nr_bufs);
+	balloon__discard_chain_now(b, role, qidx, c->nr_bufs);
+	return true;
 }
 
 /* ---- the host's side (the API), any thread ---- */

@@ -56,6 +56,13 @@ void balloon__process_deflate(struct virtio_balloon *b, unsigned int qidx,
 bool balloon__discard_chain(struct virtio_balloon *b, enum balloon_queue role, unsigned int qidx,
 			    unsigned int nr_ranges);
 /*
+ * The same, but the discards run now, on the calling thread, and the chain
+ * is acknowledged before this returns (free page hints: balloon_hinting.c
+ * says why). Never holds a chain.
+ */
+void balloon__discard_chain_now(struct virtio_balloon *b, enum balloon_queue role,
+				unsigned int qidx, unsigned int nr_ranges);
+/*
  * Send role's held chain again. false: still held. true: it went out (or
  * was refused), or none was held.
  */

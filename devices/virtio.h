@@ -57,6 +57,15 @@ struct virtio_device_ops {
 	void (*reset)(struct virtio_device *vdev);
 	/* The driver kicked queue `qidx` (called on the device thread). */
 	void (*queue_notify)(struct virtio_device *vdev, unsigned int qidx);
+	/*
+	 * Optional: queues (a bitmask of indexes, fixed at init) whose kick
+	 * must be served before the kicking vCPU runs on. The wiring gives
+	 * them no ioeventfd, so QueueNotify exits to the vCPU thread, which
+	 * calls queue_notify_direct with the lock held; false from it (not
+	 * such a queue for the features taken) sends the kick the usual way.
+	 */
+	uint32_t (*direct_queues)(struct virtio_device *vdev);
+	bool (*queue_notify_direct)(struct virtio_device *vdev, unsigned int qidx);
 };
 
 struct virtio_device {

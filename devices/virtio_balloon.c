@@ -384,7 +384,8 @@ static bool process_chain(struct virtio_balloon *b, enum balloon_queue role, uns
  * costs one budget per loop turn, never a callback that lasts as long as
  * it keeps feeding.
  */
-static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
+static void serve_queue(struct virtio_device *vdev, unsigned int qidx, unsigned int max_chains,
+			uint64_t max_ops)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
 	enum balloon_queue role;
@@ -405,8 +406,7 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
 		enum vq_error err;
 		enum vq_pop_result r;
 
-		if (chains >= b->cfg.notify_budget_chains ||
-		    b->dq.stats.ops - ops0 >= b->cfg.notify_budget_ops) {
+		if (chains >= max_chains || b->dq.stats.ops - ops0 >= max_ops) {
 			if (virtqueue__pending(vq)) {
 				b->stats.notify_yields++;
 				virtio__renotify(vdev, qidx);
@@ -434,6 +434,38 @@ static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
 	virtio__signal_used(vdev, qidx);
 }
 
+static void balloon_queue_notify(struct virtio_device *vdev, unsigned int qidx)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+
+	serve_queue(vdev, qidx, b->cfg.notify_budget_chains, b->cfg.notify_budget_ops);
+}
+
+/*
+ * The free_page_vq is direct (balloon_hinting.c says why): its index is 2
+ * or 3 depending on STATS_VQ, so both are, when hinting is offered; a kick
+ * on the one that is the stats or reporting queue goes the usual way.
+ */
+static uint32_t balloon_direct_queues(struct virtio_device *vdev)
+{
+	return to_balloon(vdev)->cfg.free_page_hinting ? (1u << 2) | (1u << 3) : 0;
+}
+
+static bool balloon_queue_notify_direct(struct virtio_device *vdev, unsigned int qidx)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+
+	if (!b->active || (int)qidx != b->qidx[BALLOON_Q_FREE_PAGE])
+		return false;
+	b->stats.hint_kicks_direct++;
+	/*
+	 * Every hint on the ring now, bounded by the ring's size (a guest that
+	 * re-publishes faster only delays its own vCPU; the rest is renotified).
+	 */
+	serve_queue(vdev, qidx, vdev->queues[qidx].size, UINT64_MAX);
+	return true;
+}
+
 static const struct virtio_device_ops balloon_ops = {
 	.name = "virtio-balloon",
 	.device_id = VIRTIO_ID_BALLOON,
@@ -447,6 +479,8 @@ static const struct virtio_device_ops balloon_ops = {
 	.activate = balloon_activate,
 	.reset = balloon_reset,
 	.queue_notify = balloon_queue_notify,
+	.direct_queues = balloon_direct_queues,
+	.queue_notify_direct = balloon_queue_notify_direct,
 };
 
 /* ---- public API ---- */

@@ -179,6 +179,7 @@ struct balloon_stats {
 	uint64_t hints_ignored;	       /* hints not for the current run: acknowledged, kept */
 	uint64_t bytes_hints_ignored;  /* their bytes */
 	uint64_t hint_done_deferred;   /* DONE waited for hint discards still in flight */
+	uint64_t hint_kicks_direct;    /* free_page_vq kicks served on the kicking vCPU's thread */
 	struct balloon_guest_stats guest;
 };
 

@@ -2,7 +2,8 @@
 /*
  * The devices' wiring to KVM and the device thread. A virtio-mmio slot: the
  * transport's registers on the MMIO bus, its interrupt through an irqfd,
- * each queue's notification through an ioeventfd on the event loop. The
+ * each queue's notification through an ioeventfd on the event loop (but a
+ * device's direct queues: served on the kicking vCPU's thread). The
  * balloon's host: the fds and the event-loop registrations that the device
  * model (devices/virtio_balloon.c) asks for through its struct
  * balloon_host_ops, and the timerfd of its stats timer.
@@ -16,6 +17,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,11 +62,28 @@ static void virtio_notify_queue(struct virtio_slot *slot, unsigned int qidx)
 		log_ratelimited(LOG_WARN, "virtio notify write: %s", strerror(errno));
 }
 
-/* QueueNotify that reached the MMIO handler (no matching ioeventfd): same path. */
+/*
+ * QueueNotify that reached the MMIO handler, on the vCPU thread. A direct
+ * queue (no ioeventfd on purpose, virtio_device_ops.direct_queues) is served
+ * here, before the vCPU runs on; any other kick (no ioeventfd matched) takes
+ * the device thread's path.
+ */
 static void virtio_kick(struct virtio_mmio_dev *m, unsigned int qidx, void *opaque)
 {
-	(void)m;
-	virtio_notify_queue(opaque, qidx);
+	struct virtio_slot *slot = opaque;
+	struct virtio_device *vdev = m->vdev;
+	bool served = false;
+
+	if (qidx < VIRTIO_MAX_QUEUES && (slot->direct_queues & (1u << qidx))) {
+		pthread_mutex_lock(&vdev->lock);
+		if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
+		    !(vdev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) &&
+		    qidx < vdev->ops->num_queues(vdev) && vdev->queues[qidx].active)
+			served = vdev->ops->queue_notify_direct(vdev, qidx);
+		pthread_mutex_unlock(&vdev->lock);
+	}
+	if (!served)
+		virtio_notify_queue(slot, qidx);
 }
 
 /*
@@ -99,14 +118,24 @@ int vm_devices__add_virtio(struct virtio_slot *slot, unsigned int index, struct 
 	vdev->irq_opaque = slot;
 	vdev->renotify = virtio_renotify;
 	vdev->renotify_opaque = slot;
+	slot->direct_queues = vdev->ops->direct_queues && vdev->ops->queue_notify_direct
+				      ? vdev->ops->direct_queues(vdev)
+				      : 0;
 	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		struct virtio_notify *n = &slot->notify[q];
 
 		n->slot = slot;
 		n->qidx = q;
-		n->fd = kvm__ioeventfd_mmio(kvm, base + VIRTIO_MMIO_QUEUE_NOTIFY, q);
-		if (n->fd < 0)
-			return n->fd;
+		/* A direct queue's kicks exit to the vCPU; its fd only carries renotify. */
+		if (slot->direct_queues & (1u << q)) {
+			n->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+			if (n->fd < 0)
+				return -errno;
+		} else {
+			n->fd = kvm__ioeventfd_mmio(kvm, base + VIRTIO_MMIO_QUEUE_NOTIFY, q);
+			if (n->fd < 0)
+				return n->fd;
+		}
 		ret = event_loop__add(loop, n->fd, EPOLLIN, virtio_queue_notified, n);
 		if (ret < 0)
 			return ret;

@@ -31,6 +31,7 @@ struct virtio_slot {
 		unsigned int qidx;
 		int fd;
 	} notify[VIRTIO_MAX_QUEUES];
+	uint32_t direct_queues; /* vdev->ops->direct_queues(): kicks served on the vCPU */
 };
 
 /*

@@ -356,6 +356,80 @@ static bool over_limits(const struct discard_queue *dq, unsigned int nr_ops, uin
 	       (l->mem && s->mem_in_flight + discard_queue__report_mem(nr_ops) > l->mem);
 }
 
+/* One op of discard_queue__run_now(): run, retried once, counted like any op. */
+static void run_op_now(struct discard_queue *dq, struct discard_op *op, bool sample,
+		       struct discard_result *res)
+{
+	uint64_t t0 = clock__mono_ns();
+	int ret = discard_method__run_sync(dq->method, op);
+
+	discard_histogram__add(&dq->stats.op_latency, clock__mono_ns() - t0);
+	if (ret < 0) {
+		dq->stats.op_errors++;
+		res->op_errors++;
+		dq->stats.sync_retries++;
+		ret = discard_method__run_sync(dq->method, op);
+		if (dq->faults && discard_fault__take(&dq->faults->inject_retry_failures))
+			ret = -EIO;
+	}
+	if (ret < 0) {
+		dq->stats.acked_without_discard++;
+		dq->stats.bytes_acked_without_discard += op->len;
+		res->bytes_failed += op->len;
+		log_ratelimited(LOG_WARN,
+				"discard: %s of %llu bytes failed twice (%s); acknowledged without "
+				"discard",
+				discard_method__name(dq->method), (unsigned long long)op->len,
+				strerror(-ret));
+	} else if (sample && still_resident(op)) {
+		dq->stats.ineffective_ops++;
+		dq->stats.bytes_not_freed += op->len;
+	} else {
+		dq->stats.bytes_discarded += op->len;
+		res->bytes_discarded += op->len;
+	}
+}
+
+int discard_queue__run_now(struct discard_queue *dq, const struct discard_range *ranges,
+			   unsigned int n, struct discard_result *res)
+{
+	struct discard_op *ops;
+	unsigned int invalid = 0, nr_ops;
+	uint64_t t0 = clock__mono_ns();
+
+	*res = (struct discard_result){0};
+	for (unsigned int i = 0; i < n; i++) {
+		if (!range_valid(dq, &ranges[i]))
+			invalid++;
+		else
+			res->bytes_requested += ranges[i].len;
+	}
+	if (invalid) {
+		dq->stats.invalid_ranges += invalid;
+		dq->stats.reports_rejected++;
+		return -EINVAL;
+	}
+	nr_ops = n ? plan_report(dq, ranges, n, NULL, NULL) : 0;
+	ops = nr_ops ? calloc(nr_ops, sizeof(*ops)) : NULL;
+	if (nr_ops && !ops)
+		return -ENOMEM;
+	if (n)
+		plan_report(dq, ranges, n, ops, res);
+	res->ops = nr_ops;
+	dq->stats.reports++;
+	dq->stats.ranges += n;
+	dq->stats.ops += nr_ops;
+	dq->stats.bytes_requested += res->bytes_requested;
+	dq->stats.bytes_skipped += res->bytes_skipped;
+	for (unsigned int i = 0; i < nr_ops; i++)
+		run_op_now(dq, &ops[i], i == 0, res);
+	free(ops);
+	res->latency_ns = clock__mono_ns() - t0;
+	discard_histogram__add(&dq->stats.report_latency, res->latency_ns);
+	dq->stats.reports_completed++;
+	return 0;
+}
+
 int discard_queue__submit(struct discard_queue *dq, const struct discard_range *ranges,
 			  unsigned int n, discard_done_fn done, void *cookie)
 {

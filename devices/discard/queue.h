@@ -242,6 +242,19 @@ uint64_t discard_queue__report_mem(unsigned int nr_ops);
  * DISCARD_SUBMIT_BATCH ops go on the ring per call; the rest (and any that
  * find the ring full) wait in a queue and go out on later turns.
  */
+/*
+ * Discard ranges now, on the calling thread, and return once every op has
+ * run (a failed op is retried once, as on the ring): for work that must be
+ * finished before the guest goes on (free page hints: a hinted block whose
+ * discard lands after the guest took it back loses data;
+ * devices/balloon_hinting.c). No ring, no page worker, no limits: nothing
+ * stays in flight. The ranges follow submit()'s rules (-EINVAL, counted,
+ * nothing done). On 0, *res holds the result; the stats count it as one
+ * report submitted and completed. May block for as long as the discards take.
+ */
+int discard_queue__run_now(struct discard_queue *dq, const struct discard_range *ranges,
+			   unsigned int n, struct discard_result *res);
+
 int discard_queue__submit(struct discard_queue *dq, const struct discard_range *ranges,
 			  unsigned int n, discard_done_fn done, void *cookie);
 
