@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define UART_IER_MASK	       0x0f /* bits 4-7 read 0 on a 16550A (Linux tests this: XScale UUE) */
@@ -183,8 +184,19 @@ static void serial_emit(struct serial *s, uint8_t byte)
 		s->on_output(s->output_opaque, &byte, 1);
 	if (s->out_fd < 0)
 		return;
-	/* Once a byte was dropped, don't wait again until out_fd drains. */
-	if (serial_write_byte(s->out_fd, byte, s->out_stalled ? 0 : SERIAL_OUT_STALL_MS)) {
+	/*
+	 * A regular file takes every byte at once: one system call per byte
+	 * instead of poll() + write(). A byte costs two exits already (LSR
+	 * read, THR write), and in the nested host each system call is
+	 * emulated too: the early log's flush at console registration is the
+	 * longest step of a boot (docs/benchmarks.md).
+	 */
+	if (s->out_is_file) {
+		if (write(s->out_fd, &byte, 1) == 1)
+			return;
+	} else if (serial_write_byte(s->out_fd, byte,
+				     /* Once a byte was dropped, don't wait until out_fd drains. */
+				     s->out_stalled ? 0 : SERIAL_OUT_STALL_MS)) {
 		s->out_stalled = false;
 		return;
 	}
@@ -359,10 +371,12 @@ void serial__set_output_cb(struct serial *s, serial_output_fn on_output, void *o
 
 int serial__init(struct serial *s, int out_fd, serial_irq_fn set_irq, void *irq_opaque)
 {
+	struct stat st;
 	int err;
 
 	memset(s, 0, sizeof(*s));
 	s->out_fd = out_fd;
+	s->out_is_file = out_fd >= 0 && fstat(out_fd, &st) == 0 && S_ISREG(st.st_mode);
 	s->set_irq = set_irq;
 	s->irq_opaque = irq_opaque;
 	/* Reset state (datasheet table "UART Reset Configuration"); divisor 12 = 9600 baud. */

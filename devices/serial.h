@@ -93,6 +93,7 @@ struct serial {
 
 	int out_fd;	  /* -1: no fd sink */
 	bool out_stalled; /* last byte was dropped: don't wait for out_fd again until it drains */
+	bool out_is_file; /* a regular file: always writable, so no poll() per byte */
 	serial_output_fn on_output;
 	void *output_opaque;
 
