@@ -223,29 +223,42 @@ static bool still_resident(const struct discard_op *op)
  * if that fails too the range is acknowledged without discard: the guest
  * must never wait forever on host trouble.
  */
+/*
+ * An op that failed: counted and run once more, synchronously. If that
+ * fails too, it is counted and logged as acknowledged without discard.
+ * Returns the retry's result.
+ */
+static int retry_op(struct discard_queue *dq, const struct discard_op *op,
+		    struct discard_result *res)
+{
+	int ret;
+
+	dq->stats.op_errors++;
+	res->op_errors++;
+	dq->stats.sync_retries++;
+	ret = discard_method__run_sync(dq->method, op);
+	if (dq->faults && discard_fault__take(&dq->faults->inject_retry_failures))
+		ret = -EIO;
+	if (ret < 0) {
+		dq->stats.acked_without_discard++;
+		dq->stats.bytes_acked_without_discard += op->len;
+		res->bytes_failed += op->len;
+		log_ratelimited(LOG_WARN,
+				"discard: %s of %llu bytes failed twice (%s); acknowledged without "
+				"discard",
+				discard_method__name(dq->method), (unsigned long long)op->len,
+				strerror(-ret));
+	}
+	return ret;
+}
+
 void discard_op__complete(struct discard_queue *dq, struct discard_op *op, int res)
 {
 	struct discard_report *rep = op->report;
 
-	if (res < 0) {
-		dq->stats.op_errors++;
-		rep->result.op_errors++;
-		dq->stats.sync_retries++;
-		res = discard_method__run_sync(dq->method, op);
-		if (dq->faults && discard_fault__take(&dq->faults->inject_retry_failures))
-			res = -EIO;
-		if (res < 0) {
-			dq->stats.acked_without_discard++;
-			dq->stats.bytes_acked_without_discard += op->len;
-			rep->result.bytes_failed += op->len;
-			log_ratelimited(LOG_WARN,
-					"discard: %s of %llu bytes failed twice (%s); "
-					"acknowledged without discard",
-					discard_method__name(dq->method),
-					(unsigned long long)op->len, strerror(-res));
-			report_op_done(dq, rep);
-			return;
-		}
+	if (res < 0 && retry_op(dq, op, &rep->result) < 0) {
+		report_op_done(dq, rep);
+		return;
 	}
 	/*
 	 * Sample the first op of each report: a method that frees nothing fails
@@ -364,24 +377,9 @@ static void run_op_now(struct discard_queue *dq, struct discard_op *op, bool sam
 	int ret = discard_method__run_sync(dq->method, op);
 
 	discard_histogram__add(&dq->stats.op_latency, clock__mono_ns() - t0);
-	if (ret < 0) {
-		dq->stats.op_errors++;
-		res->op_errors++;
-		dq->stats.sync_retries++;
-		ret = discard_method__run_sync(dq->method, op);
-		if (dq->faults && discard_fault__take(&dq->faults->inject_retry_failures))
-			ret = -EIO;
-	}
-	if (ret < 0) {
-		dq->stats.acked_without_discard++;
-		dq->stats.bytes_acked_without_discard += op->len;
-		res->bytes_failed += op->len;
-		log_ratelimited(LOG_WARN,
-				"discard: %s of %llu bytes failed twice (%s); acknowledged without "
-				"discard",
-				discard_method__name(dq->method), (unsigned long long)op->len,
-				strerror(-ret));
-	} else if (sample && still_resident(op)) {
+	if (ret < 0 && retry_op(dq, op, res) < 0)
+		return;
+	if (sample && still_resident(op)) {
 		dq->stats.ineffective_ops++;
 		dq->stats.bytes_not_freed += op->len;
 	} else {
