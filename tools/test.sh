@@ -71,6 +71,25 @@ skip_reason() {
 		END { if (!found) print "(the test printed no SKIP line)" }' "$1"
 }
 
+# failed_output_has LOG TEST REGEX: in a tier's console log (ctest
+# --output-on-failure), the output printed after TEST's result line, up to
+# the next test's start, matches REGEX.
+failed_output_has() {
+	awk -v t="$2" -v re="$3" '
+		$0 ~ "Test +#[0-9]+: " t " " { on = 1; next }
+		on && /^ *Start +[0-9]+: |^[0-9]+% tests passed/ { on = 0 }
+		on && $0 ~ re { found = 1 }
+		END { exit !found }' "$1"
+}
+
+# What the nested host is known to do to its guests under discard-heavy
+# load (docs/testing.md, "How often the nested host itself fails"): its own
+# kernel died ("corrupted stack end", RCU stalls) in the same tests whose
+# tiny guests triple-faulted. A kvm test failing that way there, and only
+# that way, is run once more; it is reported as flaky by name below, and
+# fails the run if it fails again.
+NESTED_FLAKY_RE='guest triple fault \(KVM_EXIT_SHUTDOWN\)'
+
 # run_tier NAME WHERE DIR [ctest args...]: runs ctest in DIR, here or through
 # tools/kvm-host, and judges its skips. WHERE: host, direct-emulating,
 # direct-real or nested.
@@ -79,6 +98,7 @@ run_tier() {
 	shift 3
 	local log=$results/$name.log tests_log=$results/$name.tests.log
 	local runner=() allowed_label='' t status pass=0 fail=0 skip=0 bad_skip=0 tier_rc try
+	local failed=() rerun=() flaky=''
 	case $where in
 	host) ;;
 	direct-*) runner=(tools/kvm-host --direct --timeout 3000 --) ;;
@@ -121,9 +141,34 @@ run_tier() {
 				fi
 			fi
 			;;
-		*) fail=$((fail + 1)) ;;
+		*) fail=$((fail + 1)) failed+=("$t") ;;
 		esac
 	done < <(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.* *(\*\*\*)?([A-Za-z]+( Run)?).*/\1 \3/p' "$log")
+	# The nested host's triple faults: once more, by name (NESTED_FLAKY_RE).
+	if [ "$where" = nested ] && [ "${#failed[@]}" -gt 0 ] && [ "$tier_rc" != 125 ]; then
+		for t in "${failed[@]}"; do
+			# (kvm/tiny_triple_fault triple-faults on purpose: never.)
+			if [[ $t == kvm/* && $t != kvm/tiny_triple_fault ]] &&
+				failed_output_has "$log" "$t" "$NESTED_FLAKY_RE"; then
+				rerun+=("$t")
+			fi
+		done
+		if [ "${#rerun[@]}" = "${#failed[@]}" ]; then
+			local re
+			re="^($(IFS='|'; echo "${rerun[*]}"))\$"
+			echo "test.sh: in the nested host ${rerun[*]}: the guest triple-faulted; running once more (docs/testing.md)"
+			set +e
+			"${runner[@]}" ctest --test-dir "$dir" --output-on-failure --timeout 900 -R "$re" 2>&1 |
+				tee "$results/$name.rerun.log"
+			local rerun_rc=${PIPESTATUS[0]}
+			set -e
+			if [ "$rerun_rc" = 0 ]; then
+				flaky=" (flaky in the nested host, passed on a second run: ${rerun[*]})"
+				echo "test.sh: FLAKY ${rerun[*]}: triple-faulted in the nested host, passed on a second run"
+				pass=$((pass + fail)) fail=0 tier_rc=0
+			fi
+		fi
+	fi
 	if [ "$tier_rc" != 0 ] && [ "$fail" = 0 ]; then
 		fail=1 # ctest (or the nested host) failed without a failed test line
 		echo "test.sh: tier $name exited $tier_rc with no failed test: see above" >&2
@@ -134,8 +179,8 @@ run_tier() {
 	fi
 	[ "$tier_rc" = 0 ] && [ "$bad_skip" = 0 ] && [ "$fail" = 0 ] || rc=1
 	total_pass=$((total_pass + pass)) total_fail=$((total_fail + fail)) total_skip=$((total_skip + skip))
-	summary+=("$(printf '%-16s %-34s ran %3d: %3d passed, %d failed, %d skipped' \
-		"$name" "$(where_label "$where")" $((pass + fail + skip)) "$pass" "$fail" "$skip")")
+	summary+=("$(printf '%-16s %-34s ran %3d: %3d passed, %d failed, %d skipped%s' \
+		"$name" "$(where_label "$where")" $((pass + fail + skip)) "$pass" "$fail" "$skip" "$flaky")")
 }
 where_label() {
 	case $1 in
