@@ -159,9 +159,24 @@ static void test_backend(enum guest_mem_backend backend, enum discard_method wan
 	CHECK_EQ(d.res.ops, 3); /* 20..24 and 24..28 MiB coalesced */
 	CHECK_EQ(d.res.op_errors, 0);
 
-	for (unsigned int i = 0; i < 4; i++)
+	/*
+	 * Private anonymous memory (anon, thp) under THP: khugepaged may
+	 * collapse a huge page around the 4 KiB hole again at any moment,
+	 * filling the hole with zeros (max_ptes_none), so there a range
+	 * smaller than a huge page is checked by its content (below), not by
+	 * RSS. Seen once in CI: the 4 KiB range resident again, on thp.
+	 */
+	bool collapsible = backend == GUEST_MEM_ANON || backend == GUEST_MEM_THP;
+
+	for (unsigned int i = 0; i < 4; i++) {
+		if (collapsible && ranges[i].len < 2 * MiB)
+			continue;
 		CHECK_EQ(resident(hva + ranges[i].gpa, ranges[i].len), 0);
-	CHECK_EQ(resident(hva, size), size - total);
+	}
+	if (collapsible)
+		CHECK(resident(hva, size) <= size - total + 2 * MiB);
+	else
+		CHECK_EQ(resident(hva, size), size - total);
 	if (mem.fd >= 0)
 		CHECK_EQ(before_fd - fd_bytes(mem.fd), total);
 
@@ -171,6 +186,7 @@ static void test_backend(enum guest_mem_backend backend, enum discard_method wan
 	expect(&mem, 10 * MiB + 4 * KiB, 10 * MiB - 4 * KiB, true);
 	expect(&mem, 28 * MiB, 4 * MiB, true);
 	expect(&mem, 4 * MiB, 2 * MiB, false);
+	expect(&mem, 10 * MiB, 4 * KiB, false);
 	expect(&mem, 20 * MiB, 8 * MiB, false);
 
 	CHECK_EQ(dq.stats.reports, 1);
