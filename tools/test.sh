@@ -57,7 +57,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 rc=0
 summary=()
-total_pass=0 total_fail=0 total_skip=0
+total_pass=0 total_fail=0 total_skip=0 nested_host_failures=0
 results=$top/build/test-results
 rm -rf "$results"
 mkdir -p "$results"
@@ -109,16 +109,18 @@ run_tier() {
 	direct-real | nested) allowed_label=emulating ;;
 	esac
 	echo "== tier $name ($where): ctest $*"
-	for try in 1 2; do
+	for try in 1 2 3; do
 		set +e
 		"${runner[@]}" ctest --test-dir "$dir" --output-on-failure --timeout 900 "$@" 2>&1 | tee "$log"
 		tier_rc=${PIPESTATUS[0]}
 		set -e
 		# 125: tools/kvm-host proved the nested host itself failed (its
 		# kernel died, or it never got /dev/kvm); that, and only that, is
-		# retried once.
-		[ "$where" = nested ] && [ "$tier_rc" = 125 ] && [ "$try" = 1 ] || break
-		echo "test.sh: the nested host failed (not a test): running tier $name once more"
+		# retried, at most twice (its kernel died in 3 of about 10 tier
+		# runs on 2026-12-07: docs/testing.md).
+		[ "$where" = nested ] && [ "$tier_rc" = 125 ] && [ "$try" -lt 3 ] || break
+		echo "test.sh: the nested host failed (not a test): running tier $name again (attempt $((try + 1)) of 3)"
+		nested_host_failures=$((nested_host_failures + 1))
 	done
 	cp "$dir/Testing/Temporary/LastTest.log" "$tests_log" 2>/dev/null || : >"$tests_log"
 	local allowed='^$'
@@ -212,6 +214,8 @@ fi
 
 echo "== where each tier ran"
 printf '%s\n' "${summary[@]}"
+[ "$nested_host_failures" = 0 ] ||
+	echo "test.sh: the nested host itself failed $nested_host_failures time(s); those tiers were run again (kvm-host exit 125)"
 echo "test.sh: finished in $(($(date +%s) - start)) s, exit $rc"
 echo "total: $total_pass passed, $total_fail failed, $total_skip skipped"
 exit "$rc"
