@@ -84,21 +84,14 @@ static void expect_kept(const char *when)
 int tiny_main(const struct tiny_boot *boot)
 {
 	struct tvq fpq;
-	uint64_t offered, bad;
+	uint64_t bad;
 	uint32_t id, len;
 
 	TINY_CHECK(tiny_ram_contains(boot, HINT_GPA, KEPT_GPA + KEPT_LEN - HINT_GPA),
 		   "guest RAM ends at 0x%lx; the test needs [16 MiB, 42 MiB): give --memory 64M",
 		   boot->low_ram_end);
-	TINY_CHECK(tvm_find(VIRTIO_ID_BALLOON) == 0,
-		   "no virtio-balloon on virtio-mmio (was mini-vmm started with --balloon?)");
-	tvm_write(VM_STATUS, 0);
-	tvm_write(VM_STATUS, VS_ACKNOWLEDGE);
-	tvm_write(VM_STATUS, VS_ACKNOWLEDGE | VS_DRIVER);
-	offered = tvm_device_features();
-	TINY_CHECK((offered & features) == features,
-		   "device offers 0x%lx, lacking FREE_PAGE_HINT (--balloon free-page-hinting=on?)",
-		   offered);
+	tvm_balloon_offering(features, "FREE_PAGE_HINT (--balloon free-page-hinting=on?)",
+			     "--balloon");
 	tvm_negotiate_or_fail(features);
 	/* No STATS_VQ: free_page_vq is queue 2 (5.5.2, absent queues take no index). */
 	tvq_setup(&fpq, 0, 2, QUEUE_SIZE);

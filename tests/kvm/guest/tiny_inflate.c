@@ -153,14 +153,7 @@ int tiny_main(const struct tiny_boot *boot)
 	TINY_CHECK(tiny_ram_contains(boot, BALLOON_GPA, KEPT_GPA + KEPT_LEN - BALLOON_GPA),
 		   "guest RAM ends at 0x%lx; the test needs [16 MiB, 42 MiB): give --memory 64M",
 		   boot->low_ram_end);
-	TINY_CHECK(tvm_find(VIRTIO_ID_BALLOON) == 0,
-		   "no virtio-balloon on virtio-mmio (was mini-vmm started with --balloon?)");
-	tvm_write(VM_STATUS, 0);
-	tvm_write(VM_STATUS, VS_ACKNOWLEDGE);
-	tvm_write(VM_STATUS, VS_ACKNOWLEDGE | VS_DRIVER);
-	offered = tvm_device_features();
-	TINY_CHECK((offered & features) == features,
-		   "device offers 0x%lx, lacking VERSION_1 or DEFLATE_ON_OOM", offered);
+	offered = tvm_balloon_offering(features, "VERSION_1 or DEFLATE_ON_OOM", "--balloon");
 	TINY_CHECK(!(offered & BIT64(VIRTIO_BALLOON_F_MUST_TELL_HOST)),
 		   "MUST_TELL_HOST offered: this test reuses deflated pages right away");
 	tvm_negotiate_or_fail(features);

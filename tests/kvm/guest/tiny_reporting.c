@@ -334,15 +334,7 @@ int tiny_main(const struct tiny_boot *boot)
 	TINY_CHECK(ram_end >= RAM_NEEDED && tiny_ram_contains(boot, R1_GPA, ram_end - R1_GPA),
 		   "guest RAM ends at 0x%lx; the test needs [16 MiB, %lu MiB): give --memory 256M",
 		   ram_end, RAM_NEEDED / TINY_MIB);
-	TINY_CHECK(tvm_find(VIRTIO_ID_BALLOON) == 0,
-		   "no virtio-balloon on virtio-mmio (was mini-vmm started with "
-		   "--balloon-reporting?)");
-	tvm_write(VM_STATUS, 0);
-	tvm_write(VM_STATUS, VS_ACKNOWLEDGE);
-	tvm_write(VM_STATUS, VS_ACKNOWLEDGE | VS_DRIVER);
-	offered = tvm_device_features();
-	TINY_CHECK((offered & needed) == needed,
-		   "device offers 0x%lx, lacking VERSION_1 or REPORTING", offered);
+	offered = tvm_balloon_offering(needed, "VERSION_1 or REPORTING", "--balloon-reporting");
 	features = needed | (offered & BIT64(VIRTIO_BALLOON_F_STATS_VQ));
 
 	setup_device(&q, 0);

@@ -90,6 +90,20 @@ void tvm_negotiate_or_fail(uint64_t features)
 		   status);
 }
 
+uint64_t tvm_balloon_offering(uint64_t want, const char *lacking, const char *flag)
+{
+	uint64_t offered;
+
+	TINY_CHECK(tvm_find(VIRTIO_ID_BALLOON) == 0,
+		   "no virtio-balloon on virtio-mmio (was mini-vmm started with %s?)", flag);
+	tvm_reset();
+	tvm_write(VM_STATUS, VS_ACKNOWLEDGE);
+	tvm_write(VM_STATUS, VS_ACKNOWLEDGE | VS_DRIVER);
+	offered = tvm_device_features();
+	TINY_CHECK((offered & want) == want, "device offers 0x%lx, lacking %s", offered, lacking);
+	return offered;
+}
+
 void tvq_slot_rings(unsigned int ring_slot, uint64_t *desc, uint64_t *avail, uint64_t *used)
 {
 	struct tvq_rings *r = &rings[ring_slot];

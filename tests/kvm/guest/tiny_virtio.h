@@ -164,6 +164,14 @@ uint32_t tvm_negotiate(uint64_t features);
 void tvm_negotiate_or_fail(uint64_t features);
 
 /*
+ * The balloon's first steps (3.1.1): find it, reset, ACKNOWLEDGE, DRIVER,
+ * read its features. Fails the test unless there is one (`flag`: the
+ * mini-vmm option that adds it) offering every bit of `want` (`lacking`:
+ * their names). Returns the features offered.
+ */
+uint64_t tvm_balloon_offering(uint64_t want, const char *lacking, const char *flag);
+
+/*
  * Program queue `qidx` with `size` entries on the static rings of slot
  * `ring_slot` (0..TVQ_SLOTS-1) and set QueueReady; fails the test on error.
  * tvq_setup = tvq_prepare (QueueSel .. QueueDevice) + tvq_ready (QueueReady).
