@@ -222,6 +222,20 @@ static void handle_mmio(struct vcpu *vcpu)
 		      run->mmio.is_write);
 }
 
+/*
+ * Read `len` bytes at a guest linear address, through the guest's own page
+ * tables (KVM_TRANSLATE); the range must not cross a page. 0, or -1 when
+ * unmapped or outside RAM.
+ */
+static int read_linear(struct vcpu *vcpu, uint64_t linear, void *buf, uint64_t len)
+{
+	struct kvm_translation tr = {.linear_address = linear};
+
+	if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+		return -1;
+	return guest_mem__read(vcpu->env->mem, tr.physical_address, buf, len) < 0 ? -1 : 0;
+}
+
 /* "0x...(gpa 0x...)" or "0x...(unmapped)": the guest's own page tables, walked by KVM. */
 static void describe_linear(struct vcpu *vcpu, uint64_t linear, char *out, size_t len)
 {
@@ -267,13 +281,10 @@ static void report_machine_state(struct vcpu *vcpu, const struct kvm_regs *regs,
 		char gates[3][40];
 
 		for (unsigned int i = 0; i < 3; i++) {
-			struct kvm_translation tr = {.linear_address =
-							     sregs->idt.base + 16ULL * vectors[i]};
 			uint64_t gate[2];
 
-			if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid &&
-			    guest_mem__read(vcpu->env->mem, tr.physical_address, gate,
-					    sizeof(gate)) == 0)
+			if (read_linear(vcpu, sregs->idt.base + 16ULL * vectors[i], gate,
+					sizeof(gate)) == 0)
 				snprintf(gates[i], sizeof(gates[i]), "%016llx:%016llx",
 					 (unsigned long long)gate[1], (unsigned long long)gate[0]);
 			else
@@ -561,11 +572,9 @@ static void log_stack_text(struct vcpu *vcpu, const struct kvm_regs *regs)
 	uint64_t rsp = regs->rsp & ~7ULL;
 
 	for (unsigned int i = 0; i < STACK_SCAN_WORDS && found < STACK_TEXT_MAX; i++) {
-		struct kvm_translation tr = {.linear_address = rsp + 8ULL * i};
 		uint64_t word;
 
-		if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid ||
-		    guest_mem__read(vcpu->env->mem, tr.physical_address, &word, sizeof(word)) < 0)
+		if (read_linear(vcpu, rsp + 8ULL * i, &word, sizeof(word)) < 0)
 			break;
 		if (word < KERNEL_TEXT_START)
 			continue;
