@@ -27,11 +27,7 @@ done
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/boot/verdict.sh"
 skip_without_kvm
-kernel=${MINI_VMM_KERNEL:-}
-if [ -z "$kernel" ]; then
-	kernel=$("$top/guest/build-kernel.sh" | tail -n 1) || { echo "FAIL: guest kernel build failed"; exit 1; }
-fi
-[ -f "$kernel" ] || { echo "FAIL: guest kernel '$kernel' does not exist"; exit 1; }
+find_guest_kernel
 
 out=${MINI_VMM_ARTIFACTS:-$top/build/tests/artifacts}/$name
 mkdir -p "$out"

@@ -9,6 +9,17 @@ skip_without_kvm() {
 	fi
 }
 
+# find_guest_kernel: $kernel from $MINI_VMM_KERNEL, else the patched
+# kernel from guest/build-kernel.sh (cached); FAIL (exit 1) if there is
+# none. Needs $top, the checkout.
+find_guest_kernel() {
+	kernel=${MINI_VMM_KERNEL:-}
+	if [ -z "$kernel" ]; then
+		kernel=$("$top/guest/build-kernel.sh" | tail -n 1) || { echo "FAIL: guest kernel build failed"; exit 1; }
+	fi
+	[ -f "$kernel" ] || { echo "FAIL: guest kernel '$kernel' does not exist"; exit 1; }
+}
+
 # skip_unless_real_kvm: also exit 77 on an emulating KVM (kvm_pvm), where
 # guest user space cannot make system calls.
 skip_unless_real_kvm() {
