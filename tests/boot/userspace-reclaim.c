@@ -32,6 +32,13 @@
  *   mvmm_user.keep_mib=N    MiB mapped first and never freed (8)
  *   mvmm_user.settle_ms=N   wait after the free for page reporting (8000)
  *   mvmm_user.recheck_ms=N  wait before re-checking the new pattern (1000)
+ *   mvmm_user.meminfo_ms=N  0, or print the guest's free memory every N ms
+ *                           from a child process ("mem free_kib=... t_ms=...":
+ *                           the guest's own in-use line for bench-reclaim)
+ *   mvmm_user.small_kib=N   0 (whole mappings, above), or the many-small-frees
+ *                           shape: malloc() chunks of 1..N KiB, free them in
+ *                           random order but one in small_keep, malloc_trim()
+ *   mvmm_user.small_keep=N  in the small shape, one chunk in N is kept (64)
  * User space cannot see what was reported, so the SETTLED marker carries 0
  * and settle_ms must cover the guest's reporting delay (2 s stock).
  *
@@ -40,6 +47,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,6 +57,7 @@
 #include <sys/io.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <signal.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
@@ -84,6 +93,9 @@ struct params {
 	unsigned int keep_mib;
 	unsigned int settle_ms;
 	unsigned int recheck_ms;
+	unsigned int meminfo_ms;
+	unsigned int small_kib;
+	unsigned int small_keep;
 };
 
 struct param_spec {
@@ -142,6 +154,34 @@ static unsigned long free_mib(void)
 	if (sysinfo(&si) != 0)
 		return 0;
 	return (unsigned long)((uint64_t)si.freeram * si.mem_unit >> 20);
+}
+
+static unsigned long free_kib(void)
+{
+	struct sysinfo si;
+
+	if (sysinfo(&si) != 0)
+		return 0;
+	return (unsigned long)((uint64_t)si.freeram * si.mem_unit >> 10);
+}
+
+/*
+ * The guest's free blocks per zone and order (/proc/buddyinfo), one line per
+ * zone: after the settle wait it shows whether what stayed unreported is in
+ * blocks page reporting would take (order 9 and up) or in smaller pieces.
+ */
+static void say_buddyinfo(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/buddyinfo", "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		say("buddyinfo %s", line);
+	}
+	fclose(f);
 }
 
 static void sleep_ms(unsigned int ms)
@@ -210,6 +250,9 @@ static bool read_params(struct params *p)
 		{"keep_mib", &p->keep_mib, 0, MARKER_ARG_MAX},
 		{"settle_ms", &p->settle_ms, 0, 3600000},
 		{"recheck_ms", &p->recheck_ms, 0, 3600000},
+		{"meminfo_ms", &p->meminfo_ms, 0, 60000},
+		{"small_kib", &p->small_kib, 0, 120},
+		{"small_keep", &p->small_keep, 1, 1000000},
 	};
 	static const char prefix[] = "mvmm_user.";
 	char buf[CMDLINE_MAX], *word, *save = NULL;
@@ -241,7 +284,7 @@ static bool read_params(struct params *p)
 				spec = &specs[i];
 		if (!spec) {
 			say("error: unknown parameter %s%s (known: mib keep_mib settle_ms "
-			    "recheck_ms)",
+			    "recheck_ms meminfo_ms small_kib small_keep)",
 			    prefix, word);
 			return false;
 		}
@@ -391,6 +434,7 @@ static long run(const struct params *p)
 	sleep_ms(p->settle_ms);
 	say("settled waited_ms=%u reported_mib=unknown t_ms=%lu", p->settle_ms, elapsed_ms());
 	mark(PHASE_SETTLED, 0);
+	say_buddyinfo();
 
 	if (!map_set(&second, "second", SECOND_MAGIC, p->mib))
 		return -1;
@@ -409,9 +453,238 @@ static long run(const struct params *p)
 	return (long)corrupted;
 }
 
+/* --- the guest's in-use line (meminfo_ms) -------------------------------- */
+
+static pid_t sampler = -1;
+
+/*
+ * A child that prints the guest's free memory every period, stamped with the
+ * same clock as the other lines: the host subtracts it from guest RAM to get
+ * what the guest has in use (bench-reclaim's excess RSS-time). Forked before
+ * any set is mapped, so it shares almost nothing with the parent.
+ */
+static void start_sampler(unsigned int period_ms)
+{
+	pid_t pid;
+
+	if (!period_ms)
+		return;
+	pid = fork();
+	if (pid < 0) {
+		say("error: fork of the meminfo sampler failed: %s", strerror(errno));
+		fail_setup("sampler");
+	}
+	if (pid > 0) {
+		sampler = pid;
+		return;
+	}
+	for (;;) {
+		say("mem free_kib=%lu t_ms=%lu", free_kib(), elapsed_ms());
+		sleep_ms(period_ms);
+	}
+}
+
+static void stop_sampler(void)
+{
+	if (sampler > 0) {
+		kill(sampler, SIGKILL);
+		sampler = -1;
+	}
+}
+
+/* --- the many-small-frees shape (small_kib) ------------------------------- */
+
+/*
+ * A service's heap instead of whole mappings: malloc() chunks of 1..small_kib
+ * KiB (below glibc's mmap threshold, so all of them come from the brk heap),
+ * free all but one in small_keep in random order, and malloc_trim(0), which
+ * gives the free whole pages inside the heap back to the kernel. The kept
+ * chunks stay scattered through the heap: the pages the kernel gets back are
+ * interleaved with live ones, the fragmentation a real service leaves.
+ * "freed" is what the guest kernel got back (its free memory before and after),
+ * not the bytes the program freed, which glibc may keep.
+ *
+ * Malloc'ed memory is not zeroed by glibc where it reuses its own free lists,
+ * so there is no zero check here: one word per KiB carries a pattern, checked
+ * after the touch, after the re-allocation and a pause, and in the kept chunks
+ * at the end.
+ */
+struct chunk {
+	uint8_t *p;
+	uint32_t len;
+	bool kept;
+};
+
+#define SMALL_STRIDE 1024u
+
+static uint64_t rng_state = 0x853c49e6748fea9bull;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static uint64_t chunk_pattern(uint64_t magic, size_t i, size_t off)
+{
+	return magic ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)off << 40);
+}
+
+static void chunk_fill(struct chunk *c, size_t i, uint64_t magic)
+{
+	size_t off;
+
+	for (off = 0; off + sizeof(uint64_t) <= c->len; off += SMALL_STRIDE)
+		*(volatile uint64_t *)(c->p + off) = chunk_pattern(magic, i, off);
+}
+
+static void chunk_check(const struct chunk *c, size_t i, uint64_t magic, const char *set,
+			struct counts *n)
+{
+	size_t off;
+
+	for (off = 0; off + sizeof(uint64_t) <= c->len; off += SMALL_STRIDE) {
+		uint64_t val = *(volatile uint64_t *)(c->p + off);
+		uint64_t want = chunk_pattern(magic, i, off);
+
+		n->checked++;
+		if (val == want) {
+			n->pattern++;
+			continue;
+		}
+		n->corrupted++;
+		if (corrupt_logged < MAX_CORRUPT_LOGS) {
+			corrupt_logged++;
+			say("corrupt set=%s chunk=%zu offset=%zu value=%#" PRIx64
+			    " expected=%#" PRIx64,
+			    set, i, off, val, want);
+		}
+	}
+}
+
+/* Returns the corrupted words, or -1 if a step failed (a line says which). */
+static long run_small(const struct params *p)
+{
+	struct counts c_first = {0}, c_new = {0}, c_re = {0}, c_kept = {0};
+	uint64_t want = (uint64_t)p->mib << 20, total = 0, freed_bytes = 0;
+	size_t n = 0, cap = (size_t)(want / 1024) + 1, i, kept = 0;
+	unsigned long free_before, free_after;
+	struct chunk *chunks;
+	size_t *order;
+
+	/* Fixed thresholds: every chunk from the heap, no trim but ours. */
+	if (!mallopt(M_MMAP_THRESHOLD, 128 * 1024) || !mallopt(M_TRIM_THRESHOLD, 128 * 1024)) {
+		say("error: mallopt failed");
+		return -1;
+	}
+	/* Bookkeeping outside the heap, so it does not pin heap pages. */
+	chunks = mmap(NULL, cap * sizeof(*chunks), PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	order = mmap(NULL, cap * sizeof(*order), PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (chunks == MAP_FAILED || order == MAP_FAILED) {
+		say("error: mmap of the chunk table failed: %s", strerror(errno));
+		return -1;
+	}
+
+	say("start mib=%u small_kib=%u small_keep=%u settle_ms=%u recheck_ms=%u free_mib=%lu",
+	    p->mib, p->small_kib, p->small_keep, p->settle_ms, p->recheck_ms, free_mib());
+	mark(PHASE_START, p->mib);
+
+	while (total < want && n < cap) {
+		uint32_t len = (uint32_t)(1024 + rng() % ((uint64_t)p->small_kib * 1024 - 1023));
+
+		len &= ~15u;
+		chunks[n].p = malloc(len);
+		if (!chunks[n].p) {
+			say("error: malloc of %u bytes failed after %zu chunks", len, n);
+			return -1;
+		}
+		chunks[n].len = len;
+		chunks[n].kept = (n % p->small_keep) == p->small_keep / 2;
+		chunk_fill(&chunks[n], n, FIRST_MAGIC);
+		total += len;
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		chunk_check(&chunks[i], i, FIRST_MAGIC, "first", &c_first);
+	say("touched mib=%u chunks=%zu checked=%lu corrupted=%lu free_mib=%lu t_ms=%lu", p->mib, n,
+	    c_first.checked, c_first.corrupted, free_mib(), elapsed_ms());
+	mark(PHASE_TOUCHED, p->mib);
+
+	/* Free in random order, all but the kept ones, then give pages back. */
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	for (i = n; i > 1; i--) {
+		size_t j = (size_t)(rng() % i), t = order[i - 1];
+
+		order[i - 1] = order[j];
+		order[j] = t;
+	}
+	free_before = free_kib();
+	for (i = 0; i < n; i++) {
+		struct chunk *c = &chunks[order[i]];
+
+		if (c->kept) {
+			kept++;
+			continue;
+		}
+		free(c->p);
+		c->p = NULL;
+		freed_bytes += c->len;
+	}
+	malloc_trim(0);
+	free_after = free_kib();
+	say("freed mib=%lu chunks_mib=%" PRIu64 " kept_chunks=%zu free_mib=%lu t_ms=%lu",
+	    free_after > free_before ? (free_after - free_before) >> 10 : 0, freed_bytes >> 20,
+	    kept, free_after >> 10, elapsed_ms());
+	mark(PHASE_FREED, free_after > free_before ? (free_after - free_before) >> 10 : 0);
+
+	sleep_ms(p->settle_ms);
+	say("settled waited_ms=%u reported_mib=unknown t_ms=%lu", p->settle_ms, elapsed_ms());
+	mark(PHASE_SETTLED, 0);
+	say_buddyinfo();
+
+	/* The same sizes again, in the same order, with a new pattern. */
+	for (i = 0; i < n; i++) {
+		struct chunk *c = &chunks[i];
+
+		if (c->kept)
+			continue;
+		c->p = malloc(c->len);
+		if (!c->p) {
+			say("error: malloc of %u bytes failed again", c->len);
+			return -1;
+		}
+		chunk_fill(c, i, SECOND_MAGIC);
+	}
+	for (i = 0; i < n; i++)
+		if (!chunks[i].kept)
+			chunk_check(&chunks[i], i, SECOND_MAGIC, "second", &c_new);
+	say("reallocated mib=%u checked=%lu zero=0 corrupted=%lu free_mib=%lu", p->mib,
+	    c_new.checked, c_new.corrupted, free_mib());
+	sleep_ms(p->recheck_ms);
+	for (i = 0; i < n; i++)
+		if (!chunks[i].kept)
+			chunk_check(&chunks[i], i, SECOND_MAGIC, "second", &c_re);
+	say("rechecked after_ms=%u checked=%lu pattern=%lu corrupted=%lu", p->recheck_ms,
+	    c_re.checked, c_re.pattern, c_re.corrupted);
+	for (i = 0; i < n; i++)
+		if (chunks[i].kept)
+			chunk_check(&chunks[i], i, FIRST_MAGIC, "kept", &c_kept);
+	say("kept checked=%lu corrupted=%lu", c_kept.checked, c_kept.corrupted);
+
+	mark(PHASE_VERIFIED, c_first.corrupted + c_new.corrupted + c_re.corrupted +
+				     c_kept.corrupted);
+	return (long)(c_first.corrupted + c_new.corrupted + c_re.corrupted + c_kept.corrupted);
+}
+
 int main(void)
 {
-	struct params p = {.mib = 160, .keep_mib = 8, .settle_ms = 8000, .recheck_ms = 1000};
+	struct params p = {.mib = 160, .keep_mib = 8, .settle_ms = 8000, .recheck_ms = 1000,
+			   .small_keep = 64};
 	long corrupted;
 	long ps;
 
@@ -444,7 +717,9 @@ int main(void)
 	}
 	page_size = (size_t)ps;
 
-	corrupted = run(&p);
+	start_sampler(p.meminfo_ms);
+	corrupted = p.small_kib ? run_small(&p) : run(&p);
+	stop_sampler();
 	if (corrupted < 0)
 		fail_setup("setup");
 	say("result=%s corrupted=%ld mib=%u keep_mib=%u t_ms=%lu", corrupted ? "fail" : "pass",
