@@ -410,8 +410,8 @@ static long run(const struct params *p)
 	struct counts c_first = {0}, c_new = {0}, c_re = {0}, c_kept = {0};
 	unsigned long corrupted;
 
-	say("start mib=%u keep_mib=%u settle_ms=%u recheck_ms=%u free_mib=%lu", p->mib, p->keep_mib,
-	    p->settle_ms, p->recheck_ms, free_mib());
+	say("start mib=%u keep_mib=%u settle_ms=%u recheck_ms=%u free_mib=%lu t_ms=%lu", p->mib,
+	    p->keep_mib, p->settle_ms, p->recheck_ms, free_mib(), elapsed_ms());
 	mark(PHASE_START, p->mib);
 
 	if (!map_set(&kept, "kept", KEPT_MAGIC, p->keep_mib))
@@ -589,8 +589,10 @@ static long run_small(const struct params *p)
 		return -1;
 	}
 
-	say("start mib=%u small_kib=%u small_keep=%u settle_ms=%u recheck_ms=%u free_mib=%lu",
-	    p->mib, p->small_kib, p->small_keep, p->settle_ms, p->recheck_ms, free_mib());
+	say("start mib=%u small_kib=%u small_keep=%u settle_ms=%u recheck_ms=%u free_mib=%lu "
+	    "t_ms=%lu",
+	    p->mib, p->small_kib, p->small_keep, p->settle_ms, p->recheck_ms, free_mib(),
+	    elapsed_ms());
 	mark(PHASE_START, p->mib);
 
 	while (total < want && n < cap) {
