@@ -69,6 +69,7 @@ struct shape {
 	const char *name;
 	uint64_t chunk;		 /* bytes per range */
 	unsigned int per_report; /* ranges per report (chain) */
+	bool adjacent;		 /* runs of adjacent blocks, not a random permutation */
 	const char *what;
 };
 
@@ -77,13 +78,24 @@ struct shape {
  * (9 on x86: 2 MiB; order 10 = 4 MiB is the largest) and hands the driver at
  * most PAGE_REPORTING_CAPACITY (32) per report. The balloon driver's inflate
  * sends up to VIRTIO_BALLOON_ARRAY_PFNS_MAX (256) 4 KiB PFNs per chain.
- * Ranges are a random permutation of RAM, as free lists are not sorted, so
- * neither engine gains from coalescing adjacent ranges.
+ * The plain shapes are a random permutation of RAM (a fragmented free list:
+ * no engine gains from adjacent ranges). The -adjacent ones are what a free
+ * list looks like after a large free (a process exits, a page cache is
+ * dropped): the blocks come back merged at the largest orders, one after
+ * the other, so a report hands over runs of physically adjacent blocks.
+ * Runs are of random length (1 to 2 reports' worth of blocks), each in
+ * ascending or descending address order at random (__free_one_page() adds a
+ * merged block at the head or the tail of its free list), and the runs are
+ * in random order.
  */
 static const struct shape shapes[] = {
-	{"report-2M", 2 * MiB, 32, "free page report, 32 x 2 MiB (order 9)"},
-	{"report-4M", 4 * MiB, 32, "free page report, 32 x 4 MiB (order 10)"},
-	{"inflate-4K", 4 * KiB, 256, "inflate chain, 256 scattered 4 KiB PFNs"},
+	{"report-2M", 2 * MiB, 32, false, "free page report, 32 x 2 MiB (order 9)"},
+	{"report-4M", 4 * MiB, 32, false, "free page report, 32 x 4 MiB (order 10)"},
+	{"inflate-4K", 4 * KiB, 256, false, "inflate chain, 256 scattered 4 KiB PFNs"},
+	{"report-2M-adjacent", 2 * MiB, 32, true,
+	 "free page report, 32 x 2 MiB in runs of adjacent blocks"},
+	{"report-4M-adjacent", 4 * MiB, 32, true,
+	 "free page report, 32 x 4 MiB in runs of adjacent blocks"},
 };
 #define NR_SHAPES   ((int)(sizeof(shapes) / sizeof(shapes[0])))
 #define SHAPE_WHOLE (-1)
@@ -639,6 +651,47 @@ static uint64_t xorshift64(uint64_t *s)
 	return *s = x;
 }
 
+/* One run of adjacent blocks of an -adjacent shape: ranges[first..first+n). */
+struct run {
+	size_t first, n;
+	bool descending;
+};
+
+/*
+ * Reorder w->ranges (in address order) as runs of adjacent blocks: random
+ * lengths of 1 to 2 * per_report blocks, random direction, random order.
+ */
+static void workload_runs(struct workload *w, const struct shape *shape, uint64_t *seed)
+{
+	struct discard_range *sorted = xcalloc(w->nr_ranges, sizeof(sorted[0]));
+	struct run *runs = xcalloc(w->nr_ranges, sizeof(runs[0]));
+	size_t nr_runs = 0, k = 0;
+
+	memcpy(sorted, w->ranges, w->nr_ranges * sizeof(sorted[0]));
+	for (size_t i = 0; i < w->nr_ranges; i += runs[nr_runs++].n) {
+		size_t n = 1 + (size_t)(xorshift64(seed) % (2 * shape->per_report));
+
+		runs[nr_runs] = (struct run){
+			.first = i,
+			.n = n < w->nr_ranges - i ? n : w->nr_ranges - i,
+			.descending = xorshift64(seed) & 1,
+		};
+	}
+	for (size_t i = nr_runs; i > 1; i--) {
+		size_t j = (size_t)(xorshift64(seed) % i);
+		struct run t = runs[i - 1];
+
+		runs[i - 1] = runs[j];
+		runs[j] = t;
+	}
+	for (size_t i = 0; i < nr_runs; i++)
+		for (size_t j = 0; j < runs[i].n; j++)
+			w->ranges[k++] = sorted[runs[i].first +
+						(runs[i].descending ? runs[i].n - 1 - j : j)];
+	free(runs);
+	free(sorted);
+}
+
 /* All of RAM cut into the shape's chunks, shuffled, grouped into reports. */
 static void workload_build(struct workload *w, const struct guest_mem *mem,
 			   const struct shape *shape, uint64_t seed)
@@ -656,12 +709,16 @@ static void workload_build(struct workload *w, const struct guest_mem *mem,
 			};
 	w->nr_ranges = k;
 	seed = seed ? seed : 1;
-	for (size_t i = w->nr_ranges; i > 1; i--) {
-		size_t j = (size_t)(xorshift64(&seed) % i);
-		struct discard_range t = w->ranges[i - 1];
+	if (shape->adjacent) {
+		workload_runs(w, shape, &seed);
+	} else {
+		for (size_t i = w->nr_ranges; i > 1; i--) {
+			size_t j = (size_t)(xorshift64(&seed) % i);
+			struct discard_range t = w->ranges[i - 1];
 
-		w->ranges[i - 1] = w->ranges[j];
-		w->ranges[j] = t;
+			w->ranges[i - 1] = w->ranges[j];
+			w->ranges[j] = t;
+		}
 	}
 	w->nr_reports = (unsigned int)((w->nr_ranges + shape->per_report - 1) / shape->per_report);
 	w->reports = xcalloc(w->nr_reports, sizeof(w->reports[0]));
@@ -823,11 +880,11 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 			  (unsigned long long)after, (unsigned long long)reported_done);
 	}
 	if (e->kind == ENGINE_WHOLE)
-		progress("[%s] round %u/%u %-11s %-9s %8.2f GiB/s",
+		progress("[%s] round %u/%u %-18s %-9s %8.2f GiB/s",
 			 guest_mem__backend_name(c->mem->backend), c->round + 1, c->o->rounds,
 			 shape_name(shape), label, gibps);
 	else
-		progress("[%s] round %u/%u %-11s %-9s %8.2f GiB/s  loop block %8.1f us",
+		progress("[%s] round %u/%u %-18s %-9s %8.2f GiB/s  loop block %8.1f us",
 			 guest_mem__backend_name(c->mem->backend), c->round + 1, c->o->rounds,
 			 shape_name(shape), label, gibps, (double)dev->loop_max_callback_ns / 1e3);
 }
@@ -1046,12 +1103,12 @@ static void print_table(const struct opts *o, double cpu_total_s)
 	       sysconf(_SC_NPROCESSORS_ONLN), u.release, load_at_start, load_now());
 	for (int i = 0; i < NR_SHAPES; i++)
 		if (o->shape_mask & (1u << i))
-			printf("%-11s %s\n", shapes[i].name, shapes[i].what);
-	printf("%-11s one system call per RAM region (the physical reference)\n", "whole-range");
+			printf("%-18s %s\n", shapes[i].name, shapes[i].what);
+	printf("%-18s one system call per RAM region (the physical reference)\n", "whole-range");
 	printf("p50/p99: per report, guest kick -> ack. block: the device loop's longest callback; "
 	       "cb p99: p99 of its callbacks;\nbusy: share of the run the loop spent in "
 	       "callbacks. CPU s: the process (io-wq included), loop s: the loop thread.\n\n");
-	printf("%-7s %-11s %-10s %-9s %6s %13s %6s %7s %7s %8s %7s %6s %6s %6s  %s\n", "backend",
+	printf("%-7s %-18s %-10s %-9s %6s %13s %6s %7s %7s %8s %7s %6s %6s %6s  %s\n", "backend",
 	       "shape", "method", "engine", "GiB/s", "(min-max)", "x sync", "p50 us", "p99 us",
 	       "block us", "cb p99", "busy %", "CPU s", "loop s", "freed");
 	for (unsigned int i = 0; i < nr_results; i++) {
@@ -1082,7 +1139,7 @@ static void print_table(const struct opts *o, double cpu_total_s)
 			snprintf(busy, sizeof(busy), "%.1f", r->busy_pct);
 			snprintf(loop, sizeof(loop), "%.2f", r->loop_cpu_s);
 		}
-		printf("%-7s %-11s %-10s %-9s %6.2f %13s %6s %7s %7s %8s %7s %6s %6.2f %6s  %s\n",
+		printf("%-7s %-18s %-10s %-9s %6.2f %13s %6s %7s %7s %8s %7s %6s %6.2f %6s  %s\n",
 		       guest_mem__backend_name(r->backend), shape_name(r->shape), r->method, label,
 		       r->gibps, range, ratio, p50, p99, block, cbp99, busy, r->cpu_s, loop,
 		       r->freed_ok ? "ok" : "MISMATCH");
@@ -1366,7 +1423,8 @@ static void usage(FILE *f)
 		"  --backend B     anon, memfd, thp, or all = anon and memfd (default all)\n"
 		"  --inflight N    reports in flight for the second pair of runs (default 4;\n"
 		"                  1 in flight, as Linux's driver does, is always run)\n"
-		"  --shape LIST    report-2M,report-4M,inflate-4K or all (default all)\n"
+		"  --shape LIST    report-2M,report-4M,inflate-4K,report-2M-adjacent,\n"
+		"                  report-4M-adjacent or all (default all)\n"
 		"  --engine LIST   sync,uring,whole or all (default all; one alone is for\n"
 		"                  profiling: the ratios need sync and uring)\n"
 		"  --json          JSON on stdout instead of the table\n"
@@ -1470,7 +1528,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (parse_shapes(optarg, &o->shape_mask) < 0) {
 				fprintf(stderr,
 					"bench-discard: --shape %s: a comma-separated list of "
-					"report-2M, report-4M, inflate-4K, or all\n",
+					"report-2M, report-4M, inflate-4K, report-2M-adjacent, "
+					"report-4M-adjacent, or all\n",
 					optarg);
 				return -EINVAL;
 			}

@@ -165,6 +165,41 @@ static unsigned int plan_range(const struct discard_queue *dq, const struct disc
 	return nr;
 }
 
+static int range_cmp(const void *a, const void *b)
+{
+	const struct discard_range *x = a, *y = b;
+
+	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+/*
+ * The report's ranges in address order, so that plan_report() coalesces
+ * every run of adjacent ranges whatever order the guest listed them in: a
+ * free list hands out a run of merged blocks in descending address order as
+ * often as in ascending (mm/page_alloc.c adds a merged block at the head or
+ * the tail of its list). The order of a report's discards does not matter:
+ * it is acknowledged when all of them are done. Returns `ranges` when they
+ * are sorted already, else a sorted copy in *copy for the caller to free;
+ * without memory, `ranges` unsorted (coalesced less, still correct).
+ */
+static const struct discard_range *sort_ranges(const struct discard_range *ranges, unsigned int n,
+					       struct discard_range **copy)
+{
+	unsigned int i;
+
+	*copy = NULL;
+	for (i = 1; i < n && ranges[i - 1].gpa <= ranges[i].gpa; i++)
+		;
+	if (i >= n)
+		return ranges;
+	*copy = malloc((size_t)n * sizeof(**copy));
+	if (!*copy)
+		return ranges;
+	memcpy(*copy, ranges, (size_t)n * sizeof(**copy));
+	qsort(*copy, n, sizeof(**copy), range_cmp);
+	return *copy;
+}
+
 /* Coalesce adjacent ranges (same region) and plan each run. Returns the op count. */
 static unsigned int plan_report(const struct discard_queue *dq, const struct discard_range *ranges,
 				unsigned int n, struct discard_op *ops, struct discard_result *res)
@@ -391,6 +426,7 @@ static void run_op_now(struct discard_queue *dq, struct discard_op *op, bool sam
 int discard_queue__run_now(struct discard_queue *dq, const struct discard_range *ranges,
 			   unsigned int n, struct discard_result *res)
 {
+	struct discard_range *sorted;
 	struct discard_op *ops;
 	unsigned int invalid = 0, nr_ops;
 	uint64_t t0 = clock__mono_ns();
@@ -407,12 +443,16 @@ int discard_queue__run_now(struct discard_queue *dq, const struct discard_range 
 		dq->stats.reports_rejected++;
 		return -EINVAL;
 	}
+	ranges = sort_ranges(ranges, n, &sorted);
 	nr_ops = n ? plan_report(dq, ranges, n, NULL, NULL) : 0;
 	ops = nr_ops ? calloc(nr_ops, sizeof(*ops)) : NULL;
-	if (nr_ops && !ops)
+	if (nr_ops && !ops) {
+		free(sorted);
 		return -ENOMEM;
+	}
 	if (n)
 		plan_report(dq, ranges, n, ops, res);
+	free(sorted);
 	res->ops = nr_ops;
 	dq->stats.reports++;
 	dq->stats.ranges += n;
@@ -431,6 +471,7 @@ int discard_queue__run_now(struct discard_queue *dq, const struct discard_range 
 int discard_queue__submit(struct discard_queue *dq, const struct discard_range *ranges,
 			  unsigned int n, discard_done_fn done, void *cookie)
 {
+	struct discard_range *sorted;
 	struct discard_report *rep;
 	unsigned int invalid = 0, nr_ops, nr_ring, waiting;
 	uint64_t bytes = 0;
@@ -446,14 +487,18 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 		dq->stats.reports_rejected++;
 		return -EINVAL;
 	}
+	ranges = sort_ranges(ranges, n, &sorted);
 	nr_ops = n ? plan_report(dq, ranges, n, NULL, NULL) : 0;
 	if (over_limits(dq, nr_ops, bytes)) {
+		free(sorted);
 		dq->stats.reports_over_limit++;
 		return -EAGAIN;
 	}
 	rep = calloc(1, sizeof(*rep) + (size_t)nr_ops * sizeof(rep->ops[0]));
-	if (!rep)
+	if (!rep) {
+		free(sorted);
 		return -ENOMEM;
+	}
 	rep->mem = sizeof(*rep) + (uint64_t)nr_ops * sizeof(rep->ops[0]);
 	rep->done = done;
 	rep->cookie = cookie;
@@ -461,6 +506,7 @@ int discard_queue__submit(struct discard_queue *dq, const struct discard_range *
 	rep->result.bytes_requested = bytes;
 	if (n)
 		plan_report(dq, ranges, n, rep->ops, &rep->result);
+	free(sorted);
 	rep->nr_ops = nr_ops;
 	rep->result.ops = nr_ops;
 	/* One extra count held by submit itself, dropped below: a report with

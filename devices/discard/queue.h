@@ -6,7 +6,7 @@
  * benchmarks both drive it.
  *
  * A "report" is one submit() call: a list of ranges, validated as a whole,
- * coalesced, cut into ops and put on the ring. Its done callback fires from
+ * sorted by address and coalesced, cut into ops and put on the ring. Its done callback fires from
  * discard_queue__process_completions() only once EVERY op of that report has
  * completed (or failed and been retried), so the caller may hand the memory
  * back to its owner then and not earlier. Single-threaded: the owner calls
