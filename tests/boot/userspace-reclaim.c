@@ -678,15 +678,15 @@ static long run_small(const struct params *p)
 			chunk_check(&chunks[i], i, FIRST_MAGIC, "kept", &c_kept);
 	say("kept checked=%lu corrupted=%lu", c_kept.checked, c_kept.corrupted);
 
-	mark(PHASE_VERIFIED, c_first.corrupted + c_new.corrupted + c_re.corrupted +
-				     c_kept.corrupted);
+	mark(PHASE_VERIFIED,
+	     c_first.corrupted + c_new.corrupted + c_re.corrupted + c_kept.corrupted);
 	return (long)(c_first.corrupted + c_new.corrupted + c_re.corrupted + c_kept.corrupted);
 }
 
 int main(void)
 {
-	struct params p = {.mib = 160, .keep_mib = 8, .settle_ms = 8000, .recheck_ms = 1000,
-			   .small_keep = 64};
+	struct params p = {
+		.mib = 160, .keep_mib = 8, .settle_ms = 8000, .recheck_ms = 1000, .small_keep = 64};
 	long corrupted;
 	long ps;
 

@@ -115,6 +115,19 @@ static void fill(struct guest_mem *mem, uint64_t gpa, uint64_t len)
 	}
 }
 
+/* Filled anon RAM of `size` and a uring queue over it whose small ops stay on the ring. */
+static uint8_t *ring_only_queue(struct discard_queue *dq, struct guest_mem *mem, uint64_t size,
+				struct discard_faults *faults)
+{
+	CHECK_EQ(guest_mem__init(mem, size, GUEST_MEM_ANON), 0);
+	CHECK_EQ(discard_queue__init(dq, mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
+		 0);
+	dq->faults = faults;
+	faults->ring_only = true; /* sub-2 MiB ops would go to the page worker */
+	fill(mem, 0, size);
+	return guest_mem__translate(mem, 0, size);
+}
+
 /* Every page of [gpa, gpa+len) holds its pattern (intact) or zero (discarded). */
 static void expect(struct guest_mem *mem, uint64_t gpa, uint64_t len, bool intact)
 {
@@ -375,13 +388,7 @@ static void test_deferred(void)
 	struct guest_mem mem;
 	uint8_t *hva;
 
-	CHECK_EQ(guest_mem__init(&mem, size, GUEST_MEM_ANON), 0);
-	hva = guest_mem__translate(&mem, 0, size);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
-		 0);
-	dq.faults = &faults;
-	faults.ring_only = true; /* 4 KiB ops would go to the page worker */
-	fill(&mem, 0, size);
+	hva = ring_only_queue(&dq, &mem, size, &faults);
 	/* Every other page: nothing coalesces, one op per range. */
 	for (unsigned int r = 0; r < REPORTS; r++)
 		for (unsigned int i = 0; i < PER_REPORT; i++)
@@ -437,13 +444,7 @@ static void test_coalesced_ack(void)
 	struct guest_mem mem;
 	uint8_t *hva;
 
-	CHECK_EQ(guest_mem__init(&mem, size, GUEST_MEM_ANON), 0);
-	hva = guest_mem__translate(&mem, 0, size);
-	CHECK_EQ(discard_queue__init(&dq, &mem, DISCARD_METHOD_AUTO, DISCARD_ENGINE_URING, 0, NULL),
-		 0);
-	dq.faults = &faults;
-	faults.ring_only = true; /* 8 KiB ops would go to the page worker */
-	fill(&mem, 0, size);
+	hva = ring_only_queue(&dq, &mem, size, &faults);
 	/* Pair p of report r: pages 3g and 3g + 1, g = p * REPORTS + r; page 3g + 2 is kept. */
 	for (unsigned int r = 0; r < REPORTS; r++) {
 		for (unsigned int i = 0; i < PAIRS; i++) {
