@@ -127,11 +127,12 @@ run_tier() {
 		# docs/testing.md). The retry resumes: every test that finished
 		# (passed, failed or skipped) keeps its result and is not run
 		# again; the one the host died under runs again from the start.
+		[ "$where" = nested ] && [ "$tier_rc" = 125 ] &&
+			nested_host_failures=$((nested_host_failures + 1))
 		[ "$where" = nested ] && [ "$tier_rc" = 125 ] && [ "$try" -lt 3 ] || break
 		done_names=$(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*/\1/p' "$log" | paste -sd'|')
 		done_re=${done_names:+^(${done_names})\$}
 		echo "test.sh: the nested host failed (not a test): resuming tier $name (attempt $((try + 1)) of 3)${done_names:+, without the tests that finished: ${done_names//|/ }}"
-		nested_host_failures=$((nested_host_failures + 1))
 	done
 	local allowed='^$'
 	if [ -n "$allowed_label" ]; then
@@ -225,7 +226,7 @@ fi
 echo "== where each tier ran"
 printf '%s\n' "${summary[@]}"
 [ "$nested_host_failures" = 0 ] ||
-	echo "test.sh: the nested host itself failed $nested_host_failures time(s); those tiers were run again (kvm-host exit 125)"
+	echo "test.sh: the nested host itself failed $nested_host_failures time(s) (kvm-host exit 125); a tier whose host died is resumed at most twice"
 echo "test.sh: finished in $(($(date +%s) - start)) s, exit $rc"
 echo "total: $total_pass passed, $total_fail failed, $total_skip skipped"
 exit "$rc"
