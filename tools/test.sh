@@ -90,6 +90,12 @@ failed_output_has() {
 # fails the run if it fails again.
 NESTED_FLAKY_RE='guest triple fault \(KVM_EXIT_SHUTDOWN\)'
 
+# ctest_results LOG: "name status" for every test ctest finished in LOG
+# (Passed, Failed, Skipped, Not Run, ...).
+ctest_results() {
+	sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.* *(\*\*\*)?([A-Za-z]+( Run)?).*/\1 \3/p' "$1"
+}
+
 # run_tier NAME WHERE DIR [ctest args...]: runs ctest in DIR, here or through
 # tools/kvm-host, and judges its skips. WHERE: host, direct-emulating,
 # direct-real or nested.
@@ -127,10 +133,10 @@ run_tier() {
 		# docs/testing.md). The retry resumes: every test that finished
 		# (passed, failed or skipped) keeps its result and is not run
 		# again; the one the host died under runs again from the start.
-		[ "$where" = nested ] && [ "$tier_rc" = 125 ] &&
-			nested_host_failures=$((nested_host_failures + 1))
-		[ "$where" = nested ] && [ "$tier_rc" = 125 ] && [ "$try" -lt 3 ] || break
-		done_names=$(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*/\1/p' "$log" | paste -sd'|')
+		[ "$where" = nested ] && [ "$tier_rc" = 125 ] || break
+		nested_host_failures=$((nested_host_failures + 1))
+		[ "$try" -lt 3 ] || break
+		done_names=$(ctest_results "$log" | cut -d' ' -f1 | paste -sd'|')
 		done_re=${done_names:+^(${done_names})\$}
 		echo "test.sh: the nested host failed (not a test): resuming tier $name (attempt $((try + 1)) of 3)${done_names:+, without the tests that finished: ${done_names//|/ }}"
 	done
@@ -156,7 +162,7 @@ run_tier() {
 			;;
 		*) fail=$((fail + 1)) failed+=("$t") ;;
 		esac
-	done < <(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.* *(\*\*\*)?([A-Za-z]+( Run)?).*/\1 \3/p' "$log")
+	done < <(ctest_results "$log")
 	# The nested host's triple faults: once more, by name (NESTED_FLAKY_RE).
 	if [ "$where" = nested ] && [ "${#failed[@]}" -gt 0 ] && [ "$tier_rc" != 125 ]; then
 		for t in "${failed[@]}"; do

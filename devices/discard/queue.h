@@ -6,11 +6,11 @@
  * benchmarks both drive it.
  *
  * A "report" is one submit() call: a list of ranges, validated as a whole,
- * sorted by address and coalesced, cut into ops and put on the ring. Its done callback fires from
- * discard_queue__process_completions() only once EVERY op of that report has
- * completed (or failed and been retried), so the caller may hand the memory
- * back to its owner then and not earlier. Single-threaded: the owner calls
- * everything from one thread (or under its own lock).
+ * sorted by address and coalesced, cut into ops and put on the ring. Its done
+ * callback fires from discard_queue__process_completions() only once EVERY op
+ * of that report has completed (or failed and been retried), so the caller
+ * may hand the memory back to its owner then and not earlier. Single-threaded:
+ * the owner calls everything from one thread (or under its own lock).
  */
 #ifndef MINI_VMM_DISCARD_QUEUE_H
 #define MINI_VMM_DISCARD_QUEUE_H

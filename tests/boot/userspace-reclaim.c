@@ -570,7 +570,7 @@ static long run_small(const struct params *p)
 	struct counts c_first = {0}, c_new = {0}, c_re = {0}, c_kept = {0};
 	uint64_t want = (uint64_t)p->mib << 20, total = 0, freed_bytes = 0;
 	size_t n = 0, cap = (size_t)(want / 1024) + 1, i, kept = 0;
-	unsigned long free_before, free_after;
+	unsigned long free_before, free_after, freed_mib, corrupted;
 	struct chunk *chunks;
 	size_t *order;
 
@@ -639,10 +639,10 @@ static long run_small(const struct params *p)
 	}
 	malloc_trim(0);
 	free_after = free_kib();
-	say("freed mib=%lu chunks_mib=%" PRIu64 " kept_chunks=%zu free_mib=%lu t_ms=%lu",
-	    free_after > free_before ? (free_after - free_before) >> 10 : 0, freed_bytes >> 20,
-	    kept, free_after >> 10, elapsed_ms());
-	mark(PHASE_FREED, free_after > free_before ? (free_after - free_before) >> 10 : 0);
+	freed_mib = free_after > free_before ? (free_after - free_before) >> 10 : 0;
+	say("freed mib=%lu chunks_mib=%" PRIu64 " kept_chunks=%zu free_mib=%lu t_ms=%lu", freed_mib,
+	    freed_bytes >> 20, kept, free_after >> 10, elapsed_ms());
+	mark(PHASE_FREED, freed_mib);
 
 	sleep_ms(p->settle_ms);
 	say("settled waited_ms=%u reported_mib=unknown t_ms=%lu", p->settle_ms, elapsed_ms());
@@ -678,9 +678,9 @@ static long run_small(const struct params *p)
 			chunk_check(&chunks[i], i, FIRST_MAGIC, "kept", &c_kept);
 	say("kept checked=%lu corrupted=%lu", c_kept.checked, c_kept.corrupted);
 
-	mark(PHASE_VERIFIED,
-	     c_first.corrupted + c_new.corrupted + c_re.corrupted + c_kept.corrupted);
-	return (long)(c_first.corrupted + c_new.corrupted + c_re.corrupted + c_kept.corrupted);
+	corrupted = c_first.corrupted + c_new.corrupted + c_re.corrupted + c_kept.corrupted;
+	mark(PHASE_VERIFIED, corrupted);
+	return (long)corrupted;
 }
 
 int main(void)
