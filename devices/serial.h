@@ -20,7 +20,8 @@
 
 #define SERIAL_PIO_LEN	    8
 #define SERIAL_RX_FIFO_SIZE 64
-#define SERIAL_OUT_STALL_MS 20 /* longest wait for out_fd before a byte is dropped */
+#define SERIAL_OUT_STALL_MS 20	 /* longest wait for out_fd before a byte is dropped */
+#define SERIAL_FILE_BUF	    4096 /* a file sink is written a line at a time (serial__flush) */
 
 /* Register offsets (DLAB = LCR bit 7 selects DLL/DLM at 0 and 1). */
 #define UART_RBR 0 /* read, DLAB=0 */
@@ -94,6 +95,8 @@ struct serial {
 	int out_fd;	  /* -1: no fd sink */
 	bool out_stalled; /* last byte was dropped: don't wait for out_fd again until it drains */
 	bool out_is_file; /* a regular file: always writable, so no poll() per byte */
+	uint8_t file_buf[SERIAL_FILE_BUF]; /* a file sink's bytes not written yet (out_lock) */
+	size_t file_buf_len;
 	serial_output_fn on_output;
 	void *output_opaque;
 
@@ -124,8 +127,21 @@ void serial__exit(struct serial *s);
 void serial__set_output_cb(struct serial *s, serial_output_fn on_output, void *opaque);
 /* bus_io_fn for [PORT_SERIAL_COM1, +SERIAL_PIO_LEN). */
 void serial__io(void *opaque, uint64_t offset, void *data, uint32_t len, bool is_write);
+/*
+ * Write out what a file sink holds. Bytes for a regular file are written a
+ * line at a time (at '\n' or a full buffer), not one system call per byte:
+ * the owner calls this every few ms so a line without its end still shows
+ * up, and serial__exit() writes the rest.
+ */
+void serial__flush(struct serial *s);
 /* Host input. Returns how many bytes fit in the RX FIFO; the rest are dropped and counted. */
 size_t serial__receive(struct serial *s, const uint8_t *buf, size_t len);
+/*
+ * Whether the THR-empty interrupt is enabled (IER.ETBEI). While it is off a
+ * THR write has no effect the guest can see before its next access to the
+ * UART, so the VMM may let THR writes wait (vmm/coalesced_pio.h).
+ */
+bool serial__tx_irq_enabled(struct serial *s);
 /* A consistent copy of the counters. */
 void serial__get_stats(struct serial *s, struct serial_stats *out);
 

@@ -49,6 +49,7 @@ enum {
 	OPT_LOG_PATH,
 	OPT_SECCOMP,
 	OPT_NO_SECCOMP,
+	OPT_NO_SERIAL_COALESCING,
 };
 
 static const struct option long_options[] = {
@@ -60,6 +61,7 @@ static const struct option long_options[] = {
 	{"memory-backend", required_argument, NULL, OPT_MEMORY_BACKEND},
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"no-host-quirks", no_argument, NULL, OPT_NO_HOST_QUIRKS},
+	{"no-serial-coalescing", no_argument, NULL, OPT_NO_SERIAL_COALESCING},
 	{"balloon", required_argument, NULL, OPT_BALLOON},
 	{"balloon-reporting", no_argument, NULL, OPT_BALLOON_REPORTING},
 	{"api-socket", required_argument, NULL, OPT_API_SOCKET},
@@ -160,6 +162,9 @@ static int parse_one(struct vmm_config *cfg, int opt, const char *arg, char *err
 		return 0;
 	case OPT_NO_HOST_QUIRKS:
 		cfg->host_quirks = false;
+		return 0;
+	case OPT_NO_SERIAL_COALESCING:
+		cfg->serial_coalescing = false;
 		return 0;
 	case OPT_BALLOON:
 		cfg->balloon = true;
@@ -287,6 +292,7 @@ int config__parse(struct vmm_config *cfg, int argc, char **argv, char *err, size
 		.mem_backend = GUEST_MEM_ANON,
 		.serial = SERIAL_STDIO,
 		.host_quirks = true,
+		.serial_coalescing = true,
 		.log_level = LOG_INFO,
 		.seccomp = SECCOMP_MODE_TRAP,
 	};
@@ -335,6 +341,8 @@ void config__usage(FILE *out)
 	      "                         hugetlbfs (2 MiB pages, needs vm.nr_hugepages), thp\n"
 	      "  --serial MODE          stdio (default), file:PATH, or none\n"
 	      "  --no-host-quirks       do not add the guest options an emulating KVM needs\n"
+	      "  --no-serial-coalescing every serial byte exits to mini-vmm (default: THR\n"
+	      "                         writes wait in KVM's ring while THRI is off)\n"
 	      "\n"
 	      "Memory reclamation (virtio-balloon on virtio-mmio):\n"
 	      "  --balloon-reporting    balloon with free page reporting and defaults\n"

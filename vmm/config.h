@@ -34,6 +34,7 @@ struct vmm_config {
 	enum serial_mode serial;
 	const char *serial_path;
 	bool host_quirks;
+	bool serial_coalescing;	      /* off: --no-serial-coalescing (vmm/coalesced_pio.h) */
 	bool balloon;		      /* --balloon or --balloon-reporting given */
 	bool balloon_reporting;	      /* --balloon-reporting */
 	const char *balloon_opts;     /* --balloon OPTS, parsed by the balloon */

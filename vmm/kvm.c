@@ -74,6 +74,14 @@ static int check_caps(struct kvm *kvm)
 		ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0;
 	kvm->has_tsc_deadline =
 		ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	if (ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0)
+		kvm->coalesced_pio_page =
+			ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	if (kvm->coalesced_pio_page <= 0) {
+		kvm->coalesced_pio_page = 0;
+		log_info("kvm: coalesced port I/O: not available (no KVM_CAP_COALESCED_PIO): "
+			 "every serial byte the guest writes exits to mini-vmm");
+	}
 	if (!kvm->has_tsc_deadline)
 		log_info("kvm: TSC-deadline timer: not available (no KVM_CAP_TSC_DEADLINE_TIMER): "
 			 "the guest calibrates its LAPIC timer at boot");
@@ -185,6 +193,16 @@ int kvm__set_memory(struct kvm *kvm, const struct guest_mem *mem)
 			return -errno;
 		}
 	}
+	return 0;
+}
+
+int kvm__coalesced_pio_zone(struct kvm *kvm, uint16_t port, uint16_t len, bool on)
+{
+	struct kvm_coalesced_mmio_zone zone = {.addr = port, .size = len, .pio = 1};
+
+	if (ioctl(kvm->vm_fd, on ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO,
+		  &zone) < 0)
+		return -errno;
 	return 0;
 }
 

@@ -18,6 +18,8 @@ struct kvm {
 	bool has_identity_map_addr;
 	bool has_tsc_deadline; /* KVM_CAP_TSC_DEADLINE_TIMER: the LAPIC emulates TSC-deadline mode
 				*/
+	/* KVM_CAP_COALESCED_PIO: the page of a vCPU's kvm_run mapping holding the ring; 0: none */
+	int coalesced_pio_page;
 	struct kvm_cpuid2 *supported_cpuid; /* KVM_GET_SUPPORTED_CPUID, for every vCPU */
 };
 
@@ -37,6 +39,12 @@ int kvm__irqfd(struct kvm *kvm, uint32_t gsi);
  * `addr` (KVM_IOEVENTFD), without a vCPU exit. Returns the fd or -errno.
  */
 int kvm__ioeventfd_mmio(struct kvm *kvm, uint64_t addr, uint32_t datamatch);
+
+/*
+ * Let port writes to [port, port + len) wait in the coalesced ring (on) or
+ * exit again (off): KVM_(UN)REGISTER_COALESCED_MMIO with pio = 1. 0 or -errno.
+ */
+int kvm__coalesced_pio_zone(struct kvm *kvm, uint16_t port, uint16_t len, bool on);
 
 /* Whether this KVM emulates guest kernel code (kvm_pvm, see host-notes.md). */
 bool kvm__host_is_emulating(void);

@@ -157,6 +157,9 @@ static const struct {
 	{KVM_GET_MP_STATE, R_DEVICE},  /* vCPU state at teardown */
 	{KVM_IRQ_LINE, R_VCPU | R_DEVICE}, /* serial interrupt: guest output, host input */
 	{KVM_IRQ_LINE_STATUS, R_VCPU | R_DEVICE},
+	/* The serial's coalesced zone: THRI on/off (a vCPU), removed at teardown (device). */
+	{KVM_REGISTER_COALESCED_MMIO, R_VCPU},
+	{KVM_UNREGISTER_COALESCED_MMIO, R_VCPU | R_DEVICE},
 	{TCGETS, R_DEVICE}, /* restoring the terminal at teardown */
 	{TCSETS, R_DEVICE},
 	{TCSETSW, R_DEVICE},

@@ -209,6 +209,8 @@ static void handle_io(struct vcpu *vcpu)
 		bus__dispatch(vcpu->env->pio, run->io.port, data, run->io.size, is_write);
 		data += run->io.size;
 	}
+	if (vcpu->env->coalesced_pio)
+		coalesced_pio__after_access(vcpu->env->coalesced_pio, run->io.port);
 }
 
 static void handle_mmio(struct vcpu *vcpu)
@@ -358,6 +360,9 @@ static bool handle_exit(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	char what[128];
 
+	/* Writes the guest made before this exit reach their device first. */
+	if (env->coalesced_pio)
+		coalesced_pio__drain(env->coalesced_pio);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(vcpu);
@@ -556,6 +561,9 @@ void vcpu__join(struct vcpu *vcpu)
 #define KERNEL_TEXT_START 0xffffffff80000000ULL
 #define STACK_SCAN_WORDS  64
 #define STACK_TEXT_MAX	  16
+#define STACK_KERNEL_CS	  0x10 /* Linux x86-64 __KERNEL_CS */
+#define X86_RFLAGS_FIXED  0x2  /* bit 1 always reads 1 */
+#define X86_RFLAGS_IF	  0x200
 
 /*
  * The words on a stopped vCPU's kernel stack that point into kernel text,
@@ -566,21 +574,32 @@ void vcpu__join(struct vcpu *vcpu)
  */
 static void log_stack_text(struct vcpu *vcpu, const struct kvm_regs *regs)
 {
-	char out[STACK_TEXT_MAX * 17 + 1] = "";
-	size_t used = 0;
-	unsigned int found = 0;
+	char out[STACK_TEXT_MAX * 48 + 1] = "";
+	uint64_t words[STACK_SCAN_WORDS];
+	unsigned int n = 0, found = 0;
 	uint64_t rsp = regs->rsp & ~7ULL;
+	size_t used = 0;
 
-	for (unsigned int i = 0; i < STACK_SCAN_WORDS && found < STACK_TEXT_MAX; i++) {
-		uint64_t word;
-
-		if (read_linear(vcpu, rsp + 8ULL * i, &word, sizeof(word)) < 0)
-			break;
-		if (word < KERNEL_TEXT_START)
+	while (n < STACK_SCAN_WORDS && read_linear(vcpu, rsp + 8ULL * n, &words[n], 8) == 0)
+		n++;
+	for (unsigned int i = 0; i < n && found < STACK_TEXT_MAX; i++) {
+		if (words[i] < KERNEL_TEXT_START)
 			continue;
 		used += (size_t)snprintf(out + used, sizeof(out) - used, " %llx",
-					 (unsigned long long)word);
+					 (unsigned long long)words[i]);
 		found++;
+		/*
+		 * An interrupt or exception frame (RIP, CS, RFLAGS, RSP, SS) with
+		 * Linux's kernel CS: say whether the interrupted code had
+		 * interrupts enabled. A hung guest spinning on a lock its own
+		 * interrupted code holds is either a guest bug or an interrupt
+		 * delivered with IF clear.
+		 */
+		if (i + 2 < n && words[i + 1] == STACK_KERNEL_CS &&
+		    (words[i + 2] & X86_RFLAGS_FIXED) && words[i + 2] < (1ULL << 22))
+			used += (size_t)snprintf(
+				out + used, sizeof(out) - used, " [frame RFLAGS 0x%llx IF=%d]",
+				(unsigned long long)words[i + 2], !!(words[i + 2] & X86_RFLAGS_IF));
 	}
 	if (found)
 		log_info("vCPU %u: kernel text on its stack (RSP 0x%llx):%s", vcpu->id,
@@ -596,10 +615,12 @@ void vcpu__log_state(struct vcpu *vcpu)
 
 	if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) < 0 || ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)
 		return;
-	log_info("vCPU %u: %s, RIP 0x%llx, exits: %llu io, %llu mmio", vcpu->id,
+	log_info("vCPU %u: %s, RIP 0x%llx, RFLAGS 0x%llx (IF=%d), exits: %llu io, %llu mmio",
+		 vcpu->id,
 		 mp.mp_state < sizeof(mp_names) / sizeof(mp_names[0]) ? mp_names[mp.mp_state]
 								      : "unknown",
-		 (unsigned long long)regs.rip, (unsigned long long)vcpu->stats.exits_io,
+		 (unsigned long long)regs.rip, (unsigned long long)regs.rflags,
+		 !!(regs.rflags & X86_RFLAGS_IF), (unsigned long long)vcpu->stats.exits_io,
 		 (unsigned long long)vcpu->stats.exits_mmio);
 	if (mp.mp_state == KVM_MP_STATE_RUNNABLE && regs.rip >= KERNEL_TEXT_START)
 		log_stack_text(vcpu, &regs);

@@ -9,6 +9,7 @@
 
 #include "base/guest_mem.h"
 #include "vmm/bus.h"
+#include "vmm/coalesced_pio.h"
 #include "vmm/kvm.h"
 
 #include <linux/kvm.h>
@@ -49,6 +50,8 @@ struct vcpu_env {
 	void (*request_stop)(void *opaque, int status, const char *why);
 	void *opaque;
 	struct vcpu_gate *gate; /* NULL: never paused */
+	/* Port writes waiting in KVM's ring: drained before every exit is handled. NULL: none */
+	struct coalesced_pio *coalesced_pio;
 };
 
 struct vcpu_stats {

@@ -14,6 +14,7 @@
 #include "devices/testdev.h"
 #include "devices/virtio_balloon.h"
 #include "vmm/bus.h"
+#include "vmm/coalesced_pio.h"
 #include "vmm/config.h"
 #include "vmm/kvm.h"
 #include "vmm/reclaim_tracker.h"
@@ -30,6 +31,7 @@ struct api_server;
 
 #define VM_MAX_VIRTIO	    4
 #define RSS_SAMPLE_INTERVAL 50000000L /* ns: how often resident guest RAM is sampled */
+#define SERIAL_TICK_MS	    10	      /* the longest a serial byte waits for its sink */
 
 struct vm {
 	const struct vmm_config *cfg;
@@ -49,6 +51,8 @@ struct vm {
 
 	struct serial serial;
 	int serial_out_fd;
+	struct coalesced_pio coalesced_pio; /* THR writes while THRI is off (vmm/coalesced_pio.h) */
+	int serial_timer_fd;		    /* drains it, flushes a file sink (vm.c) */
 	struct i8042 i8042;
 	struct testdev testdev;
 

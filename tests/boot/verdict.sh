@@ -83,4 +83,6 @@ for w in sys.stdin.read().split():
     i = bisect.bisect_right(keys, v) - 1
     print(f"  {w} {syms[i][1]}+{v - syms[i][0]:#x}" if i >= 0 else f"  {w} ?")
 ' "$map"
+	# Interrupt frames on that stack: was IF set in the code they interrupted?
+	grep -aoE "[0-9a-f]{16} \[frame RFLAGS 0x[0-9a-f]+ IF=[01]\]" "$1" | sed 's/^/  interrupted at /'
 }

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct irq_probe {
@@ -63,6 +64,49 @@ static void test_thr_reaches_fd(void)
 	serial__exit(&s);
 	close(fds[0]);
 	close(fds[1]);
+}
+
+static off_t file_size(int fd)
+{
+	struct stat st;
+
+	CHECK_EQ(fstat(fd, &st), 0);
+	return st.st_size;
+}
+
+/* A regular file gets whole lines (or full buffers), serial__flush() the rest. */
+static void test_file_sink_by_lines(void)
+{
+	char path[] = "/tmp/test_serial.XXXXXX", back[SERIAL_FILE_BUF + 16];
+	struct serial_stats st;
+	struct serial s;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	unlink(path);
+	CHECK_EQ(serial__init(&s, fd, NULL, NULL), 0);
+	wr(&s, UART_THR, 'a');
+	wr(&s, UART_THR, 'b');
+	CHECK_EQ(file_size(fd), 0);
+	wr(&s, UART_THR, '\n');
+	CHECK_EQ(file_size(fd), 3);
+	wr(&s, UART_THR, 'c');
+	serial__flush(&s);
+	CHECK_EQ(file_size(fd), 4);
+	serial__flush(&s); /* nothing left: no write */
+	CHECK_EQ(file_size(fd), 4);
+	/* No line end: written when the buffer fills, the rest at exit. */
+	for (int i = 0; i < SERIAL_FILE_BUF + 10; i++)
+		wr(&s, UART_THR, 'x');
+	CHECK_EQ(file_size(fd), 4 + SERIAL_FILE_BUF);
+	serial__get_stats(&s, &st);
+	CHECK_EQ(st.tx_bytes, 4 + SERIAL_FILE_BUF + 10);
+	CHECK_EQ(st.tx_dropped, 0);
+	serial__exit(&s);
+	CHECK_EQ(file_size(fd), 4 + SERIAL_FILE_BUF + 10);
+	CHECK_EQ(pread(fd, back, 5, 0), 5);
+	CHECK(memcmp(back, "ab\ncx", 5) == 0);
+	close(fd);
 }
 
 struct tee {
@@ -454,6 +498,7 @@ int main(void)
 {
 	test_thr_reaches_fd();
 	test_output_cb_and_no_fd();
+	test_file_sink_by_lines();
 	test_full_fd_drops();
 	test_reset_values_and_dlab();
 	test_rx_fifo();
