@@ -199,6 +199,8 @@ struct result {
 	double cpu_s, loop_cpu_s;
 	uint64_t bytes_expected, bytes_freed, bytes_acked_failed;
 	uint64_t ops, deferrals, op_errors;
+	long long tlb_ipis; /* TLB-shootdown and function-call IPIs during the discards; -1: unknown
+			     */
 	bool freed_ok;
 
 	/* derived by finish_result() */
@@ -275,6 +277,44 @@ static double rusage_cpu_s(int who)
 		return 0;
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/*
+ * IPIs a remote TLB flush can cost, received so far on all CPUs: the "TLB:"
+ * (shootdowns) and "CAL:" (function calls, which carry them) rows of
+ * /proc/interrupts; -1 where neither row exists. System-wide: compare
+ * engines within one quiet run. (A paravirtual guest may flush remote TLBs
+ * by hypercall and count none: on the project's PVM machine TLB stays 0.)
+ */
+static long long flush_ipis(void)
+{
+	char line[4096];
+	long long total = -1;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "TLB:", 4) != 0 && strncmp(p, "CAL:", 4) != 0)
+			continue;
+		p += 4;
+		if (total < 0)
+			total = 0;
+		for (;;) {
+			long long v = strtoll(p, &end, 10);
+
+			if (end == p)
+				break;
+			total += v;
+			p = end;
+		}
+	}
+	fclose(f);
+	return total;
 }
 
 static void *xcalloc(size_t n, size_t size)
@@ -783,6 +823,7 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 	uint64_t before, after, t0, t1, expected = c->mem->ram_size, reported_done = 0;
 	uint64_t ops0 = ds->ops, def0 = ds->sq_full_deferrals, err0 = ds->op_errors;
 	double cpu0, cpu1, gibps;
+	long long tlb0, tlb1;
 	char label[32];
 	int ret = 0;
 
@@ -796,11 +837,13 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 			  (unsigned long long)c->mem->ram_size);
 
 	if (e->kind == ENGINE_WHOLE) {
+		tlb0 = flush_ipis();
 		cpu0 = rusage_cpu_s(RUSAGE_SELF);
 		t0 = clock__mono_ns();
 		ret = discard_whole(c->mem, c->method);
 		t1 = clock__mono_ns();
 		cpu1 = rusage_cpu_s(RUSAGE_SELF);
+		tlb1 = flush_ipis();
 		if (ret < 0)
 			add_error("%s whole-range %s: %s", guest_mem__backend_name(c->mem->backend),
 				  method, strerror(-ret));
@@ -821,11 +864,13 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 		dev->reports = w->reports;
 		dev->nr_reports = w->nr_reports;
 		dev_start_run(dev);
+		tlb0 = flush_ipis();
 		cpu0 = rusage_cpu_s(RUSAGE_SELF);
 		t0 = clock__mono_ns();
 		guest_drive(dev, e->inflight, c->o->busy_guest);
 		t1 = clock__mono_ns();
 		cpu1 = rusage_cpu_s(RUSAGE_SELF);
+		tlb1 = flush_ipis();
 		dev_end_run(dev);
 
 		for (unsigned int i = 0; i < w->nr_reports; i++) {
@@ -860,6 +905,12 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 	}
 	after = guest_mem__resident_bytes(c->mem);
 
+	if (r->runs == 0)
+		r->tlb_ipis = 0;
+	if (tlb0 < 0 || tlb1 < tlb0 || r->tlb_ipis < 0)
+		r->tlb_ipis = -1;
+	else
+		r->tlb_ipis += tlb1 - tlb0;
 	r->runs++;
 	r->bytes += expected;
 	r->ns += t1 - t0;
@@ -1107,15 +1158,17 @@ static void print_table(const struct opts *o, double cpu_total_s)
 	printf("%-18s one system call per RAM region (the physical reference)\n", "whole-range");
 	printf("p50/p99: per report, guest kick -> ack. block: the device loop's longest callback; "
 	       "cb p99: p99 of its callbacks;\nbusy: share of the run the loop spent in "
-	       "callbacks. CPU s: the process (io-wq included), loop s: the loop thread.\n\n");
-	printf("%-7s %-18s %-10s %-9s %6s %13s %6s %7s %7s %8s %7s %6s %6s %6s  %s\n", "backend",
-	       "shape", "method", "engine", "GiB/s", "(min-max)", "x sync", "p50 us", "p99 us",
-	       "block us", "cb p99", "busy %", "CPU s", "loop s", "freed");
+	       "callbacks. CPU s: the process (io-wq included), loop s: the loop thread.\n"
+	       "IPI/GiB: TLB-shootdown and function-call IPIs (/proc/interrupts TLB + CAL, all "
+	       "CPUs)\nper GiB discarded.\n\n");
+	printf("%-7s %-18s %-10s %-9s %6s %13s %6s %7s %7s %8s %7s %6s %6s %6s %7s  %s\n",
+	       "backend", "shape", "method", "engine", "GiB/s", "(min-max)", "x sync", "p50 us",
+	       "p99 us", "block us", "cb p99", "busy %", "CPU s", "loop s", "IPI/GiB", "freed");
 	for (unsigned int i = 0; i < nr_results; i++) {
 		const struct result *r = &results[i];
 		char label[32], range[32], ratio[16] = "-", p50[16] = "-", p99[16] = "-",
 					   block[16] = "-", cbp99[16] = "-", busy[16] = "-",
-					   loop[16] = "-";
+					   loop[16] = "-", tlb[16] = "-";
 		const struct result *base = NULL;
 
 		engine_label(&r->engine, label, sizeof(label));
@@ -1139,9 +1192,13 @@ static void print_table(const struct opts *o, double cpu_total_s)
 			snprintf(busy, sizeof(busy), "%.1f", r->busy_pct);
 			snprintf(loop, sizeof(loop), "%.2f", r->loop_cpu_s);
 		}
-		printf("%-7s %-18s %-10s %-9s %6.2f %13s %6s %7s %7s %8s %7s %6s %6.2f %6s  %s\n",
+		if (r->tlb_ipis >= 0 && r->bytes)
+			snprintf(tlb, sizeof(tlb), "%.0f",
+				 (double)r->tlb_ipis / ((double)r->bytes / GiB));
+		printf("%-7s %-18s %-10s %-9s %6.2f %13s %6s %7s %7s %8s %7s %6s %6.2f %6s %7s  "
+		       "%s\n",
 		       guest_mem__backend_name(r->backend), shape_name(r->shape), r->method, label,
-		       r->gibps, range, ratio, p50, p99, block, cbp99, busy, r->cpu_s, loop,
+		       r->gibps, range, ratio, p50, p99, block, cbp99, busy, r->cpu_s, loop, tlb,
 		       r->freed_ok ? "ok" : "MISMATCH");
 	}
 	printf("(whole-range: x sync is against sync x1 on report-2M)\n");
@@ -1290,11 +1347,12 @@ static void print_json(FILE *f, const struct opts *o, double cpu_user_s, double 
 				r->sync_peer->gibps > 0 ? r->gibps / r->sync_peer->gibps : 0,
 				r->sync_peer->p99_us > 0 ? r->p99_us / r->sync_peer->p99_us : 0);
 		fprintf(f,
-			"\"cpu_s\": %.4f, \"loop_cpu_s\": %.4f, \"ops\": %llu, "
+			"\"cpu_s\": %.4f, \"loop_cpu_s\": %.4f, \"flush_ipis\": %lld, "
+			"\"ops\": %llu, "
 			"\"sq_full_deferrals\": %llu, \"op_errors\": %llu, "
 			"\"bytes_expected\": %llu, \"bytes_freed\": %llu, \"bytes_failed\": %llu, "
 			"\"freed_ok\": %s}",
-			r->cpu_s, r->loop_cpu_s, (unsigned long long)r->ops,
+			r->cpu_s, r->loop_cpu_s, r->tlb_ipis, (unsigned long long)r->ops,
 			(unsigned long long)r->deferrals, (unsigned long long)r->op_errors,
 			(unsigned long long)r->bytes_expected, (unsigned long long)r->bytes_freed,
 			(unsigned long long)r->bytes_acked_failed, r->freed_ok ? "true" : "false");
