@@ -125,9 +125,10 @@ static void guest_puts(const char *s)
 		guest_out(COM1 + UART_THR, (uint8_t)*s++);
 }
 
-static void setup(void)
+/* The serial's THR as vm.c sets it up, with this file's KVM. */
+static struct coalesced_pio_setup thr_zone(void)
 {
-	struct coalesced_pio_setup cs = {
+	return (struct coalesced_pio_setup){
 		.ring = &ring_page.ring,
 		.ring_max = ring_max(),
 		.bus = &pio,
@@ -138,6 +139,11 @@ static void setup(void)
 		.set_zone = fake_zone,
 		.allowed = may_coalesce,
 	};
+}
+
+static void setup(void)
+{
+	struct coalesced_pio_setup cs = thr_zone();
 
 	memset(&ring_page, 0, sizeof(ring_page));
 	out_len = 0;
@@ -282,17 +288,7 @@ static void test_full_ring(void)
 /* KVM refuses the zone: no coalescing at all (init fails); refuses removal: stays, counted. */
 static void test_zone_errors(void)
 {
-	struct coalesced_pio_setup cs = {
-		.ring = &ring_page.ring,
-		.ring_max = ring_max(),
-		.bus = &pio,
-		.port = COM1 + UART_THR,
-		.len = 1,
-		.dev_base = COM1,
-		.dev_len = SERIAL_PIO_LEN,
-		.set_zone = fake_zone,
-		.allowed = may_coalesce,
-	};
+	struct coalesced_pio_setup cs = thr_zone();
 	struct coalesced_pio_stats st;
 
 	zone_calls = 0;
