@@ -39,6 +39,12 @@
  *                           shape: malloc() chunks of 1..N KiB, free them in
  *                           random order but one in small_keep, malloc_trim()
  *   mvmm_user.small_keep=N  in the small shape, one chunk in N is kept (64)
+ *   mvmm_user.report_order=N  0-10: the smallest free block page reporting
+ *                           hands over, 2^N pages, written to sysfs before the
+ *                           workload (Linux 6.1 sets the page_reporting_order
+ *                           parameter itself when the balloon registers, so
+ *                           the command line cannot); unset: the kernel's
+ *                           (pageblock order, 9: 2 MiB)
  * User space cannot see what was reported, so the SETTLED marker carries 0
  * and settle_ms must cover the guest's reporting delay (2 s stock).
  *
@@ -96,7 +102,12 @@ struct params {
 	unsigned int meminfo_ms;
 	unsigned int small_kib;
 	unsigned int small_keep;
+	unsigned int report_order; /* REPORT_ORDER_UNSET: leave the kernel's */
 };
+
+#define REPORT_ORDER_UNSET 0xffffffffu
+#define REPORT_ORDER_MAX   10 /* MAX_ORDER - 1 in Linux 6.1 */
+#define REPORT_ORDER_PARAM "/sys/module/page_reporting/parameters/page_reporting_order"
 
 struct param_spec {
 	const char *name;
@@ -253,6 +264,7 @@ static bool read_params(struct params *p)
 		{"meminfo_ms", &p->meminfo_ms, 0, 60000},
 		{"small_kib", &p->small_kib, 0, 120},
 		{"small_keep", &p->small_keep, 1, 1000000},
+		{"report_order", &p->report_order, 0, REPORT_ORDER_MAX},
 	};
 	static const char prefix[] = "mvmm_user.";
 	char buf[CMDLINE_MAX], *word, *save = NULL;
@@ -284,7 +296,7 @@ static bool read_params(struct params *p)
 				spec = &specs[i];
 		if (!spec) {
 			say("error: unknown parameter %s%s (known: mib keep_mib settle_ms "
-			    "recheck_ms meminfo_ms small_kib small_keep)",
+			    "recheck_ms meminfo_ms small_kib small_keep report_order)",
 			    prefix, word);
 			return false;
 		}
@@ -294,6 +306,42 @@ static bool read_params(struct params *p)
 			return false;
 		}
 	}
+	return true;
+}
+
+/*
+ * Page reporting's order, through sysfs: the smallest free block the guest
+ * reports is 2^order pages. Prints the order before and after; false (with
+ * a line) when it cannot be set.
+ */
+static bool set_report_order(unsigned int order)
+{
+	char before[32] = "?";
+	FILE *f;
+
+	if (mkdir("/sys", 0555) != 0 && errno != EEXIST) {
+		say("error: mkdir /sys: %s", strerror(errno));
+		return false;
+	}
+	if (mount("sysfs", "/sys", "sysfs", 0, NULL) != 0 && errno != EBUSY) {
+		say("error: mount sysfs on /sys: %s", strerror(errno));
+		return false;
+	}
+	f = fopen(REPORT_ORDER_PARAM, "r");
+	if (f) {
+		if (!fgets(before, sizeof(before), f))
+			snprintf(before, sizeof(before), "?");
+		before[strcspn(before, "\n")] = '\0';
+		fclose(f);
+	}
+	f = fopen(REPORT_ORDER_PARAM, "w");
+	if (!f || fprintf(f, "%u\n", order) < 0 || fclose(f) != 0) {
+		say("error: cannot write %u to %s: %s (CONFIG_SYSFS, CONFIG_PAGE_REPORTING?)",
+		    order, REPORT_ORDER_PARAM, strerror(errno));
+		return false;
+	}
+	say("report_order=%u (was %s): free blocks of %u KiB and up are reported", order, before,
+	    (1u << order) * (unsigned int)(page_size >> 10));
 	return true;
 }
 
@@ -686,7 +734,13 @@ static long run_small(const struct params *p)
 int main(void)
 {
 	struct params p = {
-		.mib = 160, .keep_mib = 8, .settle_ms = 8000, .recheck_ms = 1000, .small_keep = 64};
+		.mib = 160,
+		.keep_mib = 8,
+		.settle_ms = 8000,
+		.recheck_ms = 1000,
+		.small_keep = 64,
+		.report_order = REPORT_ORDER_UNSET,
+	};
 	long corrupted;
 	long ps;
 
@@ -718,6 +772,8 @@ int main(void)
 		fail_setup("page-size");
 	}
 	page_size = (size_t)ps;
+	if (p.report_order != REPORT_ORDER_UNSET && !set_report_order(p.report_order))
+		fail_setup("report-order");
 
 	start_sampler(p.meminfo_ms);
 	corrupted = p.small_kib ? run_small(&p) : run(&p);
