@@ -199,7 +199,8 @@ struct result {
 	double cpu_s, loop_cpu_s;
 	uint64_t bytes_expected, bytes_freed, bytes_acked_failed;
 	uint64_t ops, deferrals, op_errors;
-	long long tlb_ipis; /* TLB-shootdown and function-call IPIs during the discards; -1: unknown
+	long long
+		flush_ipis; /* TLB-shootdown and function-call IPIs during the discards; -1: unknown
 			     */
 	bool freed_ok;
 
@@ -823,7 +824,7 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 	uint64_t before, after, t0, t1, expected = c->mem->ram_size, reported_done = 0;
 	uint64_t ops0 = ds->ops, def0 = ds->sq_full_deferrals, err0 = ds->op_errors;
 	double cpu0, cpu1, gibps;
-	long long tlb0, tlb1;
+	long long ipi0, ipi1;
 	char label[32];
 	int ret = 0;
 
@@ -837,13 +838,13 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 			  (unsigned long long)c->mem->ram_size);
 
 	if (e->kind == ENGINE_WHOLE) {
-		tlb0 = flush_ipis();
+		ipi0 = flush_ipis();
 		cpu0 = rusage_cpu_s(RUSAGE_SELF);
 		t0 = clock__mono_ns();
 		ret = discard_whole(c->mem, c->method);
 		t1 = clock__mono_ns();
 		cpu1 = rusage_cpu_s(RUSAGE_SELF);
-		tlb1 = flush_ipis();
+		ipi1 = flush_ipis();
 		if (ret < 0)
 			add_error("%s whole-range %s: %s", guest_mem__backend_name(c->mem->backend),
 				  method, strerror(-ret));
@@ -864,13 +865,13 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 		dev->reports = w->reports;
 		dev->nr_reports = w->nr_reports;
 		dev_start_run(dev);
-		tlb0 = flush_ipis();
+		ipi0 = flush_ipis();
 		cpu0 = rusage_cpu_s(RUSAGE_SELF);
 		t0 = clock__mono_ns();
 		guest_drive(dev, e->inflight, c->o->busy_guest);
 		t1 = clock__mono_ns();
 		cpu1 = rusage_cpu_s(RUSAGE_SELF);
-		tlb1 = flush_ipis();
+		ipi1 = flush_ipis();
 		dev_end_run(dev);
 
 		for (unsigned int i = 0; i < w->nr_reports; i++) {
@@ -906,11 +907,11 @@ static void run_one(struct run_ctx *c, int shape, struct workload *w, const stru
 	after = guest_mem__resident_bytes(c->mem);
 
 	if (r->runs == 0)
-		r->tlb_ipis = 0;
-	if (tlb0 < 0 || tlb1 < tlb0 || r->tlb_ipis < 0)
-		r->tlb_ipis = -1;
+		r->flush_ipis = 0;
+	if (ipi0 < 0 || ipi1 < ipi0 || r->flush_ipis < 0)
+		r->flush_ipis = -1;
 	else
-		r->tlb_ipis += tlb1 - tlb0;
+		r->flush_ipis += ipi1 - ipi0;
 	r->runs++;
 	r->bytes += expected;
 	r->ns += t1 - t0;
@@ -1168,7 +1169,7 @@ static void print_table(const struct opts *o, double cpu_total_s)
 		const struct result *r = &results[i];
 		char label[32], range[32], ratio[16] = "-", p50[16] = "-", p99[16] = "-",
 					   block[16] = "-", cbp99[16] = "-", busy[16] = "-",
-					   loop[16] = "-", tlb[16] = "-";
+					   loop[16] = "-", ipis[16] = "-";
 		const struct result *base = NULL;
 
 		engine_label(&r->engine, label, sizeof(label));
@@ -1192,13 +1193,13 @@ static void print_table(const struct opts *o, double cpu_total_s)
 			snprintf(busy, sizeof(busy), "%.1f", r->busy_pct);
 			snprintf(loop, sizeof(loop), "%.2f", r->loop_cpu_s);
 		}
-		if (r->tlb_ipis >= 0 && r->bytes)
-			snprintf(tlb, sizeof(tlb), "%.0f",
-				 (double)r->tlb_ipis / ((double)r->bytes / GiB));
+		if (r->flush_ipis >= 0 && r->bytes)
+			snprintf(ipis, sizeof(ipis), "%.0f",
+				 (double)r->flush_ipis / ((double)r->bytes / GiB));
 		printf("%-7s %-18s %-10s %-9s %6.2f %13s %6s %7s %7s %8s %7s %6s %6.2f %6s %7s  "
 		       "%s\n",
 		       guest_mem__backend_name(r->backend), shape_name(r->shape), r->method, label,
-		       r->gibps, range, ratio, p50, p99, block, cbp99, busy, r->cpu_s, loop, tlb,
+		       r->gibps, range, ratio, p50, p99, block, cbp99, busy, r->cpu_s, loop, ipis,
 		       r->freed_ok ? "ok" : "MISMATCH");
 	}
 	printf("(whole-range: x sync is against sync x1 on report-2M)\n");
@@ -1352,7 +1353,7 @@ static void print_json(FILE *f, const struct opts *o, double cpu_user_s, double 
 			"\"sq_full_deferrals\": %llu, \"op_errors\": %llu, "
 			"\"bytes_expected\": %llu, \"bytes_freed\": %llu, \"bytes_failed\": %llu, "
 			"\"freed_ok\": %s}",
-			r->cpu_s, r->loop_cpu_s, r->tlb_ipis, (unsigned long long)r->ops,
+			r->cpu_s, r->loop_cpu_s, r->flush_ipis, (unsigned long long)r->ops,
 			(unsigned long long)r->deferrals, (unsigned long long)r->op_errors,
 			(unsigned long long)r->bytes_expected, (unsigned long long)r->bytes_freed,
 			(unsigned long long)r->bytes_acked_failed, r->freed_ok ? "true" : "false");

@@ -15,26 +15,26 @@
 
 static bool in_zone(const struct coalesced_pio *c, const struct kvm_coalesced_mmio *e)
 {
-	return e->pio == 1 && e->len >= 1 && e->len <= sizeof(e->data) && e->phys_addr >= c->port &&
-	       e->phys_addr - c->port + e->len <= c->len;
+	return e->pio == 1 && e->len >= 1 && e->len <= sizeof(e->data) &&
+	       e->phys_addr >= c->cfg.port && e->phys_addr - c->cfg.port + e->len <= c->cfg.len;
 }
 
 static void drain_locked(struct coalesced_pio *c)
 {
-	struct kvm_coalesced_mmio_ring *ring = c->ring;
+	struct kvm_coalesced_mmio_ring *ring = c->cfg.ring;
 	uint32_t first = __atomic_load_n(&ring->first, __ATOMIC_ACQUIRE);
 	uint64_t handled = 0;
 
-	if (first >= c->ring_max) /* only we write `first`: never, but do not index with it */
+	if (first >= c->cfg.ring_max) /* only we write `first`: never, but do not index with it */
 		first = 0;
-	for (uint32_t n = 0; n < c->ring_max; n++) {
+	for (uint32_t n = 0; n < c->cfg.ring_max; n++) {
 		struct kvm_coalesced_mmio e;
 
 		if (first == __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE))
 			break;
 		memcpy(&e, &ring->coalesced_mmio[first], sizeof(e));
 		if (in_zone(c, &e)) {
-			bus__dispatch(c->bus, e.phys_addr, e.data, e.len, true);
+			bus__dispatch(c->cfg.bus, e.phys_addr, e.data, e.len, true);
 			handled++;
 		} else {
 			c->stats.bad_entries++;
@@ -44,7 +44,7 @@ static void drain_locked(struct coalesced_pio *c)
 					e.pio ? "port" : "MMIO", (unsigned long long)e.phys_addr,
 					e.len);
 		}
-		first = (first + 1) % c->ring_max;
+		first = (first + 1) % c->cfg.ring_max;
 		__atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
 	}
 	if (handled) {
@@ -55,11 +55,11 @@ static void drain_locked(struct coalesced_pio *c)
 
 void coalesced_pio__drain(struct coalesced_pio *c)
 {
-	if (!c->ring)
+	if (!c->cfg.ring)
 		return;
 	/* The common case, on every exit: nothing waits (see the top of the file). */
-	if (__atomic_load_n(&c->ring->first, __ATOMIC_ACQUIRE) ==
-	    __atomic_load_n(&c->ring->last, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&c->cfg.ring->first, __ATOMIC_ACQUIRE) ==
+	    __atomic_load_n(&c->cfg.ring->last, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&c->lock);
 	drain_locked(c);
@@ -73,12 +73,12 @@ static void set_registered(struct coalesced_pio *c, bool on)
 
 	if (c->broken || c->registered == on)
 		return;
-	ret = c->set_zone(c->zone_opaque, c->port, c->len, on);
+	ret = c->cfg.set_zone(c->cfg.zone_opaque, c->cfg.port, c->cfg.len, on);
 	if (ret < 0) {
 		c->stats.errors++;
 		c->broken = true;
 		log_error("coalesced I/O: %s the zone at port %#x: %s; %s",
-			  on ? "registering" : "removing", c->port, strerror(-ret),
+			  on ? "registering" : "removing", c->cfg.port, strerror(-ret),
 			  on ? "every write exits to mini-vmm from now on"
 			     : "the device's interrupts wait for the next drain");
 		return;
@@ -95,10 +95,10 @@ static void set_registered(struct coalesced_pio *c, bool on)
 
 void coalesced_pio__after_access(struct coalesced_pio *c, uint64_t port)
 {
-	if (!c->ring || port < c->dev_base || port - c->dev_base >= c->dev_len)
+	if (!c->cfg.ring || port < c->cfg.dev_base || port - c->cfg.dev_base >= c->cfg.dev_len)
 		return;
 	pthread_mutex_lock(&c->lock);
-	set_registered(c, c->allowed(c->allowed_opaque));
+	set_registered(c, c->cfg.allowed(c->cfg.allowed_opaque));
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -113,19 +113,9 @@ int coalesced_pio__init(struct coalesced_pio *c, const struct coalesced_pio_setu
 	err = pthread_mutex_init(&c->lock, NULL);
 	if (err)
 		return -err;
-	c->ring = setup->ring;
-	c->ring_max = setup->ring_max;
-	c->bus = setup->bus;
-	c->port = setup->port;
-	c->len = setup->len;
-	c->dev_base = setup->dev_base;
-	c->dev_len = setup->dev_len;
-	c->set_zone = setup->set_zone;
-	c->zone_opaque = setup->zone_opaque;
-	c->allowed = setup->allowed;
-	c->allowed_opaque = setup->allowed_opaque;
+	c->cfg = *setup;
 	pthread_mutex_lock(&c->lock);
-	set_registered(c, c->allowed(c->allowed_opaque));
+	set_registered(c, c->cfg.allowed(c->cfg.allowed_opaque));
 	err = c->broken ? -EIO : 0;
 	pthread_mutex_unlock(&c->lock);
 	if (err) {
@@ -137,19 +127,19 @@ int coalesced_pio__init(struct coalesced_pio *c, const struct coalesced_pio_setu
 
 void coalesced_pio__exit(struct coalesced_pio *c)
 {
-	if (!c->ring)
+	if (!c->cfg.ring)
 		return;
 	pthread_mutex_lock(&c->lock);
 	set_registered(c, false);
 	drain_locked(c);
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_destroy(&c->lock);
-	c->ring = NULL;
+	c->cfg.ring = NULL;
 }
 
 void coalesced_pio__get_stats(struct coalesced_pio *c, struct coalesced_pio_stats *out)
 {
-	if (!c->ring) { /* never set up, or after __exit (no other thread then) */
+	if (!c->cfg.ring) { /* never set up, or after __exit (no other thread then) */
 		*out = c->stats;
 		return;
 	}

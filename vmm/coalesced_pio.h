@@ -48,32 +48,25 @@ typedef int (*coalesced_pio_zone_fn)(void *opaque, uint16_t port, uint16_t len, 
 /* Whether the device lets writes to the zone wait in the ring now. */
 typedef bool (*coalesced_pio_allowed_fn)(void *opaque);
 
-struct coalesced_pio {
-	pthread_mutex_t lock; /* the ring's consumer side, `registered`, stats */
-	struct kvm_coalesced_mmio_ring *ring;
-	uint32_t ring_max; /* entries in the ring (KVM_COALESCED_MMIO_MAX) */
+/* What the zone is and who answers for it; kept as given by coalesced_pio__init(). */
+struct coalesced_pio_setup {
+	struct kvm_coalesced_mmio_ring *ring; /* page KVM_CAP_COALESCED_MMIO of a vCPU's kvm_run */
+	uint32_t ring_max;		      /* entries in the ring (KVM_COALESCED_MMIO_MAX) */
 	struct bus *bus;
 	uint16_t port, len;		/* the zone: writes to [port, port + len) */
 	uint16_t dev_base, dev_len;	/* the device's ports: an access there re-checks */
-	coalesced_pio_zone_fn set_zone; /* called with `lock` held */
+	coalesced_pio_zone_fn set_zone; /* called with the lock held */
 	void *zone_opaque;
-	coalesced_pio_allowed_fn allowed; /* called with `lock` held, must not drain */
+	coalesced_pio_allowed_fn allowed; /* called with the lock held, must not drain */
 	void *allowed_opaque;
+};
+
+struct coalesced_pio {
+	pthread_mutex_t lock;		/* the ring's consumer side, `registered`, stats */
+	struct coalesced_pio_setup cfg; /* cfg.ring NULL: not set up, or after __exit */
 	bool registered;
 	bool broken; /* a zone ioctl failed: stay unregistered, every write exits */
 	struct coalesced_pio_stats stats;
-};
-
-struct coalesced_pio_setup {
-	struct kvm_coalesced_mmio_ring *ring; /* page KVM_CAP_COALESCED_MMIO of a vCPU's kvm_run */
-	uint32_t ring_max;
-	struct bus *bus;
-	uint16_t port, len;
-	uint16_t dev_base, dev_len;
-	coalesced_pio_zone_fn set_zone;
-	void *zone_opaque;
-	coalesced_pio_allowed_fn allowed;
-	void *allowed_opaque;
 };
 
 /* Set up and register the zone if allowed. 0 or -errno (nothing registered then). */

@@ -123,6 +123,23 @@ static uint64_t testdev_clock(void *opaque)
 	return clock__mono_ns();
 }
 
+/*
+ * A periodic timer on the device loop: *fd is its timerfd (closed at
+ * teardown), cb runs every interval_ns (below 1 s). 0 or -errno.
+ */
+static int add_periodic_timer(struct vm *vm, long interval_ns, event_cb cb, int *fd)
+{
+	struct itimerspec its = {
+		.it_interval = {.tv_nsec = interval_ns},
+		.it_value = {.tv_nsec = interval_ns},
+	};
+
+	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (*fd < 0 || timerfd_settime(*fd, 0, &its, NULL) < 0)
+		return -errno;
+	return event_loop__add(&vm->loop, *fd, EPOLLIN, cb, vm);
+}
+
 static void sample_rss(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
@@ -206,22 +223,15 @@ static void setup_serial_coalescing(struct vm *vm)
  */
 static int setup_serial_timer(struct vm *vm)
 {
-	struct itimerspec its = {
-		.it_interval = {.tv_nsec = SERIAL_TICK_MS * 1000000L},
-		.it_value = {.tv_nsec = SERIAL_TICK_MS * 1000000L},
-	};
+	int ret;
 
 	setup_serial_coalescing(vm);
 	if (!vm->env.coalesced_pio && !vm->serial.out_is_file)
 		return 0;
-	vm->serial_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (vm->serial_timer_fd < 0 || timerfd_settime(vm->serial_timer_fd, 0, &its, NULL) < 0) {
-		int err = -errno;
-
-		log_error("serial: timerfd: %s", strerror(errno));
-		return err;
-	}
-	return event_loop__add(&vm->loop, vm->serial_timer_fd, EPOLLIN, serial_tick, vm);
+	ret = add_periodic_timer(vm, SERIAL_TICK_MS * 1000000L, serial_tick, &vm->serial_timer_fd);
+	if (ret < 0)
+		log_error("serial: timerfd: %s", strerror(-ret));
+	return ret;
 }
 
 static void stdin_ready(void *opaque, uint32_t events)
@@ -466,15 +476,7 @@ static int setup_signals(struct vm *vm)
 
 static int setup_rss_sampler(struct vm *vm)
 {
-	struct itimerspec its = {
-		.it_interval = {.tv_nsec = RSS_SAMPLE_INTERVAL},
-		.it_value = {.tv_nsec = RSS_SAMPLE_INTERVAL},
-	};
-
-	vm->sample_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (vm->sample_fd < 0 || timerfd_settime(vm->sample_fd, 0, &its, NULL) < 0)
-		return -errno;
-	return event_loop__add(&vm->loop, vm->sample_fd, EPOLLIN, sample_rss, vm);
+	return add_periodic_timer(vm, RSS_SAMPLE_INTERVAL, sample_rss, &vm->sample_fd);
 }
 
 static int vm_setup(struct vm *vm)

@@ -44,7 +44,8 @@
  *                           workload (Linux 6.1 sets the page_reporting_order
  *                           parameter itself when the balloon registers, so
  *                           the command line cannot); unset: the kernel's
- *                           (pageblock order, 9: 2 MiB)
+ *                           (pageblock_order: 10, 4 MiB, in our guest, which
+ *                           has no CONFIG_HUGETLB_PAGE)
  * User space cannot see what was reported, so the SETTLED marker carries 0
  * and settle_ms must cover the guest's reporting delay (2 s stock).
  *
@@ -335,7 +336,11 @@ static bool set_report_order(unsigned int order)
 		fclose(f);
 	}
 	f = fopen(REPORT_ORDER_PARAM, "w");
-	if (!f || fprintf(f, "%u\n", order) < 0 || fclose(f) != 0) {
+	if (f && fprintf(f, "%u\n", order) < 0) {
+		fclose(f);
+		f = NULL;
+	}
+	if (!f || fclose(f) != 0) {
 		say("error: cannot write %u to %s: %s (CONFIG_SYSFS, CONFIG_PAGE_REPORTING?)",
 		    order, REPORT_ORDER_PARAM, strerror(errno));
 		return false;
